@@ -1,0 +1,24 @@
+//! Domain types: instances and their lifecycle, the catalog, events, jobs, rollbacks.
+
+mod catalog;
+mod event;
+mod idempotency;
+mod ids;
+mod instance;
+mod job;
+mod rollback;
+mod status;
+mod subdomain;
+
+pub use catalog::{Catalog, Plan, PlanName, Region, RegionName};
+pub use event::{Event, EventKind, NewEvent, Topic, ALL_TOPICS};
+pub use idempotency::{IdempotencyRecord, StoredResponse};
+pub use ids::{CustomerId, DeploymentName, ExternalRef, InstanceId, JobId, RecordId, ServerId};
+pub use instance::{
+    validate_limit, CreateInstance, Instance, InstanceFilter, LastError, Operation, Page,
+    Resources, ValidCreate,
+};
+pub use job::{ClaimRequest, Job, JobFilter, JobKind, JobState, Lease, NewJob};
+pub use rollback::{RollbackLevel, RollbackLogEntry};
+pub use status::{InstanceStatus, ALL_STATUSES, TRANSITIONS};
+pub use subdomain::{Subdomain, RESERVED_SUBDOMAINS};

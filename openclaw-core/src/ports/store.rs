@@ -1,0 +1,171 @@
+//! The `Store` port: durable state — instances, the event log, the job queue, idempotency keys
+//! and the rollback log.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::domain::{
+    ClaimRequest, Event, ExternalRef, IdempotencyRecord, Instance, InstanceFilter, InstanceId,
+    InstanceStatus, Job, JobFilter, JobState, Lease, NewEvent, NewJob, Page, RollbackLogEntry,
+    StoredResponse,
+};
+use crate::error::Result;
+
+/// A write of an instance: its new content plus, in the same transaction, an optional event
+/// and an optional job.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceWrite {
+    /// The new content. Its `version` must be the version that was read; the store writes
+    /// `version + 1`.
+    pub instance: Instance,
+    /// The event recording the change (required when the status changes).
+    pub event: Option<NewEvent>,
+    /// A job to enqueue with the change.
+    pub job: Option<NewJob>,
+}
+
+/// What a store holds, counted (for metrics).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoreStats {
+    /// Instances per status.
+    pub instances_by_status: BTreeMap<InstanceStatus, u64>,
+    /// Jobs per state.
+    pub jobs_by_state: BTreeMap<&'static str, u64>,
+    /// The highest event sequence written.
+    pub last_event_sequence: u64,
+}
+
+/// Durable state of the provisioner.
+///
+/// # Contract
+///
+/// Instances
+/// - `insert_instance` writes a new instance (version 1), its creation event and optionally its
+///   first job in one transaction. An existing id, or an `external_ref` already carried by a
+///   live instance (status not `terminated`/`rolled_back`), is `Conflict` and writes nothing.
+/// - `update_instance` writes `write.instance` only if the stored version equals
+///   `write.instance.version` (else `Conflict`, nothing written); it stores `version + 1` and
+///   returns the stored instance and the event, written with the job in the same transaction.
+///   An unknown id is `NotFound`.
+/// - `delete_instance` removes the row (at `expected_version`, else `Conflict`) and in the same
+///   transaction appends `event` and `log`.
+///
+/// Events
+/// - Sequence numbers are global, start at 1 and strictly increase. An event becomes visible
+///   only after every event with a smaller sequence is visible, so a reader that resumes after
+///   sequence `n` never misses one.
+/// - `events_after(n, limit)` returns events with sequence > `n`, ascending.
+///
+/// Jobs
+/// - `claim_job` leases the oldest runnable job: `queued` with `run_at <= now`, or `running`
+///   with an expired lease (rescued). Each claim counts one attempt; a job whose attempts are
+///   used up is dead-lettered instead of claimed (with `last_error` saying so). Never more than
+///   one job per instance is `running` under a live lease, and two concurrent claims never get
+///   the same job. Each claim gets a fresh lease token.
+/// - `heartbeat_job`, `complete_job`, `fail_job` and `release_job` take the lease; a lease that
+///   is not the job's current one is `Conflict` (the worker has been fenced off).
+/// - `fail_job` requeues at `retry_at` while attempts remain (or dead-letters with the error
+///   when they do not, or when `retry_at` is `None`) and returns the new state. `release_job`
+///   requeues without counting the attempt (graceful shutdown).
+/// - `wait_for_jobs` returns when a job may have become runnable (a notification) or after
+///   `timeout`, whichever comes first.
+///
+/// Idempotency keys
+/// - `put_idempotency` stores the record if the key is absent or expired and returns `None`;
+///   otherwise it returns the stored record unchanged (the caller compares the request hash).
+#[cfg_attr(feature = "mock", mockall::automock)]
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Checks that the store is reachable.
+    async fn ping(&self) -> Result<()>;
+
+    /// Inserts a new instance with its creation event and optional first job.
+    async fn insert_instance(
+        &self,
+        instance: &Instance,
+        event: &NewEvent,
+        job: Option<&NewJob>,
+    ) -> Result<Event>;
+    /// Compare-and-swap update of an instance, with event and job in the same transaction.
+    async fn update_instance(&self, write: &InstanceWrite) -> Result<(Instance, Option<Event>)>;
+    /// Deletes an instance (full rollback), appending `event` and `log` in the same
+    /// transaction.
+    async fn delete_instance(
+        &self,
+        id: InstanceId,
+        expected_version: u64,
+        event: &NewEvent,
+        log: &RollbackLogEntry,
+    ) -> Result<Event>;
+    /// One instance.
+    async fn get_instance(&self, id: InstanceId) -> Result<Option<Instance>>;
+    /// The live instance carrying `external_ref`, if any.
+    async fn find_live_by_external_ref(
+        &self,
+        external_ref: &ExternalRef,
+    ) -> Result<Option<Instance>>;
+    /// A page of instances matching `filter`, ordered by id.
+    async fn list_instances(&self, filter: &InstanceFilter) -> Result<Page<Instance>>;
+
+    /// Appends an event that changes no instance (an alert, an audit record).
+    async fn append_event(&self, event: &NewEvent) -> Result<Event>;
+    /// Events with sequence greater than `after`, ascending, at most `limit`.
+    async fn events_after(&self, after: u64, limit: usize) -> Result<Vec<Event>>;
+    /// Every event of one instance, ascending.
+    async fn instance_events(&self, id: InstanceId) -> Result<Vec<Event>>;
+
+    /// Enqueues a job on its own.
+    async fn enqueue_job(&self, job: &NewJob) -> Result<Job>;
+    /// Leases the oldest runnable job, if any.
+    async fn claim_job(&self, request: &ClaimRequest) -> Result<Option<Job>>;
+    /// Extends a lease to `until`; returns the new lease.
+    async fn heartbeat_job(&self, lease: &Lease, until: DateTime<Utc>) -> Result<Lease>;
+    /// Marks a job done.
+    async fn complete_job(&self, lease: &Lease, now: DateTime<Utc>) -> Result<()>;
+    /// Records a failed attempt; requeues at `retry_at` or dead-letters.
+    async fn fail_job(
+        &self,
+        lease: &Lease,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<JobState>;
+    /// Gives a job back without counting the attempt.
+    async fn release_job(&self, lease: &Lease, now: DateTime<Utc>) -> Result<()>;
+    /// One job.
+    async fn get_job(&self, id: crate::domain::JobId) -> Result<Option<Job>>;
+    /// Jobs matching `filter`, oldest first.
+    async fn list_jobs(&self, filter: &JobFilter) -> Result<Vec<Job>>;
+    /// Waits until a job may be runnable, at most `timeout`.
+    async fn wait_for_jobs(&self, timeout: Duration) -> Result<()> {
+        tokio::time::sleep(timeout).await;
+        Ok(())
+    }
+
+    /// Stores an idempotency record unless a live one exists; returns the existing one.
+    async fn put_idempotency(
+        &self,
+        record: &IdempotencyRecord,
+    ) -> Result<Option<IdempotencyRecord>>;
+    /// Attaches the response to a stored key.
+    async fn complete_idempotency(&self, key: &str, response: &StoredResponse) -> Result<()>;
+    /// Removes a key (the first request failed in a way that must not be replayed).
+    async fn delete_idempotency(&self, key: &str) -> Result<()>;
+    /// The live record of `key`, if any.
+    async fn get_idempotency(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<IdempotencyRecord>>;
+    /// Removes expired keys; returns how many.
+    async fn purge_idempotency(&self, now: DateTime<Utc>) -> Result<u64>;
+
+    /// Rollback log entries, newest first, at most `limit`.
+    async fn rollback_log(&self, limit: usize) -> Result<Vec<RollbackLogEntry>>;
+
+    /// Counts for metrics.
+    async fn stats(&self) -> Result<StoreStats>;
+}
