@@ -2,12 +2,17 @@
 //!
 //! The provisioning engine of openclaw, the managed hosting for OpenClaw: the domain
 //! ([`domain`]), the ports adapters implement ([`ports`]), and everything that drives them.
-#![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod bootstrap;
 pub mod clock;
+pub mod cloud_init;
 pub mod domain;
+pub mod engine;
 mod error;
+pub mod guarded;
+pub mod memory;
 pub mod ports;
+pub mod retry;
 mod secret;
 
 pub use clock::{Clock, SystemClock, TokioClock};

@@ -224,6 +224,13 @@ impl DeploymentName {
     }
 }
 
+impl Default for DeploymentName {
+    /// `openclaw`.
+    fn default() -> Self {
+        DeploymentName("openclaw".to_string())
+    }
+}
+
 impl fmt::Display for DeploymentName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)

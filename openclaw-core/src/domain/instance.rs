@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::catalog::{Catalog, PlanName, RegionName};
 use super::ids::{CustomerId, ExternalRef, InstanceId, RecordId, ServerId};
+use super::rollback::RollbackLevel;
 use super::status::InstanceStatus;
 use super::subdomain::Subdomain;
 use crate::error::{Error, Result};
@@ -130,6 +131,9 @@ impl fmt::Display for Operation {
 pub struct LastError {
     /// The operation that failed; `retry` runs it again.
     pub operation: Operation,
+    /// For a failed rollback: the level it was run at, so `retry` repeats the same one.
+    #[serde(default)]
+    pub rollback_level: Option<RollbackLevel>,
     /// The error's stable code.
     pub code: String,
     /// What happened.

@@ -44,8 +44,9 @@ pub struct StoreStats {
 ///
 /// Instances
 /// - `insert_instance` writes a new instance (version 1), its creation event and optionally its
-///   first job in one transaction. An existing id, or an `external_ref` already carried by a
-///   live instance (status not `terminated`/`rolled_back`), is `Conflict` and writes nothing.
+///   first job in one transaction. An existing id, or an `external_ref` or `fqdn` already
+///   carried by a live instance (status not `terminated`/`rolled_back`), is `Conflict` and
+///   writes nothing.
 /// - `update_instance` writes `write.instance` only if the stored version equals
 ///   `write.instance.version` (else `Conflict`, nothing written); it stores `version + 1` and
 ///   returns the stored instance and the event, written with the job in the same transaction.

@@ -1,0 +1,380 @@
+//! How the engine behaves: deployment identity, timings, and the rollback policy.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::bootstrap::BootstrapKey;
+use crate::cloud_init::CloudInitConfig;
+use crate::domain::{Catalog, DeploymentName, RollbackLevel};
+use crate::error::{Error, Result};
+
+/// What can start an automatic rollback of a provisioning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Trigger {
+    /// The whole provisioning took longer than
+    /// [`RollbackPolicy::provision_timeout`].
+    ProvisionTimeout,
+    /// Creating the server failed for good (a permanent error, or retries ran out).
+    ServerCreateFailed,
+    /// The DNS step took longer than [`RollbackPolicy::dns_timeout`].
+    DnsTimeout,
+    /// [`RollbackPolicy::max_failed_health_checks`] health checks in a row failed.
+    HealthChecksFailed,
+    /// A provider kept answering with server errors (5xx) until retries ran out.
+    ServerErrorsExhausted,
+}
+
+impl Trigger {
+    /// Every trigger.
+    pub const ALL: [Trigger; 5] = [
+        Trigger::ProvisionTimeout,
+        Trigger::ServerCreateFailed,
+        Trigger::DnsTimeout,
+        Trigger::HealthChecksFailed,
+        Trigger::ServerErrorsExhausted,
+    ];
+
+    /// The snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Trigger::ProvisionTimeout => "provision_timeout",
+            Trigger::ServerCreateFailed => "server_create_failed",
+            Trigger::DnsTimeout => "dns_timeout",
+            Trigger::HealthChecksFailed => "health_checks_failed",
+            Trigger::ServerErrorsExhausted => "server_errors_exhausted",
+        }
+    }
+}
+
+impl fmt::Display for Trigger {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// When and how far a failed provisioning is rolled back automatically.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RollbackPolicy {
+    /// The level automatic rollbacks run at (default: partial).
+    pub level: RollbackLevel,
+    /// The triggers that start a rollback; a failure whose trigger is not enabled marks the
+    /// instance `failed` (when retrying cannot help) or retries the job later.
+    pub triggers: BTreeSet<Trigger>,
+    /// Longest a provisioning may take, from `provisioning` to `active` (default 5 min).
+    #[serde(with = "duration_secs")]
+    pub provision_timeout: Duration,
+    /// Longest the DNS step may take (default 1 min).
+    #[serde(with = "duration_secs")]
+    pub dns_timeout: Duration,
+    /// Failed health checks in a row that count as a failed provisioning (default 3).
+    pub max_failed_health_checks: u32,
+    /// Attempts of a compensating job (rollback, terminate) before the instance goes `failed`
+    /// with an alert (default 5). Each attempt already retries its provider calls.
+    pub compensation_attempts: u32,
+}
+
+impl Default for RollbackPolicy {
+    fn default() -> Self {
+        RollbackPolicy {
+            level: RollbackLevel::Partial,
+            triggers: Trigger::ALL.into_iter().collect(),
+            provision_timeout: Duration::from_secs(5 * 60),
+            dns_timeout: Duration::from_secs(60),
+            max_failed_health_checks: 3,
+            compensation_attempts: 5,
+        }
+    }
+}
+
+impl RollbackPolicy {
+    /// Whether `trigger` starts a rollback.
+    pub fn enabled(&self, trigger: Trigger) -> bool {
+        self.triggers.contains(&trigger)
+    }
+}
+
+/// Timings of the job workers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct WorkerConfig {
+    /// Jobs run at once by one `run_workers` call (default 4).
+    pub concurrency: usize,
+    /// Name prefix shown as the lease holder (default `openclaw`).
+    pub name: String,
+    /// Lease length; a worker that dies loses its job after this (default 60 s).
+    #[serde(with = "duration_secs")]
+    pub lease: Duration,
+    /// How often a running job extends its lease (default 15 s; must be below `lease`).
+    #[serde(with = "duration_secs")]
+    pub heartbeat: Duration,
+    /// Longest wait for new jobs before polling the store again (default 2 s).
+    #[serde(with = "duration_secs")]
+    pub poll_interval: Duration,
+    /// Attempts of a provisioning, suspend or unsuspend job (default 5).
+    pub max_attempts: u32,
+    /// First delay before a failed job runs again; doubles per attempt with full jitter
+    /// (default 5 s).
+    #[serde(with = "duration_secs")]
+    pub retry_base: Duration,
+    /// Longest delay before a failed job runs again (default 5 min).
+    #[serde(with = "duration_secs")]
+    pub retry_max: Duration,
+    /// How often workers look for dead-lettered jobs whose instance is still in progress
+    /// (default 30 s).
+    #[serde(with = "duration_secs")]
+    pub reap_interval: Duration,
+}
+
+impl Default for WorkerConfig {
+    fn default() -> Self {
+        WorkerConfig {
+            concurrency: 4,
+            name: "openclaw".to_string(),
+            lease: Duration::from_secs(60),
+            heartbeat: Duration::from_secs(15),
+            poll_interval: Duration::from_secs(2),
+            max_attempts: 5,
+            retry_base: Duration::from_secs(5),
+            retry_max: Duration::from_secs(5 * 60),
+            reap_interval: Duration::from_secs(30),
+        }
+    }
+}
+
+/// How the engine waits for a new server to become healthy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HealthConfig {
+    /// Time between checks (default 5 s). Checks hit the VPS, not the provider.
+    #[serde(with = "duration_secs")]
+    pub interval: Duration,
+    /// Longest an unsuspend waits for health before the instance goes `failed`
+    /// (default 5 min).
+    #[serde(with = "duration_secs")]
+    pub unsuspend_timeout: Duration,
+}
+
+impl Default for HealthConfig {
+    fn default() -> Self {
+        HealthConfig {
+            interval: Duration::from_secs(5),
+            unsuspend_timeout: Duration::from_secs(5 * 60),
+        }
+    }
+}
+
+/// Everything the engine needs to know that is not a port.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct EngineConfig {
+    /// This deployment's name: the owner mark on every resource it creates.
+    pub deployment: DeploymentName,
+    /// The DNS zone instances get names in (`claw.example.com`).
+    pub zone: String,
+    /// Plans and regions on offer.
+    pub catalog: Catalog,
+    /// What cloud-init installs on each server.
+    pub cloud_init: CloudInitConfig,
+    /// Key the single-use bootstrap tokens are derived from. Secret.
+    #[serde(skip)]
+    pub bootstrap_key: Option<BootstrapKey>,
+    /// SSH keys (names or ids at the provider) installed for admins.
+    pub ssh_keys: Vec<String>,
+    /// Provider firewall ids attached to every server.
+    pub firewalls: Vec<String>,
+    /// Whether servers get IPv6 (and an AAAA record).
+    pub enable_ipv6: bool,
+    /// TTL of DNS records in seconds (1 = automatic).
+    pub dns_ttl: u32,
+    /// Whether DNS records are proxied by the DNS provider.
+    pub dns_proxied: bool,
+    /// Job worker timings.
+    pub workers: WorkerConfig,
+    /// Health waiting.
+    pub health: HealthConfig,
+    /// Automatic rollback.
+    pub rollback: RollbackPolicy,
+    /// Seed of the engine's jitter, for reproducible tests; random when `None`.
+    pub seed: Option<u64>,
+}
+
+impl fmt::Debug for EngineConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("EngineConfig")
+            .field("deployment", &self.deployment)
+            .field("zone", &self.zone)
+            .field("catalog", &self.catalog)
+            .field("cloud_init", &self.cloud_init)
+            .field(
+                "bootstrap_key",
+                &self.bootstrap_key.as_ref().map(|_| "[redacted]"),
+            )
+            .field("ssh_keys", &self.ssh_keys)
+            .field("firewalls", &self.firewalls)
+            .field("enable_ipv6", &self.enable_ipv6)
+            .field("dns_ttl", &self.dns_ttl)
+            .field("dns_proxied", &self.dns_proxied)
+            .field("workers", &self.workers)
+            .field("health", &self.health)
+            .field("rollback", &self.rollback)
+            .field("seed", &self.seed)
+            .finish()
+    }
+}
+
+impl Default for EngineConfig {
+    /// A configuration for local use: deployment `openclaw`, zone `openclaw.localhost`, the
+    /// default catalog and timings, and a random bootstrap key.
+    fn default() -> Self {
+        EngineConfig {
+            deployment: DeploymentName::default(),
+            zone: "openclaw.localhost".to_string(),
+            catalog: Catalog::default(),
+            cloud_init: CloudInitConfig::default(),
+            bootstrap_key: None,
+            ssh_keys: Vec::new(),
+            firewalls: Vec::new(),
+            enable_ipv6: true,
+            dns_ttl: 300,
+            dns_proxied: false,
+            workers: WorkerConfig::default(),
+            health: HealthConfig::default(),
+            rollback: RollbackPolicy::default(),
+            seed: None,
+        }
+    }
+}
+
+impl EngineConfig {
+    /// A default configuration for `deployment` under `zone`.
+    pub fn new(deployment: DeploymentName, zone: impl Into<String>) -> Self {
+        EngineConfig {
+            deployment,
+            zone: zone.into(),
+            ..EngineConfig::default()
+        }
+    }
+
+    /// Checks every field; the error names the first bad one.
+    pub fn validate(&self) -> Result<()> {
+        validate_zone(&self.zone)?;
+        self.catalog.validate()?;
+        self.cloud_init.validate()?;
+        let w = &self.workers;
+        if w.concurrency == 0 {
+            return Err(Error::invalid("workers.concurrency", "must be at least 1"));
+        }
+        if w.heartbeat.is_zero() || w.heartbeat >= w.lease {
+            return Err(Error::invalid(
+                "workers.heartbeat",
+                "must be above zero and shorter than workers.lease",
+            ));
+        }
+        if w.max_attempts == 0 {
+            return Err(Error::invalid("workers.max_attempts", "must be at least 1"));
+        }
+        if w.poll_interval.is_zero() {
+            return Err(Error::invalid("workers.poll_interval", "must be above zero"));
+        }
+        if self.health.interval.is_zero() {
+            return Err(Error::invalid("health.interval", "must be above zero"));
+        }
+        if self.rollback.compensation_attempts == 0 {
+            return Err(Error::invalid(
+                "rollback.compensation_attempts",
+                "must be at least 1",
+            ));
+        }
+        if self.rollback.max_failed_health_checks == 0 {
+            return Err(Error::invalid(
+                "rollback.max_failed_health_checks",
+                "must be at least 1",
+            ));
+        }
+        if self.dns_ttl == 0 || self.dns_ttl > 86_400 {
+            return Err(Error::invalid("dns_ttl", "must be between 1 and 86400"));
+        }
+        Ok(())
+    }
+}
+
+/// Checks a DNS zone name: lowercase labels of letters, digits and hyphens.
+pub fn validate_zone(zone: &str) -> Result<()> {
+    let zone = zone.trim_end_matches('.');
+    let fail = |m: &str| Err(Error::invalid("zone", m));
+    if zone.is_empty() || zone.len() > 190 {
+        return fail("must be 1-190 characters (room for a 63-character subdomain)");
+    }
+    for label in zone.split('.') {
+        let ok = !label.is_empty()
+            && label.len() <= 63
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+            && label
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if !ok {
+            return fail("must be lowercase DNS labels separated by dots");
+        }
+    }
+    Ok(())
+}
+
+/// Serializes durations as whole seconds (as in config files).
+mod duration_secs {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64())
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let secs = f64::deserialize(d)?;
+        Duration::try_from_secs_f64(secs).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_validate() {
+        EngineConfig::default().validate().unwrap();
+    }
+
+    #[test]
+    fn bad_fields_are_named() {
+        let mut c = EngineConfig::default();
+        c.workers.heartbeat = c.workers.lease;
+        assert!(matches!(c.validate(), Err(Error::InvalidInput { ref field, .. }) if field == "workers.heartbeat"));
+        let mut c = EngineConfig::default();
+        c.zone = "Bad_Zone".into();
+        assert!(matches!(c.validate(), Err(Error::InvalidInput { ref field, .. }) if field == "zone"));
+    }
+
+    #[test]
+    fn debug_hides_the_bootstrap_key() {
+        let mut c = EngineConfig::default();
+        c.bootstrap_key = Some(BootstrapKey::from_bytes([7; 32]));
+        let shown = format!("{c:?}");
+        assert!(shown.contains("[redacted]"));
+        assert!(!shown.contains(&BootstrapKey::from_bytes([7; 32]).to_base64().expose().to_string()));
+    }
+
+    #[test]
+    fn policy_round_trips_through_json() {
+        let p = RollbackPolicy::default();
+        let json = serde_json::to_string(&p).unwrap();
+        assert!(json.contains("\"provision_timeout\":300"));
+        let back: RollbackPolicy = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, p);
+    }
+}

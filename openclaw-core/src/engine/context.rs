@@ -1,0 +1,249 @@
+//! The engine's shared state and the few primitives every operation is built from: write an
+//! instance (with its event and job) and publish the event, make a checked transition, record
+//! resources, raise an alert.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rand::rngs::StdRng;
+use rand::Rng;
+use tokio::sync::Notify;
+
+use super::config::EngineConfig;
+use super::metrics::EngineMetrics;
+use crate::bootstrap::BootstrapKey;
+use crate::clock::Clock;
+use crate::domain::{
+    Event, Instance, InstanceId, InstanceStatus, JobKind, LastError, NewEvent, NewJob, Resources,
+};
+use crate::error::{Error, Result};
+use crate::ports::{Compute, Dns, EventBus, HealthProbe, InstanceWrite, Store};
+
+/// How many times a write is re-applied to a freshly read instance after a version conflict
+/// before giving up: conflicts come from a concurrent API call, so a few are plenty.
+const CAS_ATTEMPTS: usize = 8;
+
+/// The ports and configuration one [`Provisioner`](super::Provisioner) drives.
+pub(crate) struct Engine {
+    pub(crate) store: Arc<dyn Store>,
+    pub(crate) bus: Arc<dyn EventBus>,
+    pub(crate) compute: Arc<dyn Compute>,
+    pub(crate) dns: Arc<dyn Dns>,
+    pub(crate) health: Arc<dyn HealthProbe>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) config: EngineConfig,
+    pub(crate) bootstrap_key: BootstrapKey,
+    /// Wakes idle workers of this process when a job is enqueued here.
+    pub(crate) wake: Notify,
+    /// Jitter of job retries; seeded from the config for reproducible tests.
+    pub(crate) rng: Mutex<StdRng>,
+    pub(crate) metrics: EngineMetrics,
+}
+
+/// A status change to make, with what goes along with it.
+#[derive(Debug, Clone)]
+pub(crate) struct Change {
+    pub(crate) to: InstanceStatus,
+    pub(crate) reason: String,
+    pub(crate) job: Option<JobKind>,
+    pub(crate) last_error: Option<LastError>,
+}
+
+impl Change {
+    pub(crate) fn to(to: InstanceStatus, reason: impl Into<String>) -> Self {
+        Change {
+            to,
+            reason: reason.into(),
+            job: None,
+            last_error: None,
+        }
+    }
+
+    pub(crate) fn with_job(mut self, job: JobKind) -> Self {
+        self.job = Some(job);
+        self
+    }
+
+    pub(crate) fn with_error(mut self, error: LastError) -> Self {
+        self.last_error = Some(error);
+        self
+    }
+}
+
+impl Engine {
+    pub(crate) fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    /// Hands a stored event to the bus. The log already has it, so a failed publish only
+    /// delays subscribers (they fill gaps from the log); it is logged, not returned.
+    pub(crate) async fn publish(&self, event: &Event) {
+        match self.bus.publish(event).await {
+            Ok(()) => self.metrics.events_published.incr(),
+            Err(error) => {
+                self.metrics.publish_failures.incr();
+                tracing::warn!(sequence = event.sequence, %error, "event not published; subscribers will read it from the log");
+            }
+        }
+    }
+
+    pub(crate) async fn load(&self, id: InstanceId) -> Result<Option<Instance>> {
+        self.store.get_instance(id).await
+    }
+
+    pub(crate) async fn load_existing(&self, id: InstanceId) -> Result<Instance> {
+        self.load(id)
+            .await?
+            .ok_or_else(|| Error::not_found("instance", id))
+    }
+
+    pub(crate) fn new_job(&self, instance: InstanceId, kind: JobKind) -> NewJob {
+        let attempts = match kind {
+            JobKind::Rollback { .. } | JobKind::Terminate => {
+                self.config.rollback.compensation_attempts
+            }
+            _ => self.config.workers.max_attempts,
+        };
+        NewJob::new(instance, kind, self.now(), attempts)
+    }
+
+    /// Writes `instance` (read at its `version`) with an optional event and job, publishes the
+    /// event, and wakes a worker if a job was enqueued.
+    pub(crate) async fn write(
+        &self,
+        instance: Instance,
+        event: Option<NewEvent>,
+        job: Option<NewJob>,
+    ) -> Result<Instance> {
+        let has_job = job.is_some();
+        let (stored, event) = self
+            .store
+            .update_instance(&InstanceWrite {
+                instance,
+                event,
+                job,
+            })
+            .await?;
+        if let Some(event) = event {
+            self.publish(&event).await;
+        }
+        if has_job {
+            self.wake.notify_one();
+        }
+        Ok(stored)
+    }
+
+    /// Moves `instance` to `change.to` if the transition table allows it, writing the event
+    /// (and job) in the same transaction. A stale version is `Conflict`.
+    pub(crate) async fn transition(&self, instance: &Instance, change: Change) -> Result<Instance> {
+        let from = instance.status;
+        from.check_transition(change.to)?;
+        let now = self.now();
+        let mut next = instance.clone();
+        next.status = change.to;
+        next.status_changed_at = now;
+        next.updated_at = now;
+        match change.last_error {
+            Some(error) => next.last_error = Some(error),
+            None if matches!(
+                change.to,
+                InstanceStatus::Active | InstanceStatus::Suspended | InstanceStatus::Terminated
+            ) =>
+            {
+                next.last_error = None;
+            }
+            None => {}
+        }
+        let event =
+            NewEvent::status_changed(instance.id, Some(from), change.to, change.reason, now);
+        let job = change.job.map(|kind| self.new_job(instance.id, kind));
+        let stored = self.write(next, Some(event), job).await?;
+        tracing::info!(instance = %instance.id, %from, to = %change.to, "status changed");
+        Ok(stored)
+    }
+
+    /// Applies `update` to the instance's resources and stores them, re-reading and
+    /// re-applying after a version conflict (a concurrent status change must not lose what a
+    /// provider just gave us). Returns the stored instance, or `None` if the row is gone.
+    pub(crate) async fn record_resources(
+        &self,
+        instance: &Instance,
+        update: impl Fn(&mut Resources),
+    ) -> Result<Option<Instance>> {
+        let mut current = instance.clone();
+        for _ in 0..CAS_ATTEMPTS {
+            let mut next = current.clone();
+            update(&mut next.resources);
+            if next.resources == current.resources {
+                return Ok(Some(current));
+            }
+            next.updated_at = self.now();
+            match self.write(next, None, None).await {
+                Ok(stored) => return Ok(Some(stored)),
+                Err(Error::Conflict { .. }) => match self.load(instance.id).await? {
+                    Some(fresh) => current = fresh,
+                    None => return Ok(None),
+                },
+                Err(other) => return Err(other),
+            }
+        }
+        Err(Error::conflict(format!(
+            "instance {} kept changing while its resources were recorded",
+            instance.id
+        )))
+    }
+
+    /// Appends an alert event and publishes it.
+    pub(crate) async fn alert(&self, instance: Option<InstanceId>, code: &str, reason: &str) {
+        self.metrics.alerts.incr();
+        let event = NewEvent::alert(instance, code, reason, self.now());
+        match self.store.append_event(&event).await {
+            Ok(stored) => self.publish(&stored).await,
+            Err(error) => tracing::error!(%error, code, "alert could not be stored"),
+        }
+        tracing::warn!(instance = ?instance.map(|i| i.to_string()), code, reason, "alert");
+    }
+
+    /// Delay before a failed job runs again: full jitter over an exponential window.
+    pub(crate) fn job_backoff(&self, attempt: u32) -> Duration {
+        let w = &self.config.workers;
+        let exp = attempt.saturating_sub(1).min(20);
+        let window = w
+            .retry_base
+            .saturating_mul(1u32 << exp)
+            .min(w.retry_max)
+            .as_secs_f64();
+        let draw: f64 = match self.rng.lock() {
+            Ok(mut rng) => rng.random_range(0.0..=1.0),
+            Err(poisoned) => poisoned.into_inner().random_range(0.0..=1.0),
+        };
+        Duration::from_secs_f64(window * draw)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+
+    use super::*;
+    use crate::domain::Operation;
+
+    #[test]
+    fn changes_carry_what_goes_with_them() {
+        let c = Change::to(InstanceStatus::RollingBack, "dns timeout")
+            .with_job(JobKind::Rollback {
+                level: crate::domain::RollbackLevel::Partial,
+            })
+            .with_error(LastError {
+                operation: Operation::Provision,
+                rollback_level: None,
+                code: "x".into(),
+                message: "y".into(),
+                at: Utc::now(),
+            });
+        assert_eq!(c.to, InstanceStatus::RollingBack);
+        assert!(c.job.is_some());
+        assert!(c.last_error.is_some());
+    }
+}

@@ -1,0 +1,112 @@
+//! Counters the engine keeps about itself, read as a [`MetricsSnapshot`] (the HTTP binary
+//! exports them to Prometheus).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use serde::Serialize;
+
+/// A monotonically increasing counter.
+#[derive(Debug, Default)]
+pub(crate) struct Counter(AtomicU64);
+
+impl Counter {
+    pub(crate) fn incr(&self) {
+        self.add(1);
+    }
+
+    pub(crate) fn add(&self, n: u64) {
+        self.0.fetch_add(n, Ordering::Relaxed);
+    }
+
+    pub(crate) fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+/// Live counters of one engine.
+#[derive(Debug, Default)]
+pub(crate) struct EngineMetrics {
+    pub(crate) provisions_started: Counter,
+    pub(crate) provisions_succeeded: Counter,
+    pub(crate) rollbacks_started: Counter,
+    pub(crate) rollbacks_succeeded: Counter,
+    pub(crate) rollbacks_failed: Counter,
+    pub(crate) rollback_micros: Counter,
+    pub(crate) jobs_completed: Counter,
+    pub(crate) jobs_retried: Counter,
+    pub(crate) jobs_dead: Counter,
+    pub(crate) jobs_interrupted: Counter,
+    pub(crate) leases_lost: Counter,
+    pub(crate) health_checks: Counter,
+    pub(crate) events_published: Counter,
+    pub(crate) publish_failures: Counter,
+    pub(crate) alerts: Counter,
+}
+
+impl EngineMetrics {
+    pub(crate) fn rollback_finished(&self, succeeded: bool, took: Duration) {
+        if succeeded {
+            self.rollbacks_succeeded.incr();
+        } else {
+            self.rollbacks_failed.incr();
+        }
+        self.rollback_micros
+            .add(u64::try_from(took.as_micros()).unwrap_or(u64::MAX));
+    }
+
+    pub(crate) fn snapshot(&self) -> MetricsSnapshot {
+        MetricsSnapshot {
+            provisions_started: self.provisions_started.get(),
+            provisions_succeeded: self.provisions_succeeded.get(),
+            rollbacks_started: self.rollbacks_started.get(),
+            rollbacks_succeeded: self.rollbacks_succeeded.get(),
+            rollbacks_failed: self.rollbacks_failed.get(),
+            rollback_seconds_total: self.rollback_micros.get() as f64 / 1e6,
+            jobs_completed: self.jobs_completed.get(),
+            jobs_retried: self.jobs_retried.get(),
+            jobs_dead: self.jobs_dead.get(),
+            jobs_interrupted: self.jobs_interrupted.get(),
+            leases_lost: self.leases_lost.get(),
+            health_checks: self.health_checks.get(),
+            events_published: self.events_published.get(),
+            publish_failures: self.publish_failures.get(),
+            alerts: self.alerts.get(),
+        }
+    }
+}
+
+/// The engine's counters at one moment. All are totals since the engine was built.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct MetricsSnapshot {
+    /// Provisionings that started (`pending → provisioning`).
+    pub provisions_started: u64,
+    /// Provisionings that reached `active`.
+    pub provisions_succeeded: u64,
+    /// Rollbacks started (automatic and requested).
+    pub rollbacks_started: u64,
+    /// Rollbacks that reached `rolled_back`.
+    pub rollbacks_succeeded: u64,
+    /// Rollbacks that ended `failed`.
+    pub rollbacks_failed: u64,
+    /// Time from `rolling_back` to the end of finished rollbacks, summed.
+    pub rollback_seconds_total: f64,
+    /// Jobs finished.
+    pub jobs_completed: u64,
+    /// Job attempts that failed and were scheduled again.
+    pub jobs_retried: u64,
+    /// Jobs dead-lettered.
+    pub jobs_dead: u64,
+    /// Jobs handed back at shutdown.
+    pub jobs_interrupted: u64,
+    /// Jobs abandoned because their lease was taken over.
+    pub leases_lost: u64,
+    /// Health checks made.
+    pub health_checks: u64,
+    /// Events handed to the bus.
+    pub events_published: u64,
+    /// Events the bus refused (subscribers read them from the log).
+    pub publish_failures: u64,
+    /// Alerts raised.
+    pub alerts: u64,
+}

@@ -1,0 +1,21 @@
+//! The provisioning engine: the [`Provisioner`], its configuration, the saga it runs and the
+//! workers that run it.
+
+mod builder;
+mod config;
+mod context;
+mod jobs;
+mod metrics;
+mod provisioner;
+mod saga;
+mod steps;
+mod sweep;
+mod worker;
+
+pub use builder::ProvisionerBuilder;
+pub use config::{
+    validate_zone, EngineConfig, HealthConfig, RollbackPolicy, Trigger, WorkerConfig,
+};
+pub use metrics::MetricsSnapshot;
+pub use provisioner::Provisioner;
+pub use sweep::{SweepMode, SweepReport};

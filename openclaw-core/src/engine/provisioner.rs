@@ -1,0 +1,301 @@
+//! The public face of the engine: the operations billing calls, and the workers that carry
+//! them out.
+
+use std::future::Future;
+use std::sync::Arc;
+
+use super::context::{Change, Engine};
+use super::metrics::MetricsSnapshot;
+use super::sweep::{self, SweepMode, SweepReport};
+use super::worker;
+use crate::domain::{
+    CreateInstance, Event, Instance, InstanceFilter, InstanceId, InstanceStatus, JobKind,
+    NewEvent, Operation, Page, RollbackLevel, Topic,
+};
+use crate::error::{Error, Result};
+use crate::ports::{EventStream, Store};
+
+use InstanceStatus::*;
+
+/// Provisions, suspends, unsuspends, terminates and rolls back OpenClaw instances.
+///
+/// Every operation returns at once: it checks the request, writes the new status with its
+/// event and a job in one store transaction, and leaves the work to
+/// [`run_workers`](Provisioner::run_workers) (in this process or another one sharing the
+/// store). Operations are idempotent: asking for what is already happening or done returns
+/// the instance as it is.
+///
+/// Build one with [`Provisioner::builder`]. It is cheap to clone (an `Arc` inside).
+#[derive(Clone)]
+pub struct Provisioner {
+    pub(crate) engine: Arc<Engine>,
+}
+
+impl std::fmt::Debug for Provisioner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Provisioner")
+            .field("deployment", &self.engine.config.deployment)
+            .field("zone", &self.engine.config.zone)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a public operation decides after reading the instance.
+enum Decision {
+    /// Nothing to do: it is already there or on its way.
+    AsIs,
+    /// Make this change.
+    Change(Change),
+}
+
+impl Provisioner {
+    /// Starts building a provisioner.
+    pub fn builder() -> super::ProvisionerBuilder {
+        super::ProvisionerBuilder::default()
+    }
+
+    /// Accepts an order: validates it, stores the instance as `pending` with its event and a
+    /// provisioning job, and returns it. With an `external_ref` already carried by a live
+    /// instance of the same customer and name, returns that instance instead of creating a
+    /// second one (`Conflict` if the reference is taken by a different order). A subdomain
+    /// in use by a live instance is `Conflict`.
+    pub async fn create(&self, request: CreateInstance) -> Result<Instance> {
+        let engine = &self.engine;
+        let valid = request.validate(&engine.config.catalog)?;
+        if let Some(reference) = &valid.external_ref {
+            if let Some(existing) = engine.store.find_live_by_external_ref(reference).await? {
+                return same_order(existing, &request);
+            }
+        }
+        let now = engine.now();
+        let instance = Instance::new(InstanceId::new(), valid, &engine.config.zone, now);
+        let event = NewEvent::status_changed(instance.id, None, Pending, "order accepted", now);
+        let job = engine.new_job(instance.id, JobKind::Provision);
+        match engine
+            .store
+            .insert_instance(&instance, &event, Some(&job))
+            .await
+        {
+            Ok(stored_event) => {
+                engine.publish(&stored_event).await;
+                engine.wake.notify_one();
+                tracing::info!(instance = %instance.id, fqdn = %instance.fqdn, "order accepted");
+                Ok(instance)
+            }
+            Err(conflict @ Error::Conflict { .. }) => {
+                // A concurrent create with the same reference won the race: answer with it.
+                if let Some(reference) = &instance.external_ref {
+                    if let Some(existing) =
+                        engine.store.find_live_by_external_ref(reference).await?
+                    {
+                        return same_order(existing, &request);
+                    }
+                }
+                Err(conflict)
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    /// One instance (`NotFound` if unknown or deleted by a full rollback).
+    pub async fn get(&self, id: InstanceId) -> Result<Instance> {
+        self.engine.load_existing(id).await
+    }
+
+    /// A page of instances, ordered by id (so by creation time).
+    pub async fn list(&self, filter: &InstanceFilter) -> Result<Page<Instance>> {
+        self.engine.store.list_instances(filter).await
+    }
+
+    /// Every event of one instance, oldest first.
+    pub async fn events(&self, id: InstanceId) -> Result<Vec<Event>> {
+        self.engine.store.instance_events(id).await
+    }
+
+    /// Subscribes to events of `topic` (all when `None`) after sequence `after`.
+    pub async fn subscribe(&self, topic: Option<Topic>, after: Option<u64>) -> Result<EventStream> {
+        self.engine.bus.subscribe(topic, after).await
+    }
+
+    /// Powers the instance off, keeping its server and DNS record (`active → suspending →
+    /// suspended`). Already suspended or suspending: returned as is.
+    pub async fn suspend(&self, id: InstanceId) -> Result<Instance> {
+        self.decide(id, |i| match i.status {
+            Suspended | Suspending => Ok(Decision::AsIs),
+            _ => Ok(Decision::Change(
+                Change::to(Suspending, "suspend requested").with_job(JobKind::Suspend),
+            )),
+        })
+        .await
+    }
+
+    /// Powers the instance on and waits for health again (`suspended → unsuspending →
+    /// active`). Already active or unsuspending: returned as is.
+    pub async fn unsuspend(&self, id: InstanceId) -> Result<Instance> {
+        self.decide(id, |i| match i.status {
+            Active | Unsuspending => Ok(Decision::AsIs),
+            _ => Ok(Decision::Change(
+                Change::to(Unsuspending, "unsuspend requested").with_job(JobKind::Unsuspend),
+            )),
+        })
+        .await
+    }
+
+    /// Deletes the instance's DNS records and server (`→ terminating → terminated`). Already
+    /// terminated or terminating: returned as is.
+    pub async fn terminate(&self, id: InstanceId) -> Result<Instance> {
+        self.decide(id, |i| match i.status {
+            Terminated | Terminating => Ok(Decision::AsIs),
+            _ => Ok(Decision::Change(
+                Change::to(Terminating, "terminate requested").with_job(JobKind::Terminate),
+            )),
+        })
+        .await
+    }
+
+    /// Rolls the instance back. `Soft` marks it `failed` and raises an alert, touching nothing
+    /// at the providers; `Partial` deletes its records and server and ends `rolled_back`;
+    /// `Full` does the same, then deletes the row, keeping a rollback log entry. Already
+    /// rolling back or rolled back: returned as is.
+    pub async fn rollback(&self, id: InstanceId, level: RollbackLevel) -> Result<Instance> {
+        let reason = format!("{level} rollback requested");
+        let soft = level == RollbackLevel::Soft;
+        let instance = self
+            .decide(id, |i| match (i.status, level) {
+                (RollingBack | RolledBack, _) | (Failed, RollbackLevel::Soft) => {
+                    Ok(Decision::AsIs)
+                }
+                (_, RollbackLevel::Soft) => Ok(Decision::Change(Change::to(Failed, &reason))),
+                _ => Ok(Decision::Change(
+                    Change::to(RollingBack, &reason).with_job(JobKind::Rollback { level }),
+                )),
+            })
+            .await?;
+        if soft && instance.status == Failed {
+            self.engine
+                .alert(Some(id), "manual_intervention_required", &reason)
+                .await;
+        }
+        if !soft && instance.status == RollingBack {
+            self.engine.metrics.rollbacks_started.incr();
+        }
+        Ok(instance)
+    }
+
+    /// Runs again what failed: for a `failed` instance, the operation in its `last_error`
+    /// (provisioning when none is recorded); for a `rolled_back` one, a fresh provisioning.
+    /// Any other status is `InvalidTransition`.
+    pub async fn retry(&self, id: InstanceId) -> Result<Instance> {
+        self.decide(id, |i| {
+            let provision = || Change::to(Pending, "retry requested").with_job(JobKind::Provision);
+            match i.status {
+                RolledBack => Ok(Decision::Change(provision())),
+                Failed => {
+                    let last = i.last_error.as_ref();
+                    let change = match last.map(|e| e.operation) {
+                        None | Some(Operation::Provision) => provision(),
+                        Some(Operation::Suspend) => Change::to(Suspending, "retry requested")
+                            .with_job(JobKind::Suspend),
+                        Some(Operation::Unsuspend) => Change::to(Unsuspending, "retry requested")
+                            .with_job(JobKind::Unsuspend),
+                        Some(Operation::Terminate) => Change::to(Terminating, "retry requested")
+                            .with_job(JobKind::Terminate),
+                        Some(Operation::Rollback) => {
+                            let level = last
+                                .and_then(|e| e.rollback_level)
+                                .unwrap_or(RollbackLevel::Partial);
+                            Change::to(RollingBack, "retry requested")
+                                .with_job(JobKind::Rollback { level })
+                        }
+                    };
+                    Ok(Decision::Change(change))
+                }
+                other => Err(Error::InvalidTransition {
+                    from: other,
+                    to: Pending,
+                }),
+            }
+        })
+        .await
+    }
+
+    /// Reads the instance, decides, and applies the change under optimistic concurrency.
+    async fn decide(
+        &self,
+        id: InstanceId,
+        decide: impl Fn(&Instance) -> Result<Decision>,
+    ) -> Result<Instance> {
+        for _ in 0..8 {
+            let current = self.engine.load_existing(id).await?;
+            let change = match decide(&current)? {
+                Decision::AsIs => return Ok(current),
+                Decision::Change(change) => change,
+            };
+            match self.engine.transition(&current, change).await {
+                Ok(stored) => return Ok(stored),
+                Err(Error::Conflict { .. }) => continue,
+                Err(other) => return Err(other),
+            }
+        }
+        Err(Error::conflict(format!("instance {id} kept changing; try again")))
+    }
+
+    /// Lists what the providers say this deployment owns and no live instance claims; with
+    /// [`SweepMode::Delete`], deletes it.
+    pub async fn sweep(&self, mode: SweepMode) -> Result<SweepReport> {
+        sweep::sweep(&self.engine, mode).await
+    }
+
+    /// Runs job workers until `shutdown` resolves; then each worker finishes its current step,
+    /// hands its job back, and this returns.
+    pub async fn run_workers(
+        &self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> Result<()> {
+        worker::run_workers(self.engine.clone(), shutdown).await
+    }
+
+    /// Runs jobs in the calling task until no job is runnable now (jobs scheduled for later
+    /// stay queued). Returns how many ran. Meant for tests, examples and one-shot tools.
+    pub async fn run_pending_jobs(&self) -> Result<usize> {
+        let name = format!("{}-inline", self.engine.config.workers.name);
+        worker::drain(&self.engine, &name).await
+    }
+
+    /// Fails the instances of dead-lettered jobs that nothing drives any more; returns how
+    /// many. Workers do this periodically on their own.
+    pub async fn reap_dead_jobs(&self) -> Result<usize> {
+        worker::reap_dead_jobs(&self.engine).await
+    }
+
+    /// The engine's counters.
+    pub fn metrics(&self) -> MetricsSnapshot {
+        self.engine.metrics.snapshot()
+    }
+
+    /// The store the engine writes to.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.engine.store
+    }
+
+    /// The configuration in use.
+    pub fn config(&self) -> &super::EngineConfig {
+        &self.engine.config
+    }
+}
+
+/// The answer to a create whose reference is already taken by `existing`.
+fn same_order(existing: Instance, request: &CreateInstance) -> Result<Instance> {
+    let same = existing.customer_id.as_str() == request.customer_id
+        && existing.subdomain.as_str() == request.subdomain
+        && existing.plan.as_str() == request.plan
+        && existing.region.as_str() == request.region;
+    if same {
+        Ok(existing)
+    } else {
+        Err(Error::conflict(format!(
+            "external_ref is already used by instance {} with different details",
+            existing.id
+        )))
+    }
+}

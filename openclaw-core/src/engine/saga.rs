@@ -1,0 +1,235 @@
+//! Provisioning as a saga: steps run forward in order, each recording what it obtained before
+//! the next side effect; compensation runs them backward. Every `execute` and `compensate` is
+//! idempotent, so a worker that dies anywhere is replaced by one that resumes (or undoes) from
+//! what the store says.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+
+use super::config::Trigger;
+use super::context::Engine;
+use super::steps::{activate, dns, health, server};
+use super::worker::Shutdown;
+use crate::domain::{Instance, InstanceStatus};
+use crate::error::{Error, ErrorClass};
+
+/// One step of a provisioning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Step {
+    /// Find the instance's server by label or create it; record id and addresses.
+    CreateServer,
+    /// Ensure the DNS records; record their ids.
+    EnsureDns,
+    /// Wait until the gateway answers healthy.
+    WaitHealthy,
+    /// `provisioning → active`.
+    Activate,
+}
+
+/// The steps, in the order they run forward.
+pub(crate) const STEPS: [Step; 4] = [
+    Step::CreateServer,
+    Step::EnsureDns,
+    Step::WaitHealthy,
+    Step::Activate,
+];
+
+/// Why a step did not finish.
+#[derive(Debug)]
+pub(crate) enum StepFailure {
+    /// The instance moved on under us (terminated, rolled back, deleted): stop quietly.
+    Superseded,
+    /// Shutdown was requested at a step boundary: hand the job back.
+    Interrupted,
+    /// The step failed. `triggers` are the automatic-rollback triggers that apply, most
+    /// specific first; the job uses the first one the policy enables.
+    Failed {
+        error: Box<Error>,
+        triggers: Vec<Trigger>,
+    },
+}
+
+impl StepFailure {
+    /// A failure that may start a rollback through `trigger` regardless of the error.
+    pub(crate) fn triggered(trigger: Trigger, error: Error) -> Self {
+        StepFailure::Failed {
+            error: Box::new(error),
+            triggers: vec![trigger],
+        }
+    }
+
+    /// Classifies a provider error of a step: an error retrying cannot fix may fire the
+    /// step's own trigger, and server errors that outlived their retries fire
+    /// [`Trigger::ServerErrorsExhausted`].
+    pub(crate) fn from_error(error: Error, step_trigger: Option<Trigger>) -> Self {
+        let mut triggers = Vec::new();
+        if error.class() == ErrorClass::Permanent {
+            triggers.extend(step_trigger);
+        }
+        if matches!(error, Error::RetriesExhausted { .. }) && error.is_server_error() {
+            triggers.push(Trigger::ServerErrorsExhausted);
+        }
+        StepFailure::Failed {
+            error: Box::new(error),
+            triggers,
+        }
+    }
+}
+
+impl From<Error> for StepFailure {
+    fn from(error: Error) -> Self {
+        StepFailure::from_error(error, None)
+    }
+}
+
+/// What one step run needs.
+pub(crate) struct Run<'a> {
+    pub(crate) engine: &'a Engine,
+    pub(crate) shutdown: &'a Shutdown,
+}
+
+impl Run<'_> {
+    /// When the provisioning of `instance` (in `provisioning` since `status_changed_at`) must be
+    /// done.
+    pub(crate) fn provision_deadline(&self, instance: &Instance) -> DateTime<Utc> {
+        let timeout = chrono::Duration::from_std(self.engine.config.rollback.provision_timeout)
+            .unwrap_or(chrono::Duration::MAX);
+        instance.status_changed_at + timeout
+    }
+
+    /// Time left until the provisioning deadline (zero when passed).
+    pub(crate) fn remaining(&self, instance: &Instance) -> Duration {
+        (self.provision_deadline(instance) - self.engine.now())
+            .to_std()
+            .unwrap_or(Duration::ZERO)
+    }
+
+    pub(crate) fn check_deadline(&self, instance: &Instance) -> Result<(), StepFailure> {
+        if self.remaining(instance).is_zero() {
+            let limit = self.engine.config.rollback.provision_timeout;
+            return Err(StepFailure::triggered(
+                Trigger::ProvisionTimeout,
+                Error::Cancelled {
+                    reason: format!("provisioning took longer than {}s", limit.as_secs()),
+                },
+            ));
+        }
+        Ok(())
+    }
+
+    /// Re-reads the instance; `Superseded` unless it is still in `expected`.
+    pub(crate) async fn still(
+        &self,
+        instance: &Instance,
+        expected: InstanceStatus,
+    ) -> Result<Instance, StepFailure> {
+        match self.engine.load(instance.id).await? {
+            Some(fresh) if fresh.status == expected => Ok(fresh),
+            _ => Err(StepFailure::Superseded),
+        }
+    }
+}
+
+impl Step {
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Step::CreateServer => "create_server",
+            Step::EnsureDns => "ensure_dns",
+            Step::WaitHealthy => "wait_healthy",
+            Step::Activate => "activate",
+        }
+    }
+
+    async fn execute(self, run: &Run<'_>, instance: Instance) -> Result<Instance, StepFailure> {
+        match self {
+            Step::CreateServer => server::execute(run, instance).await,
+            Step::EnsureDns => dns::execute(run, instance).await,
+            Step::WaitHealthy => health::execute(run, instance).await,
+            Step::Activate => activate::execute(run, instance).await,
+        }
+    }
+
+    async fn compensate(
+        self,
+        run: &Run<'_>,
+        instance: Instance,
+        deleted: &mut Vec<String>,
+    ) -> Result<Instance, Error> {
+        match self {
+            Step::CreateServer => server::compensate(run, instance, deleted).await,
+            Step::EnsureDns => dns::compensate(run, instance, deleted).await,
+            // Waiting and activating change nothing outside the store.
+            Step::WaitHealthy | Step::Activate => Ok(instance),
+        }
+    }
+}
+
+/// Runs every step forward from wherever the stored instance got to.
+pub(crate) async fn provision(run: &Run<'_>, instance: Instance) -> Result<Instance, StepFailure> {
+    let mut instance = instance;
+    for step in STEPS {
+        if run.shutdown.is_requested() {
+            return Err(StepFailure::Interrupted);
+        }
+        run.check_deadline(&instance)?;
+        tracing::debug!(instance = %instance.id, step = step.name(), "step");
+        instance = step.execute(run, instance).await?;
+    }
+    Ok(instance)
+}
+
+/// Undoes every step, last first. Returns the instance with its resources cleared and a
+/// description of what was deleted.
+pub(crate) async fn compensate(
+    run: &Run<'_>,
+    instance: Instance,
+) -> Result<(Instance, Vec<String>), Error> {
+    let mut instance = instance;
+    let mut deleted = Vec::new();
+    for step in STEPS.iter().rev() {
+        instance = step.compensate(run, instance, &mut deleted).await?;
+    }
+    Ok((instance, deleted))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exhausted_server_errors_fire_both_triggers() {
+        let e = Error::RetriesExhausted {
+            attempts: 5,
+            last: Box::new(Error::Unavailable {
+                service: "hetzner".into(),
+                message: "502".into(),
+                status: Some(502),
+            }),
+        };
+        match StepFailure::from_error(e, Some(Trigger::ServerCreateFailed)) {
+            StepFailure::Failed { triggers, .. } => assert_eq!(
+                triggers,
+                vec![Trigger::ServerCreateFailed, Trigger::ServerErrorsExhausted]
+            ),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn retryable_errors_fire_nothing() {
+        let e = Error::unavailable("hetzner", "connection reset");
+        match StepFailure::from_error(e, Some(Trigger::ServerCreateFailed)) {
+            StepFailure::Failed { triggers, .. } => assert!(triggers.is_empty()),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn compensation_undoes_dns_before_the_server() {
+        let order: Vec<_> = STEPS.iter().rev().map(|s| s.name()).collect();
+        let dns = order.iter().position(|s| *s == "ensure_dns");
+        let server = order.iter().position(|s| *s == "create_server");
+        assert!(dns < server, "a name must stop pointing at an address before it is freed");
+    }
+}

@@ -1,0 +1,111 @@
+//! Step 1: the server. Look it up by the instance's label and adopt it, or create it; record
+//! its id and addresses before anything else happens.
+
+use crate::cloud_init::render_user_data;
+use crate::domain::{Instance, InstanceStatus};
+use crate::engine::config::Trigger;
+use crate::engine::context::Engine;
+use crate::engine::saga::{Run, StepFailure};
+use crate::error::{Error, Result};
+use crate::ports::ownership::{server_labels, server_name};
+use crate::ports::ServerSpec;
+
+/// Everything the compute provider needs to create `instance`'s server.
+pub(crate) fn server_spec(engine: &Engine, instance: &Instance) -> Result<ServerSpec> {
+    let config = &engine.config;
+    let (_, plan) = config.catalog.plan(instance.plan.as_str())?;
+    let (_, region) = config.catalog.region(instance.region.as_str())?;
+    let token = engine.bootstrap_key.token_for(instance.id);
+    let user_data = render_user_data(&config.cloud_init, instance.id, &instance.fqdn, &token)?;
+    Ok(ServerSpec {
+        instance_id: instance.id,
+        name: server_name(instance.id),
+        owner: config.deployment.clone(),
+        server_type: plan.server_type.clone(),
+        image: plan.image.clone(),
+        location: region.location.clone(),
+        user_data,
+        labels: server_labels(&config.deployment, instance.id),
+        ssh_keys: config.ssh_keys.clone(),
+        firewalls: config.firewalls.clone(),
+        enable_ipv6: config.enable_ipv6,
+    })
+}
+
+pub(crate) async fn execute(run: &Run<'_>, instance: Instance) -> Result<Instance, StepFailure> {
+    if instance.resources.server_id.is_some() {
+        return Ok(instance);
+    }
+    let engine = run.engine;
+    let spec = server_spec(engine, &instance)
+        .map_err(|e| StepFailure::from_error(e, Some(Trigger::ServerCreateFailed)))?;
+    let find_or_create = async {
+        // A worker that died after creating but before recording left a labelled server
+        // behind: adopt it rather than create a second one.
+        match engine.compute.find_server(instance.id).await? {
+            Some(existing) => {
+                tracing::info!(instance = %instance.id, server = %existing.id, "adopting existing server");
+                Ok(existing)
+            }
+            None => engine.compute.create_server(&spec).await,
+        }
+    };
+    let limit = run.remaining(&instance);
+    let server = match tokio::time::timeout(limit, find_or_create).await {
+        Err(_elapsed) => {
+            return Err(StepFailure::triggered(
+                Trigger::ProvisionTimeout,
+                Error::Cancelled {
+                    reason: "provisioning deadline passed while creating the server".into(),
+                },
+            ))
+        }
+        Ok(Err(error)) => {
+            return Err(StepFailure::from_error(
+                error,
+                Some(Trigger::ServerCreateFailed),
+            ))
+        }
+        Ok(Ok(server)) => server,
+    };
+    let recorded = engine
+        .record_resources(&instance, |r| {
+            r.server_id = Some(server.id.clone());
+            r.ipv4 = server.ipv4;
+            r.ipv6 = server.ipv6;
+        })
+        .await?;
+    match recorded {
+        Some(stored) if stored.status == InstanceStatus::Provisioning => Ok(stored),
+        _ => Err(StepFailure::Superseded),
+    }
+}
+
+/// Deletes the recorded server and any other server labelled with the instance (one whose
+/// create response was lost), then clears the record.
+pub(crate) async fn compensate(
+    run: &Run<'_>,
+    instance: Instance,
+    deleted: &mut Vec<String>,
+) -> Result<Instance> {
+    let engine = run.engine;
+    let mut ids = Vec::new();
+    ids.extend(instance.resources.server_id.clone());
+    if let Some(found) = engine.compute.find_server(instance.id).await? {
+        if !ids.contains(&found.id) {
+            ids.push(found.id);
+        }
+    }
+    for id in &ids {
+        engine.compute.delete_server(id).await?;
+        deleted.push(format!("server {id}"));
+    }
+    engine
+        .record_resources(&instance, |r| {
+            r.server_id = None;
+            r.ipv4 = None;
+            r.ipv6 = None;
+        })
+        .await?
+        .ok_or_else(|| Error::not_found("instance", instance.id))
+}

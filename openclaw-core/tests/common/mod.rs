@@ -1,0 +1,151 @@
+//! A provisioner wired to the in-memory adapters, on tokio's paused clock.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use openclaw_core::bootstrap::BootstrapKey;
+use openclaw_core::domain::{
+    CreateInstance, DeploymentName, Event, EventKind, Instance, InstanceId, InstanceStatus,
+};
+use openclaw_core::engine::{EngineConfig, Provisioner, ProvisionerBuilder};
+use openclaw_core::memory::{InMemoryCompute, InMemoryDns, InMemoryHealth, InMemoryStore};
+use openclaw_core::ports::Store;
+use openclaw_core::retry::RetryPolicy;
+use openclaw_core::TokioClock;
+
+pub const ZONE: &str = "claw.example.com";
+
+pub struct Harness {
+    pub provisioner: Provisioner,
+    pub compute: InMemoryCompute,
+    pub dns: InMemoryDns,
+    pub health: InMemoryHealth,
+    pub store: InMemoryStore,
+}
+
+pub fn deployment() -> DeploymentName {
+    DeploymentName::parse("test-deploy").unwrap()
+}
+
+/// The configuration the tests use: fixed seed, fixed bootstrap key, short health interval.
+pub fn config() -> EngineConfig {
+    let mut config = EngineConfig::new(deployment(), ZONE);
+    config.bootstrap_key = Some(BootstrapKey::from_bytes([42; 32]));
+    config.seed = Some(7);
+    config.health.interval = Duration::from_secs(5);
+    config
+}
+
+/// A fast retry policy so paused-clock tests do not wander far in time.
+pub fn fast_retries() -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: 4,
+        base_delay: Duration::from_millis(100),
+        max_delay: Duration::from_secs(2),
+        deadline: Duration::from_secs(20),
+        max_retry_after: Duration::from_secs(60),
+    }
+}
+
+impl Harness {
+    pub fn new() -> Self {
+        Self::with(|c| c, |b| b)
+    }
+
+    /// Builds with the config and builder adjusted by the caller.
+    pub fn with(
+        adjust_config: impl FnOnce(EngineConfig) -> EngineConfig,
+        adjust_builder: impl FnOnce(ProvisionerBuilder) -> ProvisionerBuilder,
+    ) -> Self {
+        let compute = InMemoryCompute::new(deployment());
+        let dns = InMemoryDns::new(deployment(), ZONE);
+        let health = InMemoryHealth::following(compute.clone());
+        let store = InMemoryStore::new();
+        let builder = Provisioner::builder()
+            .compute(Arc::new(compute.clone()))
+            .dns(Arc::new(dns.clone()))
+            .health(Arc::new(health.clone()))
+            .store(Arc::new(store.clone()))
+            .clock(Arc::new(TokioClock::default()))
+            .retry_policy(fast_retries())
+            .config(adjust_config(config()));
+        let provisioner = adjust_builder(builder).build().unwrap();
+        Harness {
+            provisioner,
+            compute,
+            dns,
+            health,
+            store,
+        }
+    }
+
+    pub async fn create(&self, subdomain: &str) -> Instance {
+        self.provisioner.create(request(subdomain)).await.unwrap()
+    }
+
+    /// Runs jobs until the queue has nothing left, advancing the paused clock past retry
+    /// backoffs. Panics if work is still queued after `rounds` rounds.
+    pub async fn settle(&self) {
+        for _ in 0..200 {
+            self.provisioner.run_pending_jobs().await.unwrap();
+            let pending = self
+                .store
+                .list_jobs(&Default::default())
+                .await
+                .unwrap()
+                .into_iter()
+                .any(|j| {
+                    matches!(
+                        j.state,
+                        openclaw_core::domain::JobState::Queued
+                            | openclaw_core::domain::JobState::Running
+                    )
+                });
+            if !pending {
+                return;
+            }
+            tokio::time::sleep(Duration::from_secs(5)).await;
+        }
+        panic!("jobs did not settle");
+    }
+
+    pub async fn status(&self, id: InstanceId) -> InstanceStatus {
+        self.provisioner.get(id).await.unwrap().status
+    }
+
+    /// The status changes of one instance, as (from, to) pairs.
+    pub async fn transitions(&self, id: InstanceId) -> Vec<(Option<InstanceStatus>, InstanceStatus)> {
+        self.provisioner
+            .events(id)
+            .await
+            .unwrap()
+            .iter()
+            .filter_map(Event::status_change)
+            .collect()
+    }
+
+    /// Alert codes raised for one instance.
+    pub async fn alerts(&self, id: InstanceId) -> Vec<String> {
+        self.provisioner
+            .events(id)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter_map(|e| match e.kind {
+                EventKind::Alert { code } => Some(code),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+pub fn request(subdomain: &str) -> CreateInstance {
+    CreateInstance {
+        customer_id: "customer-1".into(),
+        external_ref: None,
+        subdomain: subdomain.into(),
+        plan: "starter".into(),
+        region: "eu-west".into(),
+    }
+}
