@@ -15,6 +15,8 @@ pub mod ports;
 pub mod retry;
 mod secret;
 
+pub use bootstrap::BootstrapKey;
 pub use clock::{Clock, SystemClock, TokioClock};
+pub use cloud_init::{render_user_data, CloudInitConfig, MAX_USER_DATA_BYTES};
 pub use error::{Error, ErrorClass, Result};
 pub use secret::SecretString;

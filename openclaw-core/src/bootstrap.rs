@@ -1,0 +1,207 @@
+//! Single-use bootstrap tokens: the one secret a new VPS's user data carries, with which it
+//! fetches its real secrets (gateway token, provider keys) from the control plane once.
+//!
+//! Tokens are derived, not stored: `token = instance || HMAC(key, instance)`. A create that is
+//! retried after a crash therefore renders byte-identical user data, and the control plane can
+//! check a presented token without a database look-up before it decides whether that instance
+//! has already used its bootstrap (single use is the control plane's job: it answers 410 on
+//! the second call).
+//!
+//! ```
+//! use openclaw_core::{BootstrapKey, domain::InstanceId};
+//!
+//! let key = BootstrapKey::random();
+//! let instance = InstanceId::new();
+//! let token = key.token_for(instance);
+//! assert_eq!(key.verify(token.expose()), Some(instance));
+//! assert_eq!(BootstrapKey::random().verify(token.expose()), None);
+//! ```
+
+use std::fmt;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use hmac::{Hmac, Mac};
+use rand::{RngCore, SeedableRng};
+use sha2::Sha256;
+use uuid::Uuid;
+
+use crate::domain::InstanceId;
+use crate::error::{Error, Result};
+use crate::secret::SecretString;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// Domain separation: a MAC made with this key for anything else can never pass as a token.
+const CONTEXT: &str = "openclaw-bootstrap-v1:";
+
+/// Characters of the instance part (the UUID's 32 lowercase hex digits).
+const INSTANCE_LEN: usize = 32;
+/// Characters of the MAC part (32 bytes in unpadded base64url).
+const MAC_LEN: usize = 43;
+/// Every token has exactly this length: `<32 hex>.<43 base64url>`.
+pub const TOKEN_LEN: usize = INSTANCE_LEN + 1 + MAC_LEN;
+
+/// The 32-byte HMAC-SHA256 key bootstrap tokens are derived from. One per deployment; rotating
+/// it invalidates every token not yet used.
+///
+/// `Debug` prints `BootstrapKey([redacted])`; the bytes leave only through
+/// [`BootstrapKey::to_base64`].
+#[derive(Clone)]
+pub struct BootstrapKey([u8; 32]);
+
+impl BootstrapKey {
+    /// Wraps 32 key bytes.
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        BootstrapKey(bytes)
+    }
+
+    /// A fresh key from a CSPRNG seeded by the operating system.
+    pub fn random() -> Self {
+        let mut bytes = [0u8; 32];
+        rand::rngs::StdRng::from_os_rng().fill_bytes(&mut bytes);
+        BootstrapKey(bytes)
+    }
+
+    /// Reads a key written by [`BootstrapKey::to_base64`]: 32 bytes as base64url without
+    /// padding (43 characters; surrounding whitespace such as a file's final newline is
+    /// ignored). Anything else is [`Error::InvalidInput`] for `bootstrap_key`, whose message
+    /// does not repeat the input.
+    pub fn from_base64(s: &str) -> Result<Self> {
+        let invalid = || {
+            Error::invalid(
+                "bootstrap_key",
+                "must be 32 bytes as base64url without padding",
+            )
+        };
+        let bytes = URL_SAFE_NO_PAD.decode(s.trim()).map_err(|_| invalid())?;
+        let bytes: [u8; 32] = bytes.try_into().map_err(|_| invalid())?;
+        Ok(BootstrapKey(bytes))
+    }
+
+    /// The key as base64url without padding, for storing it in a deployment's configuration.
+    pub fn to_base64(&self) -> SecretString {
+        SecretString::new(URL_SAFE_NO_PAD.encode(self.0))
+    }
+
+    /// The bootstrap token of `instance`:
+    /// `<instance UUID as 32 lowercase hex digits>.<base64url, unpadded, of
+    /// HMAC-SHA256(key, "openclaw-bootstrap-v1:" + instance UUID hyphenated)>`, always
+    /// [`TOKEN_LEN`] characters of `0-9 a-z A-Z _ - .`.
+    pub fn token_for(&self, instance: InstanceId) -> SecretString {
+        let tag = self.mac(instance).finalize().into_bytes();
+        SecretString::new(format!(
+            "{}.{}",
+            instance.as_uuid().simple(),
+            URL_SAFE_NO_PAD.encode(tag)
+        ))
+    }
+
+    /// The instance `token` was issued for, if it is a well-formed token whose MAC this key
+    /// made; `None` for anything else (malformed, truncated, forged, made with another key,
+    /// any length, any bytes). The MAC is compared in constant time, and nothing here panics.
+    pub fn verify(&self, token: &str) -> Option<InstanceId> {
+        let (instance, mac) = split_token(token)?;
+        let tag = URL_SAFE_NO_PAD.decode(mac).ok()?;
+        self.mac(instance).verify_slice(&tag).ok()?;
+        Some(instance)
+    }
+
+    fn mac(&self, instance: InstanceId) -> HmacSha256 {
+        // HMAC zero-pads keys shorter than the hash's 64-byte block (RFC 2104), so handing it
+        // the padded block is the same MAC as handing it the 32 bytes, through the infallible
+        // constructor rather than the one that returns a `Result` it never fails.
+        let mut block = [0u8; 64];
+        block[..32].copy_from_slice(&self.0);
+        let mut mac = HmacSha256::new(&block.into());
+        mac.update(CONTEXT.as_bytes());
+        mac.update(instance.to_string().as_bytes());
+        mac
+    }
+}
+
+/// Equality lets configurations that hold a key be compared. It looks at every byte whatever
+/// the first difference, so comparing against a guessed key reveals nothing through timing.
+impl PartialEq for BootstrapKey {
+    fn eq(&self, other: &Self) -> bool {
+        self.0
+            .iter()
+            .zip(other.0.iter())
+            .fold(0u8, |diff, (a, b)| diff | (a ^ b))
+            == 0
+    }
+}
+
+impl Eq for BootstrapKey {}
+
+impl fmt::Debug for BootstrapKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("BootstrapKey([redacted])")
+    }
+}
+
+/// Splits a token into its instance and its (still encoded) MAC, checking the shape only: the
+/// exact length, 32 lowercase hex digits, a dot, 43 base64url characters. Only the canonical
+/// spelling is accepted, so one instance has exactly one valid token per key.
+pub(crate) fn split_token(token: &str) -> Option<(InstanceId, &str)> {
+    if token.len() != TOKEN_LEN {
+        return None;
+    }
+    let (instance, rest) = token.split_at_checked(INSTANCE_LEN)?;
+    let mac = rest.strip_prefix('.')?;
+    let hex_ok = instance
+        .bytes()
+        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    let mac_ok = mac
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !hex_ok || !mac_ok {
+        return None;
+    }
+    let uuid = Uuid::try_parse(instance).ok()?;
+    Some((InstanceId::from_uuid(uuid), mac))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_mac_is_hmac_sha256_over_the_context_and_the_hyphenated_id() {
+        let key = BootstrapKey::from_bytes([7u8; 32]);
+        let instance: InstanceId = "0192f0c1-7e5a-7cc0-8b8e-4c3f2a1b0d9e".parse().unwrap();
+        let mut reference = HmacSha256::new_from_slice(&[7u8; 32]).unwrap();
+        reference.update(b"openclaw-bootstrap-v1:0192f0c1-7e5a-7cc0-8b8e-4c3f2a1b0d9e");
+        let expected = format!(
+            "0192f0c17e5a7cc08b8e4c3f2a1b0d9e.{}",
+            URL_SAFE_NO_PAD.encode(reference.finalize().into_bytes())
+        );
+        assert_eq!(key.token_for(instance).expose(), expected);
+        assert_eq!(expected.len(), TOKEN_LEN);
+    }
+
+    #[test]
+    fn keys_compare_by_value() {
+        let key = BootstrapKey::from_bytes([9u8; 32]);
+        assert_eq!(key, key.clone());
+        assert_eq!(
+            key,
+            BootstrapKey::from_base64(key.to_base64().expose()).unwrap()
+        );
+        let mut other = [9u8; 32];
+        other[31] = 8;
+        assert_ne!(key, BootstrapKey::from_bytes(other));
+    }
+
+    #[test]
+    fn split_checks_the_shape() {
+        let key = BootstrapKey::from_bytes([1u8; 32]);
+        let instance = InstanceId::new();
+        let token = key.token_for(instance);
+        assert_eq!(split_token(token.expose()).map(|(i, _)| i), Some(instance));
+        let upper = token.expose().to_uppercase();
+        assert!(split_token(&upper).is_none());
+        let moved_dot = format!("{}x{}", &token.expose()[..32], &token.expose()[33..]);
+        assert!(split_token(&moved_dot).is_none());
+    }
+}

@@ -1,0 +1,243 @@
+//! The cloud-init user data that turns a fresh Ubuntu 24.04 VPS into an OpenClaw instance.
+//!
+//! [`render_user_data`] writes one `#cloud-config` document per instance. On first boot it:
+//!
+//! 1. installs `caddy`, `ufw`, `curl`, `ca-certificates` and `jq` from Ubuntu;
+//! 2. creates the system user `openclaw` (home `/var/lib/openclaw`, no login shell);
+//! 3. installs the pinned Node.js from nodejs.org into `/opt/node`, checked against the
+//!    release's `SHASUMS256.txt`, with `node`, `npm` and `npx` linked into `/usr/local/bin`;
+//! 4. runs `npm install -g openclaw@<version>` for the pinned release;
+//! 5. fetches the instance's secrets once with its single-use bootstrap token
+//!    (`POST <control plane>/v1/bootstrap/<token>`, answered with
+//!    `{"env": {"OPENCLAW_GATEWAY_TOKEN": "…", "ANTHROPIC_API_KEY": "…", …}}`) into
+//!    `/etc/openclaw/openclaw.env` (root, `0600`);
+//! 6. enables and starts `openclaw-gateway.service` (`openclaw gateway --port 18789` as
+//!    `openclaw`, `Restart=always`, `RestartPreventExitStatus=78`), configured by
+//!    `~/.openclaw/openclaw.json` to bind to loopback and take token auth;
+//! 7. reloads Caddy, which serves `https://<fqdn>` with an automatic certificate and proxies
+//!    it (WebSockets included) to `127.0.0.1:18789`;
+//! 8. enables `ufw`: 80 and 443 open, 22 only from the admin networks, 18789 never.
+//!
+//! The control plane then sees the gateway as healthy through Caddy: `GET /healthz` answers
+//! once the process lives, `GET /startupz` turns from 503 to 200 once it is ready (`/readyz`
+//! is not a gate: no channel is configured at first boot).
+//!
+//! The only secret in the user data is the bootstrap token (see [`crate::bootstrap`]): Hetzner
+//! keeps user data and shows it to anything on the VPS that asks its metadata service, so the
+//! gateway token and provider keys are fetched, not embedded, and the token is worthless once
+//! used.
+//!
+//! Every value from outside is validated into a charset that is inert in YAML, shell,
+//! systemd and Caddyfile syntax, and the document is written by a small emitter of our own
+//! whose output shapes are fixed (double-quoted strings, literal blocks, constant keys), so no
+//! input can change the document's structure.
+//!
+//! ```
+//! use openclaw_core::{render_user_data, BootstrapKey, CloudInitConfig, domain::InstanceId};
+//!
+//! let config = CloudInitConfig {
+//!     control_plane_url: "https://panel.example.com".into(),
+//!     admin_ssh_cidrs: vec!["203.0.113.0/24".into()],
+//!     acme_email: Some("ops@example.com".into()),
+//!     ..CloudInitConfig::default()
+//! };
+//! let instance = InstanceId::new();
+//! let token = BootstrapKey::random().token_for(instance);
+//! let user_data = render_user_data(&config, instance, "alice.claw.example.com", &token)?;
+//! assert!(user_data.expose().starts_with("#cloud-config\n"));
+//! # Ok::<(), openclaw_core::Error>(())
+//! ```
+
+mod config;
+mod files;
+mod yaml;
+
+pub use config::{
+    CloudInitConfig, DEFAULT_NODE_VERSION, DEFAULT_OPENCLAW_VERSION, MAX_ADMIN_SSH_CIDRS,
+    MAX_CONTROL_PLANE_URL_LEN, MAX_EMAIL_LEN, MAX_FQDN_LEN, MAX_VERSION_LEN, MIN_NODE_VERSION,
+};
+
+use crate::bootstrap;
+use crate::domain::InstanceId;
+use crate::error::{Error, Result};
+use crate::secret::SecretString;
+use files::{fill, sh_quote};
+use yaml::Node;
+
+/// Hetzner's limit on a server's user data, in bytes.
+pub const MAX_USER_DATA_BYTES: usize = 32 * 1024;
+
+/// The port the gateway listens on (loopback only); Caddy proxies to it and health probes
+/// reach it through Caddy.
+pub const GATEWAY_PORT: u16 = files::GATEWAY_PORT;
+
+/// The packages installed from Ubuntu 24.04 (`caddy` is in `universe`).
+pub const PACKAGES: &[&str] = &["caddy", "ufw", "curl", "ca-certificates", "jq"];
+
+/// Renders the `#cloud-config` user data for one instance.
+///
+/// Validates `config` ([`CloudInitConfig::validate`]), `fqdn` (a lowercase DNS name, field
+/// `fqdn`) and `bootstrap_token` (the shape [`crate::BootstrapKey::token_for`] makes, issued for
+/// `instance_id`; field `bootstrap_token`). The result is at most [`MAX_USER_DATA_BYTES`], or
+/// [`Error::InvalidInput`] for `user_data`. It is returned as a [`SecretString`] because it
+/// carries the bootstrap token until that token is used.
+///
+/// The output depends only on the arguments, so a retried create renders the same bytes.
+pub fn render_user_data(
+    config: &CloudInitConfig,
+    instance_id: InstanceId,
+    fqdn: &str,
+    bootstrap_token: &SecretString,
+) -> Result<SecretString> {
+    config.validate()?;
+    config::validate_fqdn(fqdn)?;
+    let token = bootstrap_token.expose();
+    match bootstrap::split_token(token) {
+        Some((issued_for, _)) if issued_for == instance_id => {}
+        Some(_) => {
+            return Err(Error::invalid(
+                "bootstrap_token",
+                "was issued for another instance",
+            ))
+        }
+        None => {
+            return Err(Error::invalid(
+                "bootstrap_token",
+                "is not a bootstrap token (<32 hex digits>.<43 base64url characters>)",
+            ))
+        }
+    }
+    let networks = config::admin_networks(&config.admin_ssh_cidrs)?;
+
+    let bootstrap_url = config::bootstrap_url(&config.control_plane_url, token);
+    let ssh_rules = files::ssh_rules(&networks);
+    let caddy_globals = files::caddy_global_options(config.acme_email.as_deref());
+    let write_files = vec![
+        file(
+            files::NODE_INSTALLER_PATH,
+            "0755",
+            fill(
+                files::NODE_INSTALLER,
+                &[("node_version", &sh_quote(&config.node_version))],
+            )?,
+            false,
+        ),
+        file(
+            files::GATEWAY_INSTALLER_PATH,
+            "0755",
+            fill(
+                files::GATEWAY_INSTALLER,
+                &[("openclaw_version", &sh_quote(&config.openclaw_version))],
+            )?,
+            false,
+        ),
+        // 0700: the script holds the bootstrap token until it has been used.
+        file(
+            files::BOOTSTRAP_PATH,
+            "0700",
+            fill(
+                files::BOOTSTRAP,
+                &[("bootstrap_url", &sh_quote(&bootstrap_url))],
+            )?,
+            false,
+        ),
+        file(
+            files::FIREWALL_PATH,
+            "0755",
+            fill(files::FIREWALL, &[("ssh_rules", &ssh_rules)])?,
+            false,
+        ),
+        file(
+            files::UNIT_PATH,
+            "0644",
+            files::GATEWAY_UNIT.to_string(),
+            false,
+        ),
+        // Deferred until after the packages are installed, so that installing caddy cannot
+        // leave its default Caddyfile in place of ours.
+        file(
+            files::CADDYFILE_PATH,
+            "0644",
+            fill(
+                files::CADDYFILE,
+                &[("global_options", &caddy_globals), ("fqdn", fqdn)],
+            )?,
+            true,
+        ),
+        // Written as root before the user exists; the first commands below hand it over.
+        file(
+            files::OPENCLAW_CONFIG_PATH,
+            "0600",
+            files::openclaw_json(fqdn)?,
+            false,
+        ),
+    ];
+
+    let root = Node::Map(vec![
+        ("package_update", Node::Bool(true)),
+        (
+            "packages",
+            Node::Seq(
+                PACKAGES
+                    .iter()
+                    .map(|p| Node::Str((*p).to_string()))
+                    .collect(),
+            ),
+        ),
+        ("write_files", Node::Seq(write_files)),
+        ("runcmd", Node::Seq(run_commands())),
+    ]);
+    let document = yaml::to_document("#cloud-config", &root, "user_data")?;
+    if document.len() > MAX_USER_DATA_BYTES {
+        return Err(Error::invalid(
+            "user_data",
+            format!(
+                "is {} bytes, over Hetzner's limit of {MAX_USER_DATA_BYTES}",
+                document.len()
+            ),
+        ));
+    }
+    Ok(SecretString::new(document))
+}
+
+/// One `write_files` entry, owned by root.
+fn file(path: &str, permissions: &str, content: String, defer: bool) -> Node {
+    let mut entries = vec![
+        ("path", Node::Str(path.to_string())),
+        ("owner", Node::Str("root:root".to_string())),
+        ("permissions", Node::Str(permissions.to_string())),
+        ("content", Node::Block(content)),
+    ];
+    if defer {
+        entries.push(("defer", Node::Bool(true)));
+    }
+    Node::Map(entries)
+}
+
+/// The first-boot commands, in order: user and home, Node, OpenClaw, secrets, gateway, Caddy,
+/// firewall. Each is an argv list (no shell), and none depends on input, so the list is the
+/// same for every instance.
+fn run_commands() -> Vec<Node> {
+    let argv = |args: &[&str]| Node::Flow(args.iter().map(|a| (*a).to_string()).collect());
+    vec![
+        argv(&[
+            "useradd",
+            "--system",
+            "--user-group",
+            "--home-dir",
+            files::OPENCLAW_HOME,
+            "--shell",
+            "/usr/sbin/nologin",
+            "openclaw",
+        ]),
+        argv(&["chown", "-R", "openclaw:openclaw", files::OPENCLAW_HOME]),
+        argv(&["chmod", "0700", files::OPENCLAW_HOME]),
+        argv(&[files::NODE_INSTALLER_PATH]),
+        argv(&[files::GATEWAY_INSTALLER_PATH]),
+        argv(&[files::BOOTSTRAP_PATH]),
+        argv(&["systemctl", "daemon-reload"]),
+        argv(&["systemctl", "enable", "--now", "openclaw-gateway.service"]),
+        argv(&["systemctl", "reload-or-restart", "caddy.service"]),
+        argv(&[files::FIREWALL_PATH]),
+    ]
+}
