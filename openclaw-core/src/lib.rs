@@ -7,9 +7,15 @@
 pub mod clock;
 pub mod domain;
 mod error;
+pub mod guarded;
+pub mod limiter;
 pub mod ports;
+pub mod retry;
 mod secret;
 
 pub use clock::{Clock, SystemClock, TokioClock};
 pub use error::{Error, ErrorClass, Result};
+pub use guarded::{GuardedCompute, GuardedDns};
+pub use limiter::TokenBucket;
+pub use retry::{Retrier, RetryBudget, RetryPolicy};
 pub use secret::SecretString;
