@@ -186,6 +186,21 @@ async fn retry_after_pauses_every_grant() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_429_empties_the_bucket() {
+    let bucket = TokenBucket::new(10, 1.0).unwrap();
+    bucket.observe(&RateLimitObservation {
+        retry_after: Some(Duration::from_secs(2)),
+        ..Default::default()
+    });
+    sleep(Duration::from_secs(2)).await;
+    // The provider counted us as empty: only what refilled since is granted, not a full
+    // bucket's burst.
+    assert!(close(bucket.available(), 2.0));
+    assert!(bucket.try_acquire(2));
+    assert!(!bucket.try_acquire(1));
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_shorter_pause_does_not_cut_a_longer_one() {
     let start = Instant::now();
     let bucket = TokenBucket::new(10, 100.0).unwrap();
