@@ -113,7 +113,7 @@ impl FaultInjector {
 
     /// Called by an adapter at the start of `op`: waits out the latency, then decides.
     /// `Err(e)`: fail now, without effect. `Ok(true)`: do the effect, then answer with
-    /// [`lost_response`]. `Ok(false)`: behave normally.
+    /// [`Error::Ambiguous`]. `Ok(false)`: behave normally.
     ///
     /// The decision is made after the latency so that a call cancelled while it waits (a
     /// worker dropped mid-step) neither takes effect nor uses up a scripted fault.
