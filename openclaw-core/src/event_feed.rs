@@ -181,3 +181,226 @@ impl Feed {
             .min(MAX_BACKOFF)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use tokio::sync::mpsc;
+    use tokio::time::Instant;
+
+    use super::*;
+    use crate::domain::NewEvent;
+    use crate::error::Error;
+    use crate::memory::InMemoryStore;
+
+    const HOUR: Duration = Duration::from_secs(3600);
+
+    struct Harness {
+        store: InMemoryStore,
+        live: mpsc::UnboundedSender<LiveEvent>,
+        stream: EventStream,
+    }
+
+    impl Harness {
+        fn new(topic: Option<Topic>, after: Option<u64>, idle_poll: Duration) -> Self {
+            Self::on(InMemoryStore::new(), topic, after, idle_poll)
+        }
+
+        fn on(store: InMemoryStore, topic: Option<Topic>, after: Option<u64>, idle: Duration) -> Self {
+            let (live, receiver) = mpsc::unbounded_channel();
+            let live_stream = stream::unfold(receiver, |mut r| async move {
+                r.recv().await.map(|item| (item, r))
+            })
+            .boxed();
+            let stream = resume_from_log(Arc::new(store.clone()), live_stream, topic, after, idle);
+            Harness {
+                store,
+                live,
+                stream,
+            }
+        }
+
+        async fn append(&self, topic: Topic) -> Event {
+            let mut event = NewEvent::alert(None, "test", "test", chrono::Utc::now());
+            event.topic = topic;
+            self.store.append_event(&event).await.unwrap()
+        }
+
+        fn send(&self, event: &Event) {
+            self.live.send(LiveEvent::Event(event.clone())).unwrap();
+        }
+
+        async fn next(&mut self) -> Event {
+            self.stream.next().await.unwrap().unwrap()
+        }
+
+        async fn sequences(&mut self, n: usize) -> Vec<u64> {
+            let mut out = Vec::new();
+            for _ in 0..n {
+                out.push(self.next().await.sequence);
+            }
+            out
+        }
+
+        fn reads(&self) -> u64 {
+            self.store.faults().calls("events_after")
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn replays_the_log_then_follows_live_events() {
+        let mut h = Harness::new(None, Some(1), HOUR);
+        for _ in 0..3 {
+            h.append(Topic::Alerts).await;
+        }
+        let start = Instant::now();
+        assert_eq!(h.sequences(2).await, [2, 3]);
+        let fourth = h.append(Topic::Alerts).await;
+        h.send(&fourth);
+        assert_eq!(h.next().await, fourth);
+        assert_eq!(start.elapsed(), Duration::ZERO, "nothing waited for the idle poll");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn without_after_it_starts_at_the_end_of_the_log() {
+        let mut h = Harness::new(None, None, HOUR);
+        h.append(Topic::Alerts).await;
+        let second = h.append(Topic::Alerts).await;
+        // The first poll resolves the start; nothing stored is replayed.
+        let first_poll = tokio::time::timeout(Duration::from_secs(1), h.stream.next()).await;
+        assert!(first_poll.is_err(), "{first_poll:?}");
+        h.send(&second);
+        let third = h.append(Topic::Alerts).await;
+        h.send(&third);
+        assert_eq!(h.next().await, third);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_jump_in_sequence_reads_the_gap_from_the_log() {
+        let mut h = Harness::new(None, Some(0), HOUR);
+        let first = h.append(Topic::Alerts).await;
+        assert_eq!(h.next().await, first);
+        let reads = h.reads();
+        h.append(Topic::Alerts).await;
+        let third = h.append(Topic::Alerts).await;
+        h.send(&third);
+        let start = Instant::now();
+        assert_eq!(h.sequences(2).await, [2, 3]);
+        assert_eq!(start.elapsed(), Duration::ZERO);
+        assert_eq!(h.reads(), reads + 1, "one read fills the gap");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn duplicates_and_older_events_are_dropped() {
+        let mut h = Harness::new(None, Some(0), HOUR);
+        let events = [
+            h.append(Topic::Alerts).await,
+            h.append(Topic::Alerts).await,
+        ];
+        assert_eq!(h.sequences(2).await, [1, 2]);
+        for event in [&events[1], &events[0], &events[1]] {
+            h.send(event);
+        }
+        let third = h.append(Topic::Alerts).await;
+        h.send(&third);
+        let start = Instant::now();
+        assert_eq!(h.next().await, third);
+        assert_eq!(start.elapsed(), Duration::ZERO);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_idle_poll_finds_events_whose_publish_was_lost() {
+        let idle = Duration::from_secs(2);
+        let mut h = Harness::new(None, Some(0), idle);
+        let first = h.append(Topic::Alerts).await;
+        assert_eq!(h.next().await, first);
+        let lost = h.append(Topic::Alerts).await;
+        let start = Instant::now();
+        assert_eq!(h.next().await, lost);
+        assert_eq!(start.elapsed(), idle);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_lagged_feed_reads_the_log() {
+        let mut h = Harness::new(None, Some(0), HOUR);
+        let first = h.append(Topic::Alerts).await;
+        assert_eq!(h.next().await, first);
+        let missed = h.append(Topic::Alerts).await;
+        h.live.send(LiveEvent::Lagged).unwrap();
+        let start = Instant::now();
+        assert_eq!(h.next().await, missed);
+        assert_eq!(start.elapsed(), Duration::ZERO);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_long_replay_reads_batch_after_batch_without_waiting() {
+        let mut h = Harness::new(None, Some(0), HOUR);
+        for _ in 0..(2 * READ_BATCH + 10) {
+            h.append(Topic::Audit).await;
+        }
+        let start = Instant::now();
+        let got = h.sequences(2 * READ_BATCH + 10).await;
+        assert!(got.windows(2).all(|w| w[1] == w[0] + 1));
+        assert_eq!(got.last(), Some(&(2 * READ_BATCH as u64 + 10)));
+        assert_eq!(start.elapsed(), Duration::ZERO);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn other_topics_advance_the_sequence_without_being_yielded() {
+        let mut h = Harness::new(Some(Topic::Alerts), Some(0), HOUR);
+        h.append(Topic::Provisioning).await;
+        let alert = h.append(Topic::Alerts).await;
+        assert_eq!(h.next().await, alert);
+        let reads = h.reads();
+        let other = h.append(Topic::Provisioning).await;
+        let wanted = h.append(Topic::Alerts).await;
+        h.send(&other);
+        h.send(&wanted);
+        assert_eq!(h.next().await, wanted);
+        assert_eq!(h.reads(), reads, "consecutive live events need no read");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_store_failure_is_an_item_then_the_stream_backs_off_and_goes_on() {
+        let store = InMemoryStore::new();
+        store
+            .faults()
+            .fail_next("events_after", 2, Error::unavailable("store", "down"));
+        let mut h = Harness::on(store, None, Some(0), HOUR);
+        let first = h.append(Topic::Alerts).await;
+        let start = Instant::now();
+        assert!(h.stream.next().await.unwrap().is_err());
+        assert!(h.stream.next().await.unwrap().is_err());
+        assert_eq!(h.next().await, first);
+        assert_eq!(start.elapsed(), FIRST_BACKOFF + FIRST_BACKOFF * 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_stream_ends_with_the_live_feed() {
+        let mut h = Harness::new(None, Some(0), HOUR);
+        let first = h.append(Topic::Alerts).await;
+        assert_eq!(h.next().await, first);
+        drop(h.live);
+        assert!(h.stream.next().await.is_none());
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_its_cap() {
+        let delay = |failures| Feed {
+            store: Arc::new(InMemoryStore::new()),
+            live: stream::empty().boxed(),
+            topic: None,
+            last: None,
+            ready: VecDeque::new(),
+            read_needed: false,
+            held: None,
+            idle_poll: HOUR,
+            failures,
+            backoff_pending: false,
+        }
+        .backoff();
+        assert_eq!(delay(1), FIRST_BACKOFF);
+        assert_eq!(delay(2), FIRST_BACKOFF * 2);
+        assert_eq!(delay(10), MAX_BACKOFF);
+        assert_eq!(delay(u32::MAX), MAX_BACKOFF);
+    }
+}
