@@ -205,7 +205,12 @@ mod tests {
             Self::on(InMemoryStore::new(), topic, after, idle_poll)
         }
 
-        fn on(store: InMemoryStore, topic: Option<Topic>, after: Option<u64>, idle: Duration) -> Self {
+        fn on(
+            store: InMemoryStore,
+            topic: Option<Topic>,
+            after: Option<u64>,
+            idle: Duration,
+        ) -> Self {
             let (live, receiver) = mpsc::unbounded_channel();
             let live_stream = stream::unfold(receiver, |mut r| async move {
                 r.recv().await.map(|item| (item, r))
@@ -257,7 +262,11 @@ mod tests {
         let fourth = h.append(Topic::Alerts).await;
         h.send(&fourth);
         assert_eq!(h.next().await, fourth);
-        assert_eq!(start.elapsed(), Duration::ZERO, "nothing waited for the idle poll");
+        assert_eq!(
+            start.elapsed(),
+            Duration::ZERO,
+            "nothing waited for the idle poll"
+        );
     }
 
     #[tokio::test(start_paused = true)]
@@ -292,10 +301,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn duplicates_and_older_events_are_dropped() {
         let mut h = Harness::new(None, Some(0), HOUR);
-        let events = [
-            h.append(Topic::Alerts).await,
-            h.append(Topic::Alerts).await,
-        ];
+        let events = [h.append(Topic::Alerts).await, h.append(Topic::Alerts).await];
         assert_eq!(h.sequences(2).await, [1, 2]);
         for event in [&events[1], &events[0], &events[1]] {
             h.send(event);
@@ -385,19 +391,21 @@ mod tests {
 
     #[test]
     fn backoff_doubles_up_to_its_cap() {
-        let delay = |failures| Feed {
-            store: Arc::new(InMemoryStore::new()),
-            live: stream::empty().boxed(),
-            topic: None,
-            last: None,
-            ready: VecDeque::new(),
-            read_needed: false,
-            held: None,
-            idle_poll: HOUR,
-            failures,
-            backoff_pending: false,
-        }
-        .backoff();
+        let delay = |failures| {
+            Feed {
+                store: Arc::new(InMemoryStore::new()),
+                live: stream::empty().boxed(),
+                topic: None,
+                last: None,
+                ready: VecDeque::new(),
+                read_needed: false,
+                held: None,
+                idle_poll: HOUR,
+                failures,
+                backoff_pending: false,
+            }
+            .backoff()
+        };
         assert_eq!(delay(1), FIRST_BACKOFF);
         assert_eq!(delay(2), FIRST_BACKOFF * 2);
         assert_eq!(delay(10), MAX_BACKOFF);

@@ -51,7 +51,11 @@ impl Subscriber {
     /// Appends and publishes a marker event and waits for it, so the stream has replayed
     /// the log and is following the live feed: what the check does next is seen live.
     async fn catch_up(&mut self, store: &Arc<dyn Store>, bus: &Arc<dyn EventBus>) {
-        let marker = append(store, &on_topic(self.topic.unwrap_or(Topic::Alerts), "marker")).await;
+        let marker = append(
+            store,
+            &on_topic(self.topic.unwrap_or(Topic::Alerts), "marker"),
+        )
+        .await;
         publish(bus, &marker).await;
         self.expect(&[marker]).await;
     }

@@ -214,7 +214,12 @@ where
         manual.ownership.is_none(),
         "a record made by hand carries no mark"
     );
-    assert_refused(f, &record_spec(&f.owner, &name, false), std::slice::from_ref(&manual)).await;
+    assert_refused(
+        f,
+        &record_spec(&f.owner, &name, false),
+        std::slice::from_ref(&manual),
+    )
+    .await;
     assert!(
         !f.ours
             .list_owned()

@@ -89,3 +89,48 @@ impl EventBus for LocalBus {
         ))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+
+    use super::*;
+    use crate::domain::NewEvent;
+    use crate::memory::InMemoryStore;
+
+    #[tokio::test(start_paused = true)]
+    async fn an_event_published_before_the_first_poll_is_delivered() {
+        let store = Arc::new(InMemoryStore::new());
+        let bus = LocalBus::new(store.clone());
+        let mut stream = bus.subscribe(None, None).await.unwrap();
+        let event = store
+            .append_event(&NewEvent::alert(None, "t", "t", Utc::now()))
+            .await
+            .unwrap();
+        bus.publish(&event).await.unwrap();
+        let start = tokio::time::Instant::now();
+        assert_eq!(stream.next().await.unwrap().unwrap(), event);
+        assert_eq!(start.elapsed(), Duration::ZERO);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn streams_end_when_the_bus_is_dropped() {
+        let store = Arc::new(InMemoryStore::new());
+        let bus = LocalBus::new(store);
+        let mut stream = bus.subscribe(None, None).await.unwrap();
+        assert!(format!("{bus:?}").contains("subscribers: 1"));
+        drop(bus);
+        assert!(stream.next().await.is_none());
+    }
+
+    #[tokio::test]
+    async fn publishing_without_subscribers_succeeds() {
+        let store = Arc::new(InMemoryStore::new());
+        let bus = LocalBus::new(store.clone()).with_idle_poll(Duration::from_millis(10));
+        let event = store
+            .append_event(&NewEvent::alert(None, "t", "t", Utc::now()))
+            .await
+            .unwrap();
+        bus.publish(&event).await.unwrap();
+    }
+}

@@ -1,7 +1,7 @@
 //! An in-memory compute provider: servers with Hetzner's rules (unique names, labels,
 //! sequential ids), fault injection, and counters that tests assert invariants on.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -44,13 +44,58 @@ pub struct InMemoryCompute {
     account: Arc<Mutex<Account>>,
 }
 
-/// What the provider holds, shared by every deployment's adapter.
+/// What the provider holds, shared by every deployment's adapter. Indexed by name and
+/// instance label so that benchmarks and long chaos runs do not slow down as servers pile up.
 #[derive(Debug, Default)]
 struct Account {
     servers: BTreeMap<u64, Server>,
+    by_name: HashMap<String, u64>,
+    /// By the value of the instance label.
+    by_instance: HashMap<String, BTreeSet<u64>>,
     last_id: u64,
     created_total: u64,
     max_per_instance: usize,
+}
+
+impl Account {
+    fn insert(&mut self, n: u64, server: Server) {
+        self.by_name.insert(server.name.clone(), n);
+        if let Some(instance) = server.labels.get(LABEL_INSTANCE) {
+            let ids = self.by_instance.entry(instance.clone()).or_default();
+            ids.insert(n);
+            self.max_per_instance = self.max_per_instance.max(ids.len());
+        }
+        self.servers.insert(n, server);
+        self.created_total += 1;
+    }
+
+    fn remove(&mut self, n: u64) {
+        let Some(server) = self.servers.remove(&n) else {
+            return;
+        };
+        self.by_name.remove(&server.name);
+        if let Some(instance) = server.labels.get(LABEL_INSTANCE) {
+            if let Some(ids) = self.by_instance.get_mut(instance) {
+                ids.remove(&n);
+                if ids.is_empty() {
+                    self.by_instance.remove(instance);
+                }
+            }
+        }
+    }
+
+    fn named(&self, name: &str) -> Option<&Server> {
+        self.by_name.get(name).and_then(|n| self.servers.get(n))
+    }
+
+    /// The servers labelled with `instance`, whoever owns them.
+    fn of_instance(&self, instance: InstanceId) -> impl Iterator<Item = &Server> + '_ {
+        self.by_instance
+            .get(&instance.to_string())
+            .into_iter()
+            .flatten()
+            .filter_map(|n| self.servers.get(n))
+    }
 }
 
 impl InMemoryCompute {
@@ -93,6 +138,14 @@ impl InMemoryCompute {
         self.lock().max_per_instance
     }
 
+    /// Whether a server labelled with `instance` is running: what a probe on the VPS would
+    /// find, without a provider call.
+    pub(crate) fn instance_running(&self, instance: InstanceId) -> bool {
+        self.lock()
+            .of_instance(instance)
+            .any(|s| s.status == ServerStatus::Running)
+    }
+
     fn lock(&self) -> MutexGuard<'_, Account> {
         // Every mutation completes before the guard drops, so a poisoned lock holds
         // consistent data.
@@ -123,7 +176,7 @@ impl InMemoryCompute {
 
     fn create(&self, spec: &ServerSpec) -> Result<Server> {
         let mut account = self.lock();
-        if let Some(existing) = account.servers.values().find(|s| s.name == spec.name) {
+        if let Some(existing) = account.named(&spec.name) {
             return if existing.ownership() == owner_from_labels(&spec.labels) {
                 Ok(existing.clone())
             } else {
@@ -147,15 +200,7 @@ impl InMemoryCompute {
             labels: spec.labels.clone(),
             created_at: Some(Utc::now()),
         };
-        account.servers.insert(n, server.clone());
-        account.created_total += 1;
-        let instance = spec.instance_id.to_string();
-        let same_instance = account
-            .servers
-            .values()
-            .filter(|s| s.labels.get(LABEL_INSTANCE) == Some(&instance))
-            .count();
-        account.max_per_instance = account.max_per_instance.max(same_instance);
+        account.insert(n, server.clone());
         Ok(server)
     }
 
@@ -186,8 +231,7 @@ impl Compute for InMemoryCompute {
         let lose = self.faults.before("find_server").await?;
         let found = self
             .lock()
-            .servers
-            .values()
+            .of_instance(instance)
             .find(|s| self.ours(s) && s.ownership().is_some_and(|o| o.instance == instance))
             .cloned();
         respond("find_server", lose, Ok(found))
@@ -202,7 +246,7 @@ impl Compute for InMemoryCompute {
     async fn delete_server(&self, id: &ServerId) -> Result<()> {
         let lose = self.faults.before("delete_server").await?;
         if let Some(k) = key(id) {
-            self.lock().servers.remove(&k);
+            self.lock().remove(k);
         }
         respond("delete_server", lose, Ok(()))
     }

@@ -1,7 +1,7 @@
 //! An in-memory DNS zone: A/AAAA records with ownership marks, fault injection, and a
 //! counter that tests assert "never two records for one name" on.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
@@ -31,6 +31,8 @@ struct Zone {
     apex: String,
     /// Keyed by the record's id, which sorts in creation order.
     records: BTreeMap<String, DnsRecord>,
+    /// Record ids by name, so look-ups stay cheap however many records a long run leaves.
+    by_name: HashMap<String, BTreeSet<String>>,
     last_id: u64,
     max_per_name: usize,
 }
@@ -53,14 +55,34 @@ impl Zone {
         }
     }
 
+    /// Every record at exactly `name` (normalized), in creation order.
+    fn named<'a>(&'a self, name: &str) -> impl Iterator<Item = &'a DnsRecord> + 'a {
+        self.by_name
+            .get(name)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.records.get(id))
+    }
+
     fn at<'a>(
         &'a self,
-        name: &'a str,
+        name: &str,
         record_type: RecordType,
     ) -> impl Iterator<Item = &'a DnsRecord> + 'a {
-        self.records
-            .values()
-            .filter(move |r| r.name == name && r.record_type == record_type)
+        self.named(name)
+            .filter(move |r| r.record_type == record_type)
+    }
+
+    fn remove(&mut self, id: &str) {
+        let Some(record) = self.records.remove(id) else {
+            return;
+        };
+        if let Some(ids) = self.by_name.get_mut(&record.name) {
+            ids.remove(id);
+            if ids.is_empty() {
+                self.by_name.remove(&record.name);
+            }
+        }
     }
 
     fn next_id(&mut self) -> Result<RecordId> {
@@ -70,8 +92,12 @@ impl Zone {
     }
 
     fn insert(&mut self, record: DnsRecord) -> DnsRecord {
-        self.records
-            .insert(record.id.as_str().to_string(), record.clone());
+        let id = record.id.as_str().to_string();
+        self.by_name
+            .entry(record.name.clone())
+            .or_default()
+            .insert(id.clone());
+        self.records.insert(id, record.clone());
         let same_name = self.at(&record.name, record.record_type).count();
         self.max_per_name = self.max_per_name.max(same_name);
         record
@@ -133,6 +159,7 @@ impl InMemoryDns {
             zone: Arc::new(Mutex::new(Zone {
                 apex: zone.trim_end_matches('.').to_ascii_lowercase(),
                 records: BTreeMap::new(),
+                by_name: HashMap::new(),
                 last_id: 0,
                 max_per_name: 0,
             })),
@@ -221,20 +248,15 @@ impl Dns for InMemoryDns {
         let lose = self.faults.before("find_records").await?;
         let outcome = {
             let zone = self.lock();
-            zone.normalize(name).map(|name| {
-                zone.records
-                    .values()
-                    .filter(|r| r.name == name)
-                    .cloned()
-                    .collect()
-            })
+            zone.normalize(name)
+                .map(|name| zone.named(&name).cloned().collect())
         };
         respond("find_records", lose, outcome)
     }
 
     async fn delete_record(&self, id: &RecordId) -> Result<()> {
         let lose = self.faults.before("delete_record").await?;
-        self.lock().records.remove(id.as_str());
+        self.lock().remove(id.as_str());
         respond("delete_record", lose, Ok(()))
     }
 

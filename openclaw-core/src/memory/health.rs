@@ -8,8 +8,7 @@ use async_trait::async_trait;
 
 use super::compute::InMemoryCompute;
 use crate::domain::{Instance, InstanceId};
-use crate::ports::ownership::LABEL_INSTANCE;
-use crate::ports::{Health, HealthProbe, ServerStatus};
+use crate::ports::{Health, HealthProbe};
 
 /// A [`HealthProbe`] for tests. Clones share scripts and counters.
 ///
@@ -76,13 +75,6 @@ impl InMemoryHealth {
         // Every update is a single step; a poisoned probe is still consistent.
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
-
-    fn server_running(compute: &InMemoryCompute, instance: InstanceId) -> bool {
-        let label = instance.to_string();
-        compute.servers().iter().any(|s| {
-            s.labels.get(LABEL_INSTANCE) == Some(&label) && s.status == ServerStatus::Running
-        })
-    }
 }
 
 #[async_trait]
@@ -101,8 +93,81 @@ impl HealthProbe for InMemoryHealth {
             return health;
         }
         match &self.compute {
-            Some(compute) if !Self::server_running(compute, instance.id) => Health::Starting,
+            Some(compute) if !compute.instance_running(instance.id) => Health::Starting,
             _ => default,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+
+    use super::*;
+    use crate::domain::{CustomerId, DeploymentName, PlanName, RegionName, Subdomain, ValidCreate};
+    use crate::ports::ownership::{server_labels, server_name};
+    use crate::ports::{Compute, ServerSpec};
+    use crate::SecretString;
+
+    fn instance() -> Instance {
+        let request = ValidCreate {
+            customer_id: CustomerId::parse("c-1").unwrap(),
+            external_ref: None,
+            subdomain: Subdomain::parse("alice").unwrap(),
+            plan: PlanName::new("starter"),
+            region: RegionName::new("eu-west"),
+        };
+        Instance::new(InstanceId::new(), request, "claw.example", Utc::now())
+    }
+
+    #[tokio::test]
+    async fn scripts_come_first_then_the_default() {
+        let probe = InMemoryHealth::healthy();
+        let i = instance();
+        let broken = Health::Unhealthy {
+            reason: "tls".into(),
+        };
+        probe.script(i.id, vec![Health::Starting, broken.clone()]);
+        assert_eq!(probe.check(&i).await, Health::Starting);
+        assert_eq!(probe.check(&i).await, broken);
+        assert_eq!(probe.check(&i).await, Health::Healthy);
+        probe.set_default(broken.clone());
+        assert_eq!(probe.clone().check(&i).await, broken);
+        assert_eq!(probe.checks(i.id), 4);
+        assert_eq!(probe.checks(InstanceId::new()), 0);
+    }
+
+    #[tokio::test]
+    async fn following_compute_is_healthy_only_while_the_server_runs() {
+        let owner = DeploymentName::parse("prod").unwrap();
+        let compute = InMemoryCompute::new(owner.clone());
+        let probe = InMemoryHealth::following(compute.clone());
+        let i = instance();
+        assert_eq!(probe.check(&i).await, Health::Starting, "no server yet");
+        let server = compute
+            .create_server(&ServerSpec {
+                instance_id: i.id,
+                name: server_name(i.id),
+                owner: owner.clone(),
+                server_type: "cpx22".into(),
+                image: "ubuntu-24.04".into(),
+                location: "fsn1".into(),
+                user_data: SecretString::new(""),
+                labels: server_labels(&owner, i.id),
+                ssh_keys: Vec::new(),
+                firewalls: Vec::new(),
+                enable_ipv6: false,
+            })
+            .await
+            .unwrap();
+        let calls = compute.faults().total_calls();
+        assert_eq!(probe.check(&i).await, Health::Healthy);
+        compute.power_off(&server.id).await.unwrap();
+        assert_eq!(probe.check(&i).await, Health::Starting);
+        assert_eq!(
+            compute.faults().total_calls(),
+            calls + 1,
+            "checks cost no provider calls"
+        );
     }
 }
