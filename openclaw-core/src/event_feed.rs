@@ -16,7 +16,7 @@ use std::time::Duration;
 use futures_util::stream::{self, BoxStream, StreamExt};
 
 use crate::domain::{Event, Topic};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::ports::{EventStream, Store};
 
 /// How many events one read of the log asks for.
@@ -168,7 +168,7 @@ impl Feed {
         }
     }
 
-    fn failed(&mut self, error: crate::Error) -> crate::Error {
+    fn failed(&mut self, error: Error) -> Error {
         self.failures = self.failures.saturating_add(1);
         self.backoff_pending = true;
         error
@@ -189,7 +189,6 @@ mod tests {
 
     use super::*;
     use crate::domain::NewEvent;
-    use crate::error::Error;
     use crate::memory::InMemoryStore;
 
     const HOUR: Duration = Duration::from_secs(3600);
