@@ -2,15 +2,15 @@
 //! a database transaction, and fault injection for tests of what the engine does when its
 //! store fails.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use tokio::sync::Notify;
-use uuid::Uuid;
 
+use self::queue::QueuedJob;
 use super::faults::{respond, FaultInjector};
 use crate::clock::{Clock, SystemClock};
 use crate::domain::{
@@ -19,6 +19,8 @@ use crate::domain::{
 };
 use crate::error::{Error, Result};
 use crate::ports::{InstanceWrite, Store, StoreStats};
+
+mod queue;
 
 /// A [`Store`] held in memory. Clones share the same data.
 ///
@@ -48,12 +50,6 @@ struct State {
     last_job_seq: u64,
     idempotency: HashMap<String, IdempotencyRecord>,
     rollback_log: Vec<RollbackLogEntry>,
-}
-
-#[derive(Debug)]
-struct QueuedJob {
-    seq: u64,
-    job: Job,
 }
 
 impl Default for InMemoryStore {
@@ -160,33 +156,6 @@ impl State {
         }
     }
 
-    fn enqueue(&mut self, job: &NewJob, now: DateTime<Utc>) -> Job {
-        self.last_job_seq += 1;
-        let stored = Job {
-            id: job.id,
-            instance_id: job.instance_id,
-            kind: job.kind,
-            state: JobState::Queued,
-            attempts: 0,
-            max_attempts: job.max_attempts,
-            run_at: job.run_at,
-            lease: None,
-            worker: None,
-            last_error: None,
-            created_at: now,
-            updated_at: now,
-        };
-        self.active.insert(self.last_job_seq, job.id);
-        self.jobs.insert(
-            job.id,
-            QueuedJob {
-                seq: self.last_job_seq,
-                job: stored.clone(),
-            },
-        );
-        stored
-    }
-
     fn insert(
         &mut self,
         instance: &Instance,
@@ -270,104 +239,6 @@ impl State {
             None
         };
         Page { items, next }
-    }
-
-    fn claim(&mut self, request: &ClaimRequest) -> Result<Option<Job>> {
-        let now = request.now;
-        loop {
-            // An instance with a running job, even one whose lease ran out, gets no other job
-            // until that one is rescued or finished: its old worker may still be at work.
-            let busy: HashSet<InstanceId> = self
-                .active_jobs()
-                .filter(|j| j.job.state == JobState::Running)
-                .map(|j| j.job.instance_id)
-                .collect();
-            let next = self
-                .active_jobs()
-                .filter(|j| match j.job.state {
-                    JobState::Queued => j.job.run_at <= now && !busy.contains(&j.job.instance_id),
-                    JobState::Running => j.job.lease.is_none_or(|l| l.expires_at <= now),
-                    JobState::Done | JobState::Dead => false,
-                })
-                .min_by_key(|j| (j.job.run_at, j.seq))
-                .map(|j| j.job.id);
-            let Some(id) = next else {
-                return Ok(None);
-            };
-            let entry = self
-                .jobs
-                .get_mut(&id)
-                .ok_or_else(|| Error::internal(format!("active job {id} has no row")))?;
-            let seq = entry.seq;
-            let job = &mut entry.job;
-            let rescued = job.state == JobState::Running;
-            if rescued {
-                job.last_error = Some(format!(
-                    "lease of {} expired",
-                    job.worker.as_deref().unwrap_or("a worker")
-                ));
-            }
-            job.updated_at = now;
-            if job.attempts >= job.max_attempts {
-                job.state = JobState::Dead;
-                job.lease = None;
-                job.last_error = Some(format!(
-                    "gave up after {} attempts: {}",
-                    job.attempts,
-                    job.last_error.as_deref().unwrap_or("no error recorded")
-                ));
-                self.active.remove(&seq);
-                continue;
-            }
-            let lease_for = request.lease_for;
-            job.attempts += 1;
-            job.state = JobState::Running;
-            job.worker = Some(request.worker.clone());
-            job.lease = Some(Lease {
-                job_id: id,
-                token: Uuid::now_v7(),
-                expires_at: now + lease_for,
-            });
-            return Ok(Some(job.clone()));
-        }
-    }
-
-    fn active_jobs(&self) -> impl Iterator<Item = &QueuedJob> + '_ {
-        self.active.values().filter_map(|id| self.jobs.get(id))
-    }
-
-    /// The job `lease` is for, if `lease` is still its current lease.
-    fn leased(&mut self, lease: &Lease) -> Result<&mut QueuedJob> {
-        let entry = self
-            .jobs
-            .get_mut(&lease.job_id)
-            .ok_or_else(|| Error::not_found("job", lease.job_id))?;
-        let current = entry.job.state == JobState::Running
-            && entry.job.lease.is_some_and(|l| l.token == lease.token);
-        if current {
-            Ok(entry)
-        } else {
-            Err(Error::conflict(format!(
-                "the lease on job {} is no longer held",
-                lease.job_id
-            )))
-        }
-    }
-
-    /// Ends the lease on a job, leaving it in `state`.
-    fn settle(&mut self, lease: &Lease, state: JobState, now: DateTime<Utc>) -> Result<&mut Job> {
-        let entry = self.leased(lease)?;
-        let seq = entry.seq;
-        entry.job.state = state;
-        entry.job.lease = None;
-        entry.job.updated_at = now;
-        if matches!(state, JobState::Done | JobState::Dead) {
-            self.active.remove(&seq);
-        }
-        self.jobs
-            .get_mut(&lease.job_id)
-            .map(|e| &mut e.job)
-            .ok_or_else(|| Error::internal("settled job vanished"))
     }
 }
 
@@ -672,166 +543,4 @@ impl Store for InMemoryStore {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::clock::TokioClock;
-    use crate::domain::{
-        CustomerId, InstanceStatus, JobKind, PlanName, RegionName, Subdomain, ValidCreate,
-    };
-
-    fn instance() -> Instance {
-        let request = ValidCreate {
-            customer_id: CustomerId::parse("c-1").unwrap(),
-            external_ref: None,
-            subdomain: Subdomain::parse("alice").unwrap(),
-            plan: PlanName::new("starter"),
-            region: RegionName::new("eu-west"),
-        };
-        Instance::new(InstanceId::new(), request, "claw.example", Utc::now())
-    }
-
-    fn created(i: &Instance) -> NewEvent {
-        NewEvent::status_changed(i.id, None, InstanceStatus::Pending, "created", i.created_at)
-    }
-
-    fn job_for(i: &Instance) -> NewJob {
-        NewJob::new(i.id, JobKind::Provision, i.created_at, 3)
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn an_enqueued_job_wakes_a_waiting_worker() {
-        let store = InMemoryStore::new();
-        let waiter = {
-            let store = store.clone();
-            tokio::spawn(async move {
-                let start = tokio::time::Instant::now();
-                store
-                    .wait_for_jobs(Duration::from_secs(3600))
-                    .await
-                    .unwrap();
-                start.elapsed()
-            })
-        };
-        tokio::task::yield_now().await;
-        let i = instance();
-        store
-            .insert_instance(&i, &created(&i), Some(&job_for(&i)))
-            .await
-            .unwrap();
-        assert_eq!(waiter.await.unwrap(), Duration::ZERO);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_change_just_before_the_wait_is_not_missed() {
-        let store = InMemoryStore::new();
-        let i = instance();
-        store.insert_instance(&i, &created(&i), None).await.unwrap();
-        store.enqueue_job(&job_for(&i)).await.unwrap();
-        let start = tokio::time::Instant::now();
-        store
-            .wait_for_jobs(Duration::from_secs(3600))
-            .await
-            .unwrap();
-        assert_eq!(start.elapsed(), Duration::ZERO);
-        // The permit is used up: the next wait runs to its timeout.
-        store.wait_for_jobs(Duration::from_secs(5)).await.unwrap();
-        assert_eq!(start.elapsed(), Duration::from_secs(5));
-    }
-
-    #[tokio::test]
-    async fn a_status_change_without_its_event_is_refused() {
-        let store = InMemoryStore::new();
-        let i = instance();
-        store.insert_instance(&i, &created(&i), None).await.unwrap();
-        let mut next = i.clone();
-        next.status = InstanceStatus::Provisioning;
-        let err = store
-            .update_instance(&InstanceWrite {
-                instance: next,
-                event: None,
-                job: None,
-            })
-            .await
-            .unwrap_err();
-        assert!(matches!(err, Error::InvalidInput { ref field, .. } if field == "event"));
-        assert_eq!(store.get_instance(i.id).await.unwrap().unwrap().version, 1);
-    }
-
-    #[tokio::test]
-    async fn injected_faults_fail_before_or_lose_after_the_write() {
-        let store = InMemoryStore::new();
-        let i = instance();
-        store
-            .faults()
-            .fail_next("insert_instance", 1, Error::unavailable("db", "gone"));
-        assert!(store.insert_instance(&i, &created(&i), None).await.is_err());
-        assert!(store.get_instance(i.id).await.unwrap().is_none());
-        store.faults().lose_next_responses("insert_instance", 1);
-        let err = store
-            .insert_instance(&i, &created(&i), None)
-            .await
-            .unwrap_err();
-        assert_eq!(err.code(), "ambiguous");
-        assert!(store.get_instance(i.id).await.unwrap().is_some());
-        assert_eq!(store.faults().calls("insert_instance"), 2);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn enqueue_times_come_from_the_stores_clock() {
-        let clock = TokioClock::default();
-        let store = InMemoryStore::with_clock(Arc::new(clock));
-        let i = instance();
-        store.insert_instance(&i, &created(&i), None).await.unwrap();
-        tokio::time::advance(Duration::from_secs(30)).await;
-        let job = store.enqueue_job(&job_for(&i)).await.unwrap();
-        assert_eq!(job.created_at, clock.now());
-    }
-
-    #[tokio::test]
-    async fn reviving_an_instance_cannot_steal_a_live_external_ref() {
-        let store = InMemoryStore::new();
-        let reference = ExternalRef::parse("svc-1").unwrap();
-        let mut old = instance();
-        old.external_ref = Some(reference.clone());
-        store
-            .insert_instance(&old, &created(&old), None)
-            .await
-            .unwrap();
-        let write = |i: &Instance, to| {
-            let mut next = i.clone();
-            next.status = to;
-            InstanceWrite {
-                event: Some(NewEvent::status_changed(
-                    i.id,
-                    Some(i.status),
-                    to,
-                    "t",
-                    Utc::now(),
-                )),
-                instance: next,
-                job: None,
-            }
-        };
-        let (old, _) = store
-            .update_instance(&write(&old, InstanceStatus::RollingBack))
-            .await
-            .unwrap();
-        let (old, _) = store
-            .update_instance(&write(&old, InstanceStatus::RolledBack))
-            .await
-            .unwrap();
-        let mut new = instance();
-        new.external_ref = Some(reference.clone());
-        store
-            .insert_instance(&new, &created(&new), None)
-            .await
-            .unwrap();
-        let err = store
-            .update_instance(&write(&old, InstanceStatus::Pending))
-            .await
-            .unwrap_err();
-        assert_eq!(err.code(), "conflict");
-        let live = store.find_live_by_external_ref(&reference).await.unwrap();
-        assert_eq!(live.map(|i| i.id), Some(new.id));
-    }
-}
+mod tests;
