@@ -101,14 +101,16 @@ impl Baseline {
             .unwrap();
         self.health.check(&instance).await;
         for status in [InstanceStatus::Provisioning, InstanceStatus::Active] {
+            let from = instance.status;
             instance.resources.server_id = Some(server.id.clone());
             instance.resources.dns_record_ids = records.iter().map(|r| r.id.clone()).collect();
             instance.status = status;
+            let event = NewEvent::status_changed(id, Some(from), status, "", now);
             let (stored, _) = self
                 .store
                 .update_instance(&InstanceWrite {
                     instance: instance.clone(),
-                    event: None,
+                    event: Some(event),
                     job: None,
                 })
                 .await

@@ -58,7 +58,10 @@ async fn no_secret_in_logs_events_or_debug() {
 
     let logged = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
     assert!(logged.contains("status changed"), "logging was captured");
-    assert!(logged.contains(&ok.id.to_string()), "job spans name the instance");
+    assert!(
+        logged.contains(&ok.id.to_string()),
+        "job spans name the instance"
+    );
 
     let mut secrets = vec![key.to_base64().expose().to_string()];
     for id in [ok.id, bad.id] {
@@ -82,8 +85,14 @@ async fn no_secret_in_logs_events_or_debug() {
     ];
     for text in &shown {
         for secret in &secrets {
-            assert!(!text.contains(secret.as_str()), "a secret leaked into: {text}");
+            assert!(
+                !text.contains(secret.as_str()),
+                "a secret leaked into: {text}"
+            );
         }
-        assert!(!text.contains("#cloud-config"), "user data leaked into: {text}");
+        assert!(
+            !text.contains("#cloud-config"),
+            "user data leaked into: {text}"
+        );
     }
 }

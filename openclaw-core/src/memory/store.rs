@@ -539,6 +539,11 @@ impl Store for InMemoryStore {
         .await
     }
 
+    async fn last_event_sequence(&self) -> Result<u64> {
+        self.run("last_event_sequence", |s| Ok(s.events.len() as u64))
+            .await
+    }
+
     async fn stats(&self) -> Result<StoreStats> {
         self.run("stats", |s| {
             let mut stats = StoreStats {
