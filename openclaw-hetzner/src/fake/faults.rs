@@ -86,6 +86,14 @@ pub enum Fault {
         /// Hetzner error code, or `None` for an empty body.
         code: Option<String>,
     },
+    /// Answer `status` with `body` as it is (JSON or not), changing nothing: for clients
+    /// that must survive a body they cannot read.
+    Body {
+        /// HTTP status.
+        status: u16,
+        /// The raw body.
+        body: String,
+    },
     /// Apply the request, then lose its response: the connection is closed without an
     /// answer, as when a reset or a timeout cuts it.
     DropAfterCommit,

@@ -63,6 +63,8 @@ pub struct RecordedRequest {
     pub query: Vec<(String, String)>,
     /// The JSON body, if any (a body that is not JSON is kept as a string).
     pub body: Option<Value>,
+    /// The `User-Agent` header.
+    pub user_agent: Option<String>,
 }
 
 /// How a fake starts.
@@ -212,6 +214,16 @@ impl FakeHetzner {
     /// 502 or 504), changing nothing.
     pub fn fail_next_without_body(&self, endpoint: Endpoint, times: u32, status: u16) {
         let fault = Fault::Error { status, code: None };
+        self.shared.faults().push(endpoint, fault, times);
+    }
+
+    /// The next `times` requests to `endpoint` get `status` with `body` as it is, changing
+    /// nothing.
+    pub fn answer_next_with(&self, endpoint: Endpoint, times: u32, status: u16, body: &str) {
+        let fault = Fault::Body {
+            status,
+            body: body.to_string(),
+        };
         self.shared.faults().push(endpoint, fault, times);
     }
 

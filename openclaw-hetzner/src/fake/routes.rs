@@ -50,6 +50,10 @@ pub(crate) async fn handle(
         path: uri.path().to_string(),
         query: query.clone(),
         body: body_json.clone(),
+        user_agent: headers
+            .get("user-agent")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
     });
     if !authorized(&headers) {
         let error = FakeError::new(401, "unauthorized", "unable to authenticate");
@@ -71,6 +75,14 @@ pub(crate) async fn handle(
             Some(code) => error_response(&FakeError::new(*status, code, "injected fault")),
             None => bare(*status),
         };
+        return finish(response, Some(verdict), &correlation_id);
+    }
+    if let Some(Fault::Body { status, body }) = &fault {
+        let mut response = bare(*status);
+        *response.body_mut() = Body::from(body.clone());
+        response
+            .headers_mut()
+            .insert("content-type", HeaderValue::from_static("application/json"));
         return finish(response, Some(verdict), &correlation_id);
     }
     let result = apply(&shared, endpoint, id, &query, body_json.as_ref());
