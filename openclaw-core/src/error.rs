@@ -156,6 +156,8 @@ impl Error {
     }
 
     /// An [`Error::NotFound`].
+    // By value so callers can pass ids of any kind (`Copy` ones included) without a `&`.
+    #[allow(clippy::needless_pass_by_value)]
     pub fn not_found(kind: &'static str, id: impl ToString) -> Self {
         Error::NotFound {
             kind,

@@ -6,9 +6,11 @@
 pub mod bootstrap;
 pub mod clock;
 pub mod cloud_init;
+pub mod conformance;
 pub mod domain;
 pub mod engine;
 mod error;
+pub mod event_feed;
 pub mod guarded;
 pub mod limiter;
 pub mod memory;
@@ -22,5 +24,9 @@ pub use cloud_init::{render_user_data, CloudInitConfig, MAX_USER_DATA_BYTES};
 pub use error::{Error, ErrorClass, Result};
 pub use guarded::{GuardedCompute, GuardedDns};
 pub use limiter::TokenBucket;
+pub use memory::{
+    Fault, FaultInjector, InMemoryCompute, InMemoryDns, InMemoryHealth, InMemoryStore, LocalBus,
+    RandomFaults,
+};
 pub use retry::{Retrier, RetryBudget, RetryPolicy};
 pub use secret::SecretString;

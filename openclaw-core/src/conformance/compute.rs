@@ -1,0 +1,254 @@
+//! The [`Compute`] contract as checks.
+
+use std::sync::Arc;
+
+use crate::domain::{DeploymentName, InstanceId, ServerId};
+use crate::error::Error;
+use crate::ports::ownership::{server_labels, server_name};
+use crate::ports::{Compute, Server, ServerSpec, ServerStatus};
+use crate::secret::SecretString;
+
+/// Two deployments' adapters on one provider account.
+pub struct ComputeFixture {
+    /// The adapter under test.
+    pub ours: Arc<dyn Compute>,
+    /// The deployment `ours` acts for.
+    pub owner: DeploymentName,
+    /// Another deployment's adapter on the same account.
+    pub theirs: Arc<dyn Compute>,
+    /// The deployment `theirs` acts for.
+    pub their_owner: DeploymentName,
+}
+
+/// Runs every check.
+pub async fn run_all(f: &ComputeFixture) {
+    create_find_get_delete(f).await;
+    create_reports_addresses(f).await;
+    create_same_name_adopts(f).await;
+    create_conflicts_with_other_owners_name(f).await;
+    power_off_and_on_are_idempotent(f).await;
+    power_on_unknown_is_not_found(f).await;
+    delete_is_idempotent(f).await;
+    get_unknown_is_none(f).await;
+    list_owned_excludes_other_owners(f).await;
+}
+
+/// The spec of `instance`'s server as the engine builds it: deterministic name, ownership
+/// labels, the smallest plan.
+pub fn server_spec(owner: &DeploymentName, instance: InstanceId, enable_ipv6: bool) -> ServerSpec {
+    ServerSpec {
+        instance_id: instance,
+        name: server_name(instance),
+        owner: owner.clone(),
+        server_type: "cpx22".into(),
+        image: "ubuntu-24.04".into(),
+        location: "fsn1".into(),
+        user_data: SecretString::new("#cloud-config\n{}\n"),
+        labels: server_labels(owner, instance),
+        ssh_keys: Vec::new(),
+        firewalls: Vec::new(),
+        enable_ipv6,
+    }
+}
+
+async fn create(compute: &Arc<dyn Compute>, spec: &ServerSpec) -> Server {
+    compute
+        .create_server(spec)
+        .await
+        .unwrap_or_else(|e| panic!("create_server({}) failed: {e}", spec.name))
+}
+
+/// The id of a server that existed and was deleted: an id the provider would accept but does
+/// not know.
+async fn gone_id(f: &ComputeFixture) -> ServerId {
+    let server = create(&f.ours, &server_spec(&f.owner, InstanceId::new(), false)).await;
+    f.ours.delete_server(&server.id).await.unwrap();
+    server.id
+}
+
+/// After a delete a server is gone, or at most still being deleted.
+fn gone(server: Option<&Server>) -> bool {
+    server.is_none_or(|s| s.status == ServerStatus::Deleting)
+}
+
+/// A created server carries its name and ownership labels and is found by its instance,
+/// by id and in the owned list; after deletion it is none of these.
+pub async fn create_find_get_delete(f: &ComputeFixture) {
+    let instance = InstanceId::new();
+    let spec = server_spec(&f.owner, instance, false);
+    let server = create(&f.ours, &spec).await;
+    assert_eq!(server.name, spec.name);
+    let ownership = server
+        .ownership()
+        .expect("a created server carries ownership labels");
+    assert_eq!(
+        (ownership.owner, ownership.instance),
+        (f.owner.clone(), instance)
+    );
+    assert!(
+        !matches!(server.status, ServerStatus::Deleting | ServerStatus::Off),
+        "a new server is starting or running, not {:?}",
+        server.status
+    );
+    let found = f.ours.find_server(instance).await.unwrap();
+    assert_eq!(
+        found.map(|s| s.id),
+        Some(server.id.clone()),
+        "find_server by label"
+    );
+    let got = f.ours.get_server(&server.id).await.unwrap();
+    assert_eq!(
+        got.as_ref().map(|s| &s.name),
+        Some(&spec.name),
+        "get_server by id"
+    );
+    let owned = f.ours.list_owned().await.unwrap();
+    assert!(
+        owned.iter().any(|s| s.id == server.id),
+        "list_owned lacks a new server"
+    );
+
+    f.ours.delete_server(&server.id).await.unwrap();
+    assert!(gone(f.ours.get_server(&server.id).await.unwrap().as_ref()));
+    assert!(gone(f.ours.find_server(instance).await.unwrap().as_ref()));
+    let owned = f.ours.list_owned().await.unwrap();
+    assert!(gone(owned.iter().find(|s| s.id == server.id)));
+}
+
+/// `create_server` answers with the public IPv4 address, and an IPv6 address exactly when
+/// asked for one.
+pub async fn create_reports_addresses(f: &ComputeFixture) {
+    let with_v6 = create(&f.ours, &server_spec(&f.owner, InstanceId::new(), true)).await;
+    let without = create(&f.ours, &server_spec(&f.owner, InstanceId::new(), false)).await;
+    assert!(
+        with_v6.ipv4.is_some() && without.ipv4.is_some(),
+        "no IPv4 in the create response"
+    );
+    assert!(with_v6.ipv6.is_some(), "IPv6 was asked for");
+    assert!(without.ipv6.is_none(), "IPv6 was not asked for");
+    assert_ne!(with_v6.ipv4, without.ipv4);
+    f.ours.delete_server(&with_v6.id).await.unwrap();
+    f.ours.delete_server(&without.id).await.unwrap();
+}
+
+/// Creating a server whose name exists with our labels adopts it: same id, no second server.
+pub async fn create_same_name_adopts(f: &ComputeFixture) {
+    let instance = InstanceId::new();
+    let spec = server_spec(&f.owner, instance, false);
+    let first = create(&f.ours, &spec).await;
+    let second = create(&f.ours, &spec).await;
+    assert_eq!(second.id, first.id, "a second create made a second server");
+    let of_instance: Vec<_> = f
+        .ours
+        .list_owned()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|s| s.ownership().is_some_and(|o| o.instance == instance))
+        .collect();
+    assert_eq!(of_instance.len(), 1, "{of_instance:?}");
+    f.ours.delete_server(&first.id).await.unwrap();
+}
+
+/// A name taken by another deployment's server is `Conflict`; their server is untouched.
+pub async fn create_conflicts_with_other_owners_name(f: &ComputeFixture) {
+    let instance = InstanceId::new();
+    let theirs = create(&f.theirs, &server_spec(&f.their_owner, instance, false)).await;
+    match f
+        .ours
+        .create_server(&server_spec(&f.owner, instance, false))
+        .await
+    {
+        Err(Error::Conflict { .. }) => {}
+        other => {
+            panic!("create_server on another deployment's name: expected Conflict, got {other:?}")
+        }
+    }
+    let still = f.theirs.get_server(&theirs.id).await.unwrap();
+    assert_eq!(still.map(|s| s.labels), Some(theirs.labels.clone()));
+    assert!(f.ours.find_server(instance).await.unwrap().is_none());
+    f.theirs.delete_server(&theirs.id).await.unwrap();
+}
+
+/// Power off and on reach their state when they return, and repeating them succeeds.
+pub async fn power_off_and_on_are_idempotent(f: &ComputeFixture) {
+    let server = create(&f.ours, &server_spec(&f.owner, InstanceId::new(), false)).await;
+    let status = |s: Option<Server>| s.map(|s| s.status);
+    f.ours.power_off(&server.id).await.unwrap();
+    assert_eq!(
+        status(f.ours.get_server(&server.id).await.unwrap()),
+        Some(ServerStatus::Off)
+    );
+    f.ours
+        .power_off(&server.id)
+        .await
+        .expect("powering off an off server succeeds");
+    f.ours.power_on(&server.id).await.unwrap();
+    assert_eq!(
+        status(f.ours.get_server(&server.id).await.unwrap()),
+        Some(ServerStatus::Running)
+    );
+    f.ours
+        .power_on(&server.id)
+        .await
+        .expect("powering on a running server succeeds");
+    f.ours.delete_server(&server.id).await.unwrap();
+}
+
+/// Power operations on an unknown server are `NotFound`.
+pub async fn power_on_unknown_is_not_found(f: &ComputeFixture) {
+    let id = gone_id(f).await;
+    for (op, result) in [
+        ("power_on", f.ours.power_on(&id).await),
+        ("power_off", f.ours.power_off(&id).await),
+    ] {
+        match result {
+            Err(Error::NotFound { .. }) => {}
+            other => panic!("{op} of an unknown server: expected NotFound, got {other:?}"),
+        }
+    }
+}
+
+/// Deleting a server that is already gone succeeds.
+pub async fn delete_is_idempotent(f: &ComputeFixture) {
+    let id = gone_id(f).await;
+    f.ours
+        .delete_server(&id)
+        .await
+        .expect("deleting a deleted server succeeds");
+}
+
+/// `get_server` of an unknown id is `None`.
+pub async fn get_unknown_is_none(f: &ComputeFixture) {
+    let id = gone_id(f).await;
+    assert!(gone(f.ours.get_server(&id).await.unwrap().as_ref()));
+}
+
+/// `list_owned` and `find_server` see only this deployment's servers.
+pub async fn list_owned_excludes_other_owners(f: &ComputeFixture) {
+    let ours = create(&f.ours, &server_spec(&f.owner, InstanceId::new(), false)).await;
+    let their_instance = InstanceId::new();
+    let theirs = create(
+        &f.theirs,
+        &server_spec(&f.their_owner, their_instance, false),
+    )
+    .await;
+    let owned = f.ours.list_owned().await.unwrap();
+    assert!(owned.iter().any(|s| s.id == ours.id));
+    assert!(
+        !owned.iter().any(|s| s.id == theirs.id),
+        "list_owned returned another deployment's server"
+    );
+    assert!(owned
+        .iter()
+        .all(|s| s.ownership().is_some_and(|o| o.owner == f.owner)));
+    let their_owned = f.theirs.list_owned().await.unwrap();
+    assert!(their_owned.iter().any(|s| s.id == theirs.id));
+    assert!(!their_owned.iter().any(|s| s.id == ours.id));
+    assert!(
+        f.ours.find_server(their_instance).await.unwrap().is_none(),
+        "find_server returned another deployment's server"
+    );
+    f.ours.delete_server(&ours.id).await.unwrap();
+    f.theirs.delete_server(&theirs.id).await.unwrap();
+}

@@ -1,0 +1,193 @@
+//! Conformance suites: the `# Contract` of each port, as checks every adapter's tests run.
+//!
+//! Always compiled (not `cfg(test)`), so the PostgreSQL, SQLite, Hetzner, Cloudflare and
+//! Redis crates hold their adapters to exactly the contract the in-memory adapters meet.
+//! Each check is a public `async fn` that panics with a message naming the clause it found
+//! broken; `run_all` runs a whole suite; the macros below turn a suite into one named test
+//! per check:
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use openclaw_core::ports::Store;
+//! use openclaw_core::InMemoryStore;
+//!
+//! async fn fresh_store() -> Arc<dyn Store> {
+//!     Arc::new(InMemoryStore::new())
+//! }
+//!
+//! // In a test file: one `#[tokio::test]` per store check, in a module `store_conformance`.
+//! openclaw_core::store_conformance_tests!(fresh_store);
+//! # fn main() {}
+//! ```
+//!
+//! The generated tests use `#[tokio::test(flavor = "multi_thread")]`, so the calling crate
+//! needs `tokio` with the `macros` and `rt-multi-thread` features among its
+//! dev-dependencies.
+//!
+//! Checks name everything they create with fresh UUIDs, so checks of the compute, DNS and
+//! bus suites can share one provider (a fake API server) without seeing each other, and
+//! they delete what they created when they pass. Store checks get a store of their own
+//! (the job queue is global: a claim may return any runnable job).
+
+// Checks report a broken contract by panicking, which is what a test needs; this module is
+// test support compiled into the library so other crates' tests can call it.
+#![allow(clippy::panic, clippy::unwrap_used, clippy::expect_used)]
+
+use chrono::{DateTime, SubsecRound, Utc};
+use uuid::Uuid;
+
+pub mod bus;
+pub mod compute;
+pub mod dns;
+pub mod store;
+
+/// The current time to microseconds, the precision PostgreSQL keeps, so a timestamp written
+/// and read back compares equal.
+fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+/// 32 lowercase hex digits, unique per call: safe in DNS labels, ids and references.
+fn unique() -> String {
+    Uuid::now_v7().simple().to_string()
+}
+
+/// Awaits a spawned task, re-raising its panic so the check's own message is what a failing
+/// test shows.
+async fn join<T>(handle: tokio::task::JoinHandle<T>) -> T {
+    match handle.await {
+        Ok(value) => value,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        Err(e) => panic!("a check's task was cancelled: {e}"),
+    }
+}
+
+/// One `#[tokio::test]` per [`store`] check, in a module `store_conformance`; each calls
+/// `$factory().await` for a fresh `Arc<dyn Store>`.
+///
+/// `$factory` is resolved from the calling module (the generated module imports
+/// `super::*`).
+#[macro_export]
+macro_rules! store_conformance_tests {
+    ($factory:path) => {
+        $crate::__conformance_tests!(store_conformance, store, ($factory().await);
+            ping,
+            insert_and_get,
+            insert_existing_id_conflicts,
+            external_ref_unique_among_live,
+            list_filters_and_pages,
+            update_compare_and_swap,
+            update_writes_event_and_job,
+            failed_update_writes_nothing,
+            concurrent_updaters_one_winner_per_version,
+            delete_instance_keeps_rollback_log,
+            rollback_log_newest_first,
+            event_sequences_strictly_increase,
+            events_after_resumes,
+            instance_events_in_order,
+            concurrent_appends_read_gapless,
+            claim_oldest_run_at_first,
+            future_jobs_not_claimable,
+            concurrent_claims_never_share_a_job,
+            one_running_job_per_instance,
+            expired_lease_keeps_instance_exclusive,
+            heartbeat_extends_lease,
+            expired_lease_is_rescued_and_fenced,
+            used_up_attempts_dead_letter,
+            fail_job_requeues_then_dead_letters,
+            release_does_not_count_attempt,
+            list_jobs_filters,
+            wait_for_jobs_returns,
+            idempotency_keys,
+            idempotency_expiry_and_purge,
+            stats_count,
+        );
+    };
+}
+
+/// One `#[tokio::test]` per [`compute`] check, in a module `compute_conformance`; each
+/// calls `$fixture().await` for a [`compute::ComputeFixture`].
+#[macro_export]
+macro_rules! compute_conformance_tests {
+    ($fixture:path) => {
+        $crate::__conformance_tests!(compute_conformance, compute, (&$fixture().await);
+            create_find_get_delete,
+            create_reports_addresses,
+            create_same_name_adopts,
+            create_conflicts_with_other_owners_name,
+            power_off_and_on_are_idempotent,
+            power_on_unknown_is_not_found,
+            delete_is_idempotent,
+            get_unknown_is_none,
+            list_owned_excludes_other_owners,
+        );
+    };
+}
+
+/// One `#[tokio::test]` per [`dns`] check run by [`dns::run_all`], in a module
+/// `dns_conformance`; each calls `$fixture().await` for a [`dns::DnsFixture`].
+#[macro_export]
+macro_rules! dns_conformance_tests {
+    ($fixture:path) => {
+        $crate::__conformance_tests!(dns_conformance, dns, (&$fixture().await);
+            ensure_creates_a_and_aaaa,
+            ensure_creates_only_a_without_ipv6,
+            ensure_twice_creates_nothing,
+            ensure_updates_ours_in_place,
+            other_owners_record_conflicts,
+            other_instances_record_conflicts,
+            delete_is_idempotent,
+            list_owned_only_ours,
+            find_records_sees_every_owner,
+        );
+    };
+}
+
+/// One `#[tokio::test]` per [`bus`] check, in a module `bus_conformance`; each calls
+/// `$factory().await` for a fresh `(Arc<dyn Store>, Arc<dyn EventBus>)`, the bus fed by
+/// that store's log.
+#[macro_export]
+macro_rules! bus_conformance_tests {
+    ($factory:path) => {
+        $crate::__conformance_tests!(@pair bus_conformance, bus, $factory;
+            replays_then_follows_live,
+            resume_after_reconnect,
+            duplicates_and_reordering_are_hidden,
+            topic_filter,
+            subscribe_without_after_sees_only_new,
+            unpublished_event_still_arrives,
+            long_replay_in_order,
+        );
+    };
+}
+
+/// The expansion shared by the suite macros. Not part of the API.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __conformance_tests {
+    (@pair $module:ident, $suite:ident, $factory:path; $($check:ident),+ $(,)?) => {
+        mod $module {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $check() {
+                    let (store, bus) = $factory().await;
+                    $crate::conformance::$suite::$check(store, bus).await;
+                }
+            )+
+        }
+    };
+    ($module:ident, $suite:ident, $args:tt; $($check:ident),+ $(,)?) => {
+        mod $module {
+            #[allow(unused_imports)]
+            use super::*;
+            $(
+                #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $check() {
+                    $crate::conformance::$suite::$check $args.await;
+                }
+            )+
+        }
+    };
+}

@@ -1,0 +1,406 @@
+//! An in-memory compute provider: servers with Hetzner's rules (unique names, labels,
+//! sequential ids), fault injection, and counters that tests assert invariants on.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use async_trait::async_trait;
+use chrono::Utc;
+
+use super::faults::{respond, FaultInjector};
+use crate::domain::{DeploymentName, InstanceId, ServerId};
+use crate::error::{Error, Result};
+use crate::ports::ownership::{owner_from_labels, Ownership, LABEL_INSTANCE};
+use crate::ports::{Compute, Server, ServerSpec, ServerStatus};
+
+/// First address handed out: the shared address space 100.64.0.0/10 (RFC 6598), so test
+/// addresses never look like real public ones.
+const IPV4_BASE: u32 = u32::from_be_bytes([100, 64, 0, 0]);
+const IPV4_SPACE: u32 = 1 << 22;
+
+/// A compute provider held in memory.
+///
+/// Clones share the servers and the fault injector; [`for_owner`](Self::for_owner) gives
+/// another deployment's view of the same servers with faults of its own.
+///
+/// ```
+/// # tokio_test_block_on(async {
+/// use openclaw_core::domain::{DeploymentName, InstanceId};
+/// use openclaw_core::ports::Compute;
+/// use openclaw_core::InMemoryCompute;
+///
+/// let compute = InMemoryCompute::new(DeploymentName::parse("prod").unwrap());
+/// assert!(compute.find_server(InstanceId::new()).await.unwrap().is_none());
+/// # });
+/// # fn tokio_test_block_on<F: std::future::Future>(f: F) -> F::Output {
+/// #     tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct InMemoryCompute {
+    owner: DeploymentName,
+    faults: Arc<FaultInjector>,
+    account: Arc<Mutex<Account>>,
+}
+
+/// What the provider holds, shared by every deployment's adapter. Indexed by name and
+/// instance label so that benchmarks and long chaos runs do not slow down as servers pile up.
+#[derive(Debug, Default)]
+struct Account {
+    servers: BTreeMap<u64, Server>,
+    by_name: HashMap<String, u64>,
+    /// By the value of the instance label.
+    by_instance: HashMap<String, BTreeSet<u64>>,
+    last_id: u64,
+    created_total: u64,
+    max_per_instance: usize,
+}
+
+impl Account {
+    fn insert(&mut self, n: u64, server: Server) {
+        self.by_name.insert(server.name.clone(), n);
+        if let Some(instance) = server.labels.get(LABEL_INSTANCE) {
+            let ids = self.by_instance.entry(instance.clone()).or_default();
+            ids.insert(n);
+            self.max_per_instance = self.max_per_instance.max(ids.len());
+        }
+        self.servers.insert(n, server);
+        self.created_total += 1;
+    }
+
+    fn remove(&mut self, n: u64) {
+        let Some(server) = self.servers.remove(&n) else {
+            return;
+        };
+        self.by_name.remove(&server.name);
+        if let Some(instance) = server.labels.get(LABEL_INSTANCE) {
+            if let Some(ids) = self.by_instance.get_mut(instance) {
+                ids.remove(&n);
+                if ids.is_empty() {
+                    self.by_instance.remove(instance);
+                }
+            }
+        }
+    }
+
+    fn named(&self, name: &str) -> Option<&Server> {
+        self.by_name.get(name).and_then(|n| self.servers.get(n))
+    }
+
+    /// The servers labelled with `instance`, whoever owns them.
+    fn of_instance(&self, instance: InstanceId) -> impl Iterator<Item = &Server> + '_ {
+        self.by_instance
+            .get(&instance.to_string())
+            .into_iter()
+            .flatten()
+            .filter_map(|n| self.servers.get(n))
+    }
+}
+
+impl InMemoryCompute {
+    /// An empty provider, seen by deployment `owner`.
+    pub fn new(owner: DeploymentName) -> Self {
+        InMemoryCompute {
+            owner,
+            faults: Arc::new(FaultInjector::new()),
+            account: Arc::default(),
+        }
+    }
+
+    /// Deployment `owner`'s adapter on the same provider account: the same servers, its own
+    /// faults.
+    pub fn for_owner(&self, owner: DeploymentName) -> Self {
+        InMemoryCompute {
+            owner,
+            faults: Arc::new(FaultInjector::new()),
+            account: Arc::clone(&self.account),
+        }
+    }
+
+    /// The faults injected into this adapter's calls.
+    pub fn faults(&self) -> &FaultInjector {
+        &self.faults
+    }
+
+    /// Every server on the account, whoever owns it, in creation order.
+    pub fn servers(&self) -> Vec<Server> {
+        self.lock().servers.values().cloned().collect()
+    }
+
+    /// How many servers were ever created (adoptions not counted).
+    pub fn created_total(&self) -> u64 {
+        self.lock().created_total
+    }
+
+    /// The most servers that one instance label ever had at the same time (invariant: ≤ 1).
+    pub fn max_concurrent_servers_per_instance(&self) -> usize {
+        self.lock().max_per_instance
+    }
+
+    /// Whether a server labelled with `instance` is running: what a probe on the VPS would
+    /// find, without a provider call.
+    pub(crate) fn instance_running(&self, instance: InstanceId) -> bool {
+        self.lock()
+            .of_instance(instance)
+            .any(|s| s.status == ServerStatus::Running)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Account> {
+        // Every mutation completes before the guard drops, so a poisoned lock holds
+        // consistent data.
+        self.account.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn ours(&self, server: &Server) -> bool {
+        server.ownership().is_some_and(|o| o.owner == self.owner)
+    }
+
+    fn check_spec(&self, spec: &ServerSpec) -> Result<()> {
+        let wanted = Ownership {
+            owner: self.owner.clone(),
+            instance: spec.instance_id,
+        };
+        if spec.owner != self.owner || owner_from_labels(&spec.labels) != Some(wanted) {
+            // A server without our labels could never be found or swept again.
+            return Err(Error::invalid(
+                "labels",
+                format!(
+                    "must carry the ownership labels of deployment {} and instance {}",
+                    self.owner, spec.instance_id
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn create(&self, spec: &ServerSpec) -> Result<Server> {
+        let mut account = self.lock();
+        if let Some(existing) = account.named(&spec.name) {
+            return if existing.ownership() == owner_from_labels(&spec.labels) {
+                Ok(existing.clone())
+            } else {
+                Err(Error::conflict(format!(
+                    "a server named {} exists and is not ours",
+                    spec.name
+                )))
+            };
+        }
+        account.last_id += 1;
+        let n = account.last_id;
+        let server = Server {
+            id: ServerId::parse(n.to_string())?,
+            name: spec.name.clone(),
+            status: ServerStatus::Running,
+            ipv4: Some(Ipv4Addr::from(IPV4_BASE + (n as u32 % IPV4_SPACE))),
+            // 2001:db8::/32 is the documentation prefix; one /48 per server keeps them apart.
+            ipv6: spec
+                .enable_ipv6
+                .then(|| Ipv6Addr::new(0x2001, 0xdb8, n as u16, (n >> 16) as u16, 0, 0, 0, 1)),
+            labels: spec.labels.clone(),
+            created_at: Some(Utc::now()),
+        };
+        account.insert(n, server.clone());
+        Ok(server)
+    }
+
+    fn set_status(&self, id: &ServerId, status: ServerStatus) -> Result<()> {
+        let mut account = self.lock();
+        let server = key(id)
+            .and_then(|k| account.servers.get_mut(&k))
+            .ok_or_else(|| Error::not_found("server", id))?;
+        server.status = status;
+        Ok(())
+    }
+}
+
+/// The map key of a server id; ids this provider never hands out are simply unknown.
+fn key(id: &ServerId) -> Option<u64> {
+    id.as_str().parse().ok()
+}
+
+#[async_trait]
+impl Compute for InMemoryCompute {
+    async fn create_server(&self, spec: &ServerSpec) -> Result<Server> {
+        let lose = self.faults.before("create_server").await?;
+        self.check_spec(spec)?;
+        respond("create_server", lose, self.create(spec))
+    }
+
+    async fn find_server(&self, instance: InstanceId) -> Result<Option<Server>> {
+        let lose = self.faults.before("find_server").await?;
+        let found = self
+            .lock()
+            .of_instance(instance)
+            .find(|s| self.ours(s) && s.ownership().is_some_and(|o| o.instance == instance))
+            .cloned();
+        respond("find_server", lose, Ok(found))
+    }
+
+    async fn get_server(&self, id: &ServerId) -> Result<Option<Server>> {
+        let lose = self.faults.before("get_server").await?;
+        let found = key(id).and_then(|k| self.lock().servers.get(&k).cloned());
+        respond("get_server", lose, Ok(found))
+    }
+
+    async fn delete_server(&self, id: &ServerId) -> Result<()> {
+        let lose = self.faults.before("delete_server").await?;
+        if let Some(k) = key(id) {
+            self.lock().remove(k);
+        }
+        respond("delete_server", lose, Ok(()))
+    }
+
+    async fn power_off(&self, id: &ServerId) -> Result<()> {
+        let lose = self.faults.before("power_off").await?;
+        respond("power_off", lose, self.set_status(id, ServerStatus::Off))
+    }
+
+    async fn power_on(&self, id: &ServerId) -> Result<()> {
+        let lose = self.faults.before("power_on").await?;
+        respond("power_on", lose, self.set_status(id, ServerStatus::Running))
+    }
+
+    async fn list_owned(&self) -> Result<Vec<Server>> {
+        let lose = self.faults.before("list_owned").await?;
+        let owned = self
+            .lock()
+            .servers
+            .values()
+            .filter(|s| self.ours(s))
+            .cloned()
+            .collect();
+        respond("list_owned", lose, Ok(owned))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ports::ownership::{server_labels, server_name};
+    use crate::secret::SecretString;
+
+    fn owner(name: &str) -> DeploymentName {
+        DeploymentName::parse(name).unwrap()
+    }
+
+    fn spec(owner: &DeploymentName, instance: InstanceId, enable_ipv6: bool) -> ServerSpec {
+        ServerSpec {
+            instance_id: instance,
+            name: server_name(instance),
+            owner: owner.clone(),
+            server_type: "cpx22".into(),
+            image: "ubuntu-24.04".into(),
+            location: "fsn1".into(),
+            user_data: SecretString::new("#cloud-config\n"),
+            labels: server_labels(owner, instance),
+            ssh_keys: Vec::new(),
+            firewalls: Vec::new(),
+            enable_ipv6,
+        }
+    }
+
+    #[tokio::test]
+    async fn ids_and_addresses_are_sequential() {
+        let compute = InMemoryCompute::new(owner("prod"));
+        let a = compute
+            .create_server(&spec(&owner("prod"), InstanceId::new(), true))
+            .await
+            .unwrap();
+        let b = compute
+            .create_server(&spec(&owner("prod"), InstanceId::new(), false))
+            .await
+            .unwrap();
+        assert_eq!((a.id.as_str(), b.id.as_str()), ("1", "2"));
+        assert_eq!(a.ipv4, Some(Ipv4Addr::new(100, 64, 0, 1)));
+        assert_eq!(b.ipv4, Some(Ipv4Addr::new(100, 64, 0, 2)));
+        assert_eq!(a.ipv6, Some("2001:db8:1::1".parse().unwrap()));
+        assert_eq!(b.ipv6, None);
+        assert_eq!(a.status, ServerStatus::Running);
+        assert_eq!(compute.created_total(), 2);
+        assert_eq!(compute.max_concurrent_servers_per_instance(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_lost_create_response_still_creates_and_adoption_finds_it() {
+        let prod = owner("prod");
+        let compute = InMemoryCompute::new(prod.clone());
+        let instance = InstanceId::new();
+        compute.faults().lose_next_responses("create_server", 1);
+        let err = compute
+            .create_server(&spec(&prod, instance, false))
+            .await
+            .unwrap_err();
+        assert_eq!(err.code(), "ambiguous");
+        let found = compute.find_server(instance).await.unwrap().unwrap();
+        let again = compute
+            .create_server(&spec(&prod, instance, false))
+            .await
+            .unwrap();
+        assert_eq!(found.id, again.id);
+        assert_eq!(compute.created_total(), 1);
+        assert_eq!(compute.max_concurrent_servers_per_instance(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_failed_call_has_no_effect() {
+        let prod = owner("prod");
+        let compute = InMemoryCompute::new(prod.clone());
+        compute
+            .faults()
+            .fail_next("create_server", 1, Error::unavailable("memory", "503"));
+        assert!(compute
+            .create_server(&spec(&prod, InstanceId::new(), false))
+            .await
+            .is_err());
+        assert!(compute.servers().is_empty());
+        assert_eq!(compute.faults().calls("create_server"), 1);
+    }
+
+    #[tokio::test]
+    async fn specs_without_our_labels_are_refused() {
+        let compute = InMemoryCompute::new(owner("prod"));
+        let mut wrong = spec(&owner("prod"), InstanceId::new(), false);
+        wrong.labels.clear();
+        let err = compute.create_server(&wrong).await.unwrap_err();
+        assert!(matches!(err, Error::InvalidInput { ref field, .. } if field == "labels"));
+        let theirs = spec(&owner("staging"), InstanceId::new(), false);
+        assert!(compute.create_server(&theirs).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn owners_share_servers_but_not_faults() {
+        let prod = InMemoryCompute::new(owner("prod"));
+        let staging = prod.for_owner(owner("staging"));
+        prod.faults()
+            .fail_next("list_owned", 1, Error::unavailable("memory", "503"));
+        staging
+            .create_server(&spec(&owner("staging"), InstanceId::new(), false))
+            .await
+            .unwrap();
+        assert_eq!(staging.list_owned().await.unwrap().len(), 1);
+        assert!(prod.list_owned().await.is_err());
+        assert!(prod.list_owned().await.unwrap().is_empty());
+        assert_eq!(prod.servers().len(), 1);
+        // Clones share faults.
+        prod.clone()
+            .faults()
+            .fail_next("get_server", 1, Error::unavailable("memory", "503"));
+        assert!(prod
+            .get_server(&ServerId::parse("1").unwrap())
+            .await
+            .is_err());
+    }
+
+    #[tokio::test]
+    async fn ids_the_provider_never_gave_are_unknown() {
+        let compute = InMemoryCompute::new(owner("prod"));
+        let odd = ServerId::parse("abc").unwrap();
+        assert!(compute.get_server(&odd).await.unwrap().is_none());
+        assert!(compute.delete_server(&odd).await.is_ok());
+        assert!(matches!(
+            compute.power_on(&odd).await,
+            Err(Error::NotFound { kind: "server", .. })
+        ));
+    }
+}

@@ -1,0 +1,546 @@
+//! An in-memory [`Store`]: every clause of the store contract, with one mutex standing in for
+//! a database transaction, and fault injection for tests of what the engine does when its
+//! store fails.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use tokio::sync::Notify;
+
+use self::queue::QueuedJob;
+use super::faults::{respond, FaultInjector};
+use crate::clock::{Clock, SystemClock};
+use crate::domain::{
+    ClaimRequest, Event, ExternalRef, IdempotencyRecord, Instance, InstanceFilter, InstanceId, Job,
+    JobFilter, JobId, JobState, Lease, NewEvent, NewJob, Page, RollbackLogEntry, StoredResponse,
+};
+use crate::error::{Error, Result};
+use crate::ports::{InstanceWrite, Store, StoreStats};
+
+mod queue;
+
+/// A [`Store`] held in memory. Clones share the same data.
+///
+/// Besides the contract, it refuses a status change written without its event (the contract
+/// requires one), and it can inject faults into any operation through
+/// [`faults`](Self::faults) (operation names are the method names: `"update_instance"`,
+/// `"claim_job"`, …).
+#[derive(Debug, Clone)]
+pub struct InMemoryStore {
+    state: Arc<Mutex<State>>,
+    jobs_changed: Arc<Notify>,
+    faults: Arc<FaultInjector>,
+    clock: Arc<dyn Clock>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    instances: BTreeMap<InstanceId, Instance>,
+    /// Live instances by external reference: the unique index of a database.
+    live_refs: HashMap<ExternalRef, InstanceId>,
+    /// `events[i]` has sequence `i + 1`.
+    events: Vec<Event>,
+    events_by_instance: HashMap<InstanceId, Vec<usize>>,
+    jobs: HashMap<JobId, QueuedJob>,
+    /// Queued and running jobs by enqueue order: what a claim looks at.
+    active: BTreeMap<u64, JobId>,
+    last_job_seq: u64,
+    idempotency: HashMap<String, IdempotencyRecord>,
+    rollback_log: Vec<RollbackLogEntry>,
+}
+
+impl Default for InMemoryStore {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl InMemoryStore {
+    /// An empty store whose own timestamps (when a job was enqueued) come from the system
+    /// clock.
+    pub fn new() -> Self {
+        Self::with_clock(Arc::new(SystemClock))
+    }
+
+    /// An empty store that reads `clock` for the timestamps no caller provides.
+    pub fn with_clock(clock: Arc<dyn Clock>) -> Self {
+        InMemoryStore {
+            state: Arc::default(),
+            jobs_changed: Arc::new(Notify::new()),
+            faults: Arc::new(FaultInjector::new()),
+            clock,
+        }
+    }
+
+    /// The faults injected into this store's operations.
+    pub fn faults(&self) -> &FaultInjector {
+        &self.faults
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Each operation validates before it mutates, so a panic mid-operation (a bug) cannot
+        // leave a half-written transaction behind; the data is still usable.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Runs `op` as one transaction, behind the fault injector.
+    async fn run<T>(
+        &self,
+        op: &'static str,
+        f: impl FnOnce(&mut State) -> Result<T> + Send,
+    ) -> Result<T> {
+        let lose = self.faults.before(op).await?;
+        let outcome = f(&mut self.lock());
+        respond(op, lose, outcome)
+    }
+
+    /// Wakes workers in [`Store::wait_for_jobs`]: those waiting now, and (through the stored
+    /// permit) the next one to start waiting, which may have just missed the change.
+    fn wake_workers(&self) {
+        self.jobs_changed.notify_waiters();
+        self.jobs_changed.notify_one();
+    }
+}
+
+impl State {
+    fn append(&mut self, event: &NewEvent) -> Event {
+        let event = Event::from_new(self.events.len() as u64 + 1, event.clone());
+        if let Some(id) = event.instance_id {
+            self.events_by_instance
+                .entry(id)
+                .or_default()
+                .push(self.events.len());
+        }
+        self.events.push(event.clone());
+        event
+    }
+
+    fn check_new_job(&self, job: Option<&NewJob>) -> Result<()> {
+        match job {
+            Some(job) if self.jobs.contains_key(&job.id) => {
+                Err(Error::conflict(format!("job {} exists", job.id)))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Refuses `instance` when its external reference is carried by another live instance.
+    fn check_ref(&self, instance: &Instance) -> Result<()> {
+        let Some(reference) = instance.external_ref.as_ref() else {
+            return Ok(());
+        };
+        match self.live_refs.get(reference) {
+            Some(holder) if *holder != instance.id && instance.status.is_live() => {
+                Err(Error::conflict(format!(
+                    "external_ref {reference} belongs to live instance {holder}"
+                )))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn unindex_ref(&mut self, instance: &Instance) {
+        if let Some(reference) = &instance.external_ref {
+            if self.live_refs.get(reference) == Some(&instance.id) {
+                self.live_refs.remove(reference);
+            }
+        }
+    }
+
+    fn index_ref(&mut self, instance: &Instance) {
+        if let (Some(reference), true) = (&instance.external_ref, instance.status.is_live()) {
+            self.live_refs.insert(reference.clone(), instance.id);
+        }
+    }
+
+    fn insert(
+        &mut self,
+        instance: &Instance,
+        event: &NewEvent,
+        job: Option<&NewJob>,
+        now: DateTime<Utc>,
+    ) -> Result<Event> {
+        if self.instances.contains_key(&instance.id) {
+            return Err(Error::conflict(format!("instance {} exists", instance.id)));
+        }
+        self.check_ref(instance)?;
+        self.check_new_job(job)?;
+        let mut stored = instance.clone();
+        stored.version = 1;
+        self.index_ref(&stored);
+        self.instances.insert(stored.id, stored);
+        if let Some(job) = job {
+            self.enqueue(job, now);
+        }
+        Ok(self.append(event))
+    }
+
+    fn update(
+        &mut self,
+        write: &InstanceWrite,
+        now: DateTime<Utc>,
+    ) -> Result<(Instance, Option<Event>)> {
+        let id = write.instance.id;
+        let current = self
+            .instances
+            .get(&id)
+            .ok_or_else(|| Error::not_found("instance", id))?;
+        if current.version != write.instance.version {
+            return Err(Error::conflict(format!(
+                "instance {id} is at version {}, not {}",
+                current.version, write.instance.version
+            )));
+        }
+        if current.status != write.instance.status && write.event.is_none() {
+            return Err(Error::invalid(
+                "event",
+                format!(
+                    "the change of instance {id} from {} to {} must be written with its event",
+                    current.status, write.instance.status
+                ),
+            ));
+        }
+        self.check_ref(&write.instance)?;
+        self.check_new_job(write.job.as_ref())?;
+        let previous = current.clone();
+        let mut stored = write.instance.clone();
+        stored.version = previous.version + 1;
+        self.unindex_ref(&previous);
+        self.index_ref(&stored);
+        self.instances.insert(id, stored.clone());
+        if let Some(job) = &write.job {
+            self.enqueue(job, now);
+        }
+        let event = write.event.as_ref().map(|e| self.append(e));
+        Ok((stored, event))
+    }
+
+    fn list(&self, filter: &InstanceFilter) -> Page<Instance> {
+        let limit = filter.effective_limit();
+        let from = match filter.after {
+            Some(after) => std::ops::Bound::Excluded(after),
+            None => std::ops::Bound::Unbounded,
+        };
+        let mut items: Vec<Instance> = self
+            .instances
+            .range((from, std::ops::Bound::Unbounded))
+            .map(|(_, i)| i)
+            .filter(|i| filter.matches(i))
+            .take(limit + 1)
+            .cloned()
+            .collect();
+        let next = if items.len() > limit {
+            items.truncate(limit);
+            items.last().map(|i| i.id)
+        } else {
+            None
+        };
+        Page { items, next }
+    }
+}
+
+#[async_trait]
+impl Store for InMemoryStore {
+    async fn ping(&self) -> Result<()> {
+        self.run("ping", |_| Ok(())).await
+    }
+
+    async fn insert_instance(
+        &self,
+        instance: &Instance,
+        event: &NewEvent,
+        job: Option<&NewJob>,
+    ) -> Result<Event> {
+        let now = self.clock.now();
+        let event = self
+            .run("insert_instance", |s| s.insert(instance, event, job, now))
+            .await?;
+        if job.is_some() {
+            self.wake_workers();
+        }
+        Ok(event)
+    }
+
+    async fn update_instance(&self, write: &InstanceWrite) -> Result<(Instance, Option<Event>)> {
+        let now = self.clock.now();
+        let written = self
+            .run("update_instance", |s| s.update(write, now))
+            .await?;
+        if write.job.is_some() {
+            self.wake_workers();
+        }
+        Ok(written)
+    }
+
+    async fn delete_instance(
+        &self,
+        id: InstanceId,
+        expected_version: u64,
+        event: &NewEvent,
+        log: &RollbackLogEntry,
+    ) -> Result<Event> {
+        self.run("delete_instance", |s| {
+            let current = s
+                .instances
+                .get(&id)
+                .ok_or_else(|| Error::not_found("instance", id))?;
+            if current.version != expected_version {
+                return Err(Error::conflict(format!(
+                    "instance {id} is at version {}, not {expected_version}",
+                    current.version
+                )));
+            }
+            let removed = current.clone();
+            s.instances.remove(&id);
+            s.unindex_ref(&removed);
+            s.rollback_log.push(log.clone());
+            Ok(s.append(event))
+        })
+        .await
+    }
+
+    async fn get_instance(&self, id: InstanceId) -> Result<Option<Instance>> {
+        self.run("get_instance", |s| Ok(s.instances.get(&id).cloned()))
+            .await
+    }
+
+    async fn find_live_by_external_ref(
+        &self,
+        external_ref: &ExternalRef,
+    ) -> Result<Option<Instance>> {
+        self.run("find_live_by_external_ref", |s| {
+            Ok(s.live_refs
+                .get(external_ref)
+                .and_then(|id| s.instances.get(id))
+                .cloned())
+        })
+        .await
+    }
+
+    async fn list_instances(&self, filter: &InstanceFilter) -> Result<Page<Instance>> {
+        self.run("list_instances", |s| Ok(s.list(filter))).await
+    }
+
+    async fn append_event(&self, event: &NewEvent) -> Result<Event> {
+        self.run("append_event", |s| Ok(s.append(event))).await
+    }
+
+    async fn events_after(&self, after: u64, limit: usize) -> Result<Vec<Event>> {
+        self.run("events_after", |s| {
+            let start = usize::try_from(after).unwrap_or(usize::MAX);
+            Ok(s.events.iter().skip(start).take(limit).cloned().collect())
+        })
+        .await
+    }
+
+    async fn instance_events(&self, id: InstanceId) -> Result<Vec<Event>> {
+        self.run("instance_events", |s| {
+            let positions = s.events_by_instance.get(&id).map_or(&[][..], Vec::as_slice);
+            Ok(positions.iter().map(|&i| s.events[i].clone()).collect())
+        })
+        .await
+    }
+
+    async fn enqueue_job(&self, job: &NewJob) -> Result<Job> {
+        let now = self.clock.now();
+        let job = self
+            .run("enqueue_job", |s| {
+                s.check_new_job(Some(job))?;
+                Ok(s.enqueue(job, now))
+            })
+            .await?;
+        self.wake_workers();
+        Ok(job)
+    }
+
+    async fn claim_job(&self, request: &ClaimRequest) -> Result<Option<Job>> {
+        self.run("claim_job", |s| s.claim(request)).await
+    }
+
+    async fn heartbeat_job(&self, lease: &Lease, until: DateTime<Utc>) -> Result<Lease> {
+        self.run("heartbeat_job", |s| {
+            let entry = s.leased(lease)?;
+            let renewed = Lease {
+                expires_at: until,
+                ..*lease
+            };
+            entry.job.lease = Some(renewed);
+            Ok(renewed)
+        })
+        .await
+    }
+
+    async fn complete_job(&self, lease: &Lease, now: DateTime<Utc>) -> Result<()> {
+        self.run("complete_job", |s| {
+            s.settle(lease, JobState::Done, now).map(|_| ())
+        })
+        .await?;
+        self.wake_workers();
+        Ok(())
+    }
+
+    async fn fail_job(
+        &self,
+        lease: &Lease,
+        error: &str,
+        retry_at: Option<DateTime<Utc>>,
+        now: DateTime<Utc>,
+    ) -> Result<JobState> {
+        let state = self
+            .run("fail_job", |s| {
+                let entry = s.leased(lease)?;
+                let retry_at = retry_at.filter(|_| entry.job.attempts < entry.job.max_attempts);
+                let state = if retry_at.is_some() {
+                    JobState::Queued
+                } else {
+                    JobState::Dead
+                };
+                let job = s.settle(lease, state, now)?;
+                job.last_error = Some(error.to_string());
+                if let Some(at) = retry_at {
+                    job.run_at = at;
+                    job.worker = None;
+                }
+                Ok(state)
+            })
+            .await?;
+        self.wake_workers();
+        Ok(state)
+    }
+
+    async fn release_job(&self, lease: &Lease, now: DateTime<Utc>) -> Result<()> {
+        self.run("release_job", |s| {
+            let job = s.settle(lease, JobState::Queued, now)?;
+            job.attempts = job.attempts.saturating_sub(1);
+            job.worker = None;
+            Ok(())
+        })
+        .await?;
+        self.wake_workers();
+        Ok(())
+    }
+
+    async fn get_job(&self, id: JobId) -> Result<Option<Job>> {
+        self.run("get_job", |s| Ok(s.jobs.get(&id).map(|e| e.job.clone())))
+            .await
+    }
+
+    async fn list_jobs(&self, filter: &JobFilter) -> Result<Vec<Job>> {
+        self.run("list_jobs", |s| {
+            let mut jobs: Vec<&QueuedJob> =
+                s.jobs.values().filter(|e| filter.matches(&e.job)).collect();
+            jobs.sort_by_key(|e| e.seq);
+            Ok(jobs
+                .into_iter()
+                .take(filter.limit.unwrap_or(usize::MAX))
+                .map(|e| e.job.clone())
+                .collect())
+        })
+        .await
+    }
+
+    async fn wait_for_jobs(&self, timeout: Duration) -> Result<()> {
+        // Either outcome is fine: the caller looks for work in both cases.
+        let _ = tokio::time::timeout(timeout, self.jobs_changed.notified()).await;
+        Ok(())
+    }
+
+    async fn put_idempotency(
+        &self,
+        record: &IdempotencyRecord,
+    ) -> Result<Option<IdempotencyRecord>> {
+        self.run("put_idempotency", |s| {
+            // The record's creation time is the request's "now": a key that had expired by
+            // then may be taken again.
+            match s.idempotency.get(&record.key) {
+                Some(existing) if existing.expires_at > record.created_at => {
+                    Ok(Some(existing.clone()))
+                }
+                _ => {
+                    s.idempotency.insert(record.key.clone(), record.clone());
+                    Ok(None)
+                }
+            }
+        })
+        .await
+    }
+
+    async fn complete_idempotency(&self, key: &str, response: &StoredResponse) -> Result<()> {
+        self.run("complete_idempotency", |s| {
+            let record = s
+                .idempotency
+                .get_mut(key)
+                .ok_or_else(|| Error::not_found("idempotency_key", key))?;
+            record.response = Some(response.clone());
+            Ok(())
+        })
+        .await
+    }
+
+    async fn delete_idempotency(&self, key: &str) -> Result<()> {
+        self.run("delete_idempotency", |s| {
+            s.idempotency.remove(key);
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_idempotency(
+        &self,
+        key: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Option<IdempotencyRecord>> {
+        self.run("get_idempotency", |s| {
+            Ok(s.idempotency
+                .get(key)
+                .filter(|r| r.expires_at > now)
+                .cloned())
+        })
+        .await
+    }
+
+    async fn purge_idempotency(&self, now: DateTime<Utc>) -> Result<u64> {
+        self.run("purge_idempotency", |s| {
+            let before = s.idempotency.len();
+            s.idempotency.retain(|_, r| r.expires_at > now);
+            Ok((before - s.idempotency.len()) as u64)
+        })
+        .await
+    }
+
+    async fn rollback_log(&self, limit: usize) -> Result<Vec<RollbackLogEntry>> {
+        self.run("rollback_log", |s| {
+            Ok(s.rollback_log.iter().rev().take(limit).cloned().collect())
+        })
+        .await
+    }
+
+    async fn stats(&self) -> Result<StoreStats> {
+        self.run("stats", |s| {
+            let mut stats = StoreStats {
+                last_event_sequence: s.events.len() as u64,
+                ..StoreStats::default()
+            };
+            for instance in s.instances.values() {
+                *stats
+                    .instances_by_status
+                    .entry(instance.status)
+                    .or_default() += 1;
+            }
+            for entry in s.jobs.values() {
+                *stats
+                    .jobs_by_state
+                    .entry(entry.job.state.as_str())
+                    .or_default() += 1;
+            }
+            Ok(stats)
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests;
