@@ -56,26 +56,7 @@ pub(crate) fn server(s: &FakeServer) -> Value {
             "server_types": {"available": [1], "available_for_migration": [1], "supported": [1]},
         },
         "location": location(&s.location),
-        "image": {
-            "id": 4711,
-            "type": "system",
-            "status": "available",
-            "name": s.image,
-            "description": s.image,
-            "image_size": null,
-            "disk_size": 5,
-            "created": created,
-            "created_from": null,
-            "bound_to": null,
-            "os_flavor": if s.image.starts_with("debian") { "debian" } else { "ubuntu" },
-            "os_version": s.image.split('-').nth(1),
-            "rapid_deploy": true,
-            "protection": {"delete": false},
-            "deprecated": null,
-            "deleted": null,
-            "labels": {},
-            "architecture": "x86",
-        },
+        "image": image(s, &created),
         "iso": null,
         "included_traffic": 21_990_232_555_520_u64,
         "ingoing_traffic": 0,
@@ -93,22 +74,53 @@ pub(crate) fn server(s: &FakeServer) -> Value {
             "firewalls": s.firewalls.iter().map(|id| json!({"id": id, "status": "applied"})).collect::<Vec<_>>(),
         },
         "rescue_enabled": false,
-        "server_type": {
-            "id": 1,
-            "name": s.server_type,
-            "description": s.server_type.to_uppercase(),
-            "cores": 2,
-            "memory": 4.0,
-            "disk": 80,
-            "deprecated": false,
-            "deprecation": null,
-            "prices": [],
-            "storage_type": "local",
-            "cpu_type": "shared",
-            "architecture": "x86",
-            "locations": [{"id": 1, "name": s.location, "deprecation": null}],
-        },
+        "server_type": server_type(s),
         "volumes": [],
+    })
+}
+
+/// `server.image`: a system image named as asked.
+fn image(s: &FakeServer, created: &str) -> Value {
+    json!({
+        "id": 4711,
+        "type": "system",
+        "status": "available",
+        "name": s.image,
+        "description": s.image,
+        "image_size": null,
+        "disk_size": 5,
+        "created": created,
+        "created_from": null,
+        "bound_to": null,
+        "os_flavor": if s.image.starts_with("debian") { "debian" } else { "ubuntu" },
+        "os_version": s.image.split('-').nth(1),
+        "rapid_deploy": true,
+        "protection": {"delete": false},
+        "deprecated": null,
+        "deleted": null,
+        "labels": {},
+        "architecture": "x86",
+    })
+}
+
+/// `server.server_type`.
+fn server_type(s: &FakeServer) -> Value {
+    json!({
+        "id": 1,
+        "name": s.server_type,
+        "description": s.server_type.to_uppercase(),
+        "cores": 2,
+        "memory": 4.0,
+        "disk": 80,
+        "deprecated": false,
+        "deprecation": null,
+        "prices": [],
+        "storage_type": "local",
+        "cpu_type": "shared",
+        "architecture": "x86",
+        // `available` and `recommended` are newer than the spec copy; Hetzner's Python
+        // client requires them.
+        "locations": [{"id": 1, "name": s.location, "deprecation": null, "available": true, "recommended": true}],
     })
 }
 
