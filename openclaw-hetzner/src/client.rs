@@ -64,8 +64,8 @@ impl Client {
     }
 
     fn auth(&self) -> Result<HeaderValue, Failure> {
-        let mut value = HeaderValue::from_str(&format!("Bearer {}", self.token.expose()))
-            .map_err(|_| {
+        let mut value =
+            HeaderValue::from_str(&format!("Bearer {}", self.token.expose())).map_err(|_| {
                 Failure::Local(Error::invalid(
                     "token",
                     "may only contain visible ASCII characters",

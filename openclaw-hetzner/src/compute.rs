@@ -136,10 +136,7 @@ impl HetznerCompute {
     }
 
     /// Servers matching `query` on one page.
-    async fn list_page(
-        &self,
-        query: &[(&str, String)],
-    ) -> Result<ListServersResponse> {
+    async fn list_page(&self, query: &[(&str, String)]) -> Result<ListServersResponse> {
         self.get("/servers", "GET /servers", query)
             .await
             .map_err(|f| f.into_error(RequestKind::Idempotent))
@@ -192,7 +189,9 @@ impl HetznerCompute {
                 id.trim()
                     .parse::<u64>()
                     .map(|firewall| FirewallRef { firewall })
-                    .map_err(|_| Error::invalid("firewalls", format!("{id:?} is not a Hetzner firewall id")))
+                    .map_err(|_| {
+                        Error::invalid("firewalls", format!("{id:?} is not a Hetzner firewall id"))
+                    })
             })
             .collect::<Result<Vec<_>>>()?;
         let mut labels = spec.labels.clone();
@@ -438,8 +437,8 @@ fn to_server(endpoint: &str, model: ServerModel) -> Result<Server> {
         correlation_id: None,
         class: ErrorClass::Permanent,
     };
-    let id = ServerId::parse(model.id.to_string())
-        .map_err(|e| invalid("server.id", e.to_string()))?;
+    let id =
+        ServerId::parse(model.id.to_string()).map_err(|e| invalid("server.id", e.to_string()))?;
     let ipv4 = match &model.public_net.ipv4 {
         Some(ip) => Some(ip.ipv4().ok_or_else(|| {
             invalid(

@@ -194,9 +194,13 @@ mod tests {
     #[test]
     fn validation_names_the_field() {
         let bad = HetznerConfig::new(SecretString::new("t"), owner()).with_endpoint("ftp://x");
-        assert!(matches!(bad.validate(), Err(Error::InvalidInput { ref field, .. }) if field == "endpoint"));
-        let zero = HetznerConfig::new(SecretString::new("t"), owner())
-            .with_poll_interval(Duration::ZERO);
-        assert!(matches!(zero.validate(), Err(Error::InvalidInput { ref field, .. }) if field == "poll_interval"));
+        assert!(
+            matches!(bad.validate(), Err(Error::InvalidInput { ref field, .. }) if field == "endpoint")
+        );
+        let zero =
+            HetznerConfig::new(SecretString::new("t"), owner()).with_poll_interval(Duration::ZERO);
+        assert!(
+            matches!(zero.validate(), Err(Error::InvalidInput { ref field, .. }) if field == "poll_interval")
+        );
     }
 }

@@ -128,9 +128,7 @@ impl ApiError {
         );
         Error::Provider {
             provider: PROVIDER.to_string(),
-            code: self
-                .code
-                .unwrap_or_else(|| format!("http_{}", self.status)),
+            code: self.code.unwrap_or_else(|| format!("http_{}", self.status)),
             status: Some(self.status),
             message: format!("{}: {}", self.endpoint, self.message),
             correlation_id: self.correlation_id,
@@ -252,7 +250,10 @@ mod tests {
         };
         let error = failure.into_error(RequestKind::Idempotent);
         let text = error.to_string();
-        assert!(text.contains("GET /servers") && text.contains("servers[0].id"), "{text}");
+        assert!(
+            text.contains("GET /servers") && text.contains("servers[0].id"),
+            "{text}"
+        );
         assert_eq!(error.class(), ErrorClass::Permanent);
     }
 }

@@ -254,7 +254,13 @@ mod tests {
             ip: "2001:db8::5".into(),
         };
         assert_eq!(plain.ipv6(), Some("2001:db8::5".parse().unwrap()));
-        assert_eq!(IpModel { ip: "nope/64".into() }.ipv6(), None);
+        assert_eq!(
+            IpModel {
+                ip: "nope/64".into()
+            }
+            .ipv6(),
+            None
+        );
     }
 
     #[test]

@@ -32,13 +32,7 @@ pub const HEADER_CORRELATION_ID: &str = "x-correlation-id";
 /// Missing or malformed headers leave their field `None`; nothing here fails.
 pub fn observe_headers(headers: &HeaderMap, status: u16, now_unix: i64) -> RateLimitObservation {
     let number = |name: &str| -> Option<i64> {
-        headers
-            .get(name)?
-            .to_str()
-            .ok()?
-            .trim()
-            .parse::<i64>()
-            .ok()
+        headers.get(name)?.to_str().ok()?.trim().parse::<i64>().ok()
     };
     let limit = number(HEADER_LIMIT).and_then(|v| u32::try_from(v).ok());
     let remaining = number(HEADER_REMAINING).and_then(|v| u32::try_from(v).ok());

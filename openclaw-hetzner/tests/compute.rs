@@ -11,7 +11,9 @@ use common::{adapter, adapter_with, config, spec};
 use openclaw_core::domain::{InstanceId, ServerId};
 use openclaw_core::ports::ownership::{server_labels, server_name};
 use openclaw_core::ports::{Compute, ServerStatus};
-use openclaw_core::{Error, ErrorClass, GuardedCompute, Retrier, RetryBudget, RetryPolicy, TokenBucket};
+use openclaw_core::{
+    Error, ErrorClass, GuardedCompute, Retrier, RetryBudget, RetryPolicy, TokenBucket,
+};
 use openclaw_hetzner::fake::{Endpoint, FakeHetzner, Fault};
 
 fn numeric(id: &ServerId) -> u64 {
@@ -38,7 +40,10 @@ async fn create_sends_the_whole_spec_and_returns_addresses_in_one_request() {
     let fake = FakeHetzner::start().await.unwrap();
     let compute = adapter(&fake, "prod");
     let instance = InstanceId::new();
-    let server = compute.create_server(&spec("prod", instance)).await.unwrap();
+    let server = compute
+        .create_server(&spec("prod", instance))
+        .await
+        .unwrap();
 
     assert_eq!(fake.total_requests(), 1, "{:?}", fake.request_counts());
     assert_eq!(server.name, server_name(instance));
@@ -46,11 +51,17 @@ async fn create_sends_the_whole_spec_and_returns_addresses_in_one_request() {
     assert_eq!(server.ownership().unwrap().instance, instance);
 
     let stored = fake.server(numeric(&server.id)).unwrap();
-    assert_eq!(stored.labels, server_labels(&common::owner("prod"), instance));
+    assert_eq!(
+        stored.labels,
+        server_labels(&common::owner("prod"), instance)
+    );
     assert_eq!(stored.firewalls, vec![38]);
     assert_eq!(stored.ssh_keys, vec!["admin-key".to_string()]);
     assert_eq!(stored.location, "fsn1");
-    assert!(fake.user_data(stored.id).unwrap().starts_with("#cloud-config"));
+    assert!(fake
+        .user_data(stored.id)
+        .unwrap()
+        .starts_with("#cloud-config"));
     let request = &fake.requests()[0];
     assert_eq!(request.body.as_ref().unwrap()["start_after_create"], true);
     assert_eq!(
@@ -76,14 +87,21 @@ async fn find_get_and_list_see_only_what_they_should() {
     assert!(theirs.find_server(instance).await.unwrap().is_none());
     assert!(ours.find_server(InstanceId::new()).await.unwrap().is_none());
 
-    assert_eq!(ours.get_server(&created.id).await.unwrap().unwrap().id, created.id);
+    assert_eq!(
+        ours.get_server(&created.id).await.unwrap().unwrap().id,
+        created.id
+    );
     let before = fake.total_requests();
     assert!(ours
         .get_server(&ServerId::parse("not-a-number").unwrap())
         .await
         .unwrap()
         .is_none());
-    assert_eq!(fake.total_requests(), before, "an impossible id costs nothing");
+    assert_eq!(
+        fake.total_requests(),
+        before,
+        "an impossible id costs nothing"
+    );
     assert!(ours
         .get_server(&ServerId::parse("999999").unwrap())
         .await
@@ -164,8 +182,8 @@ async fn a_lost_create_response_is_ambiguous_and_never_makes_two_servers() {
 async fn a_create_that_times_out_is_ambiguous() {
     let fake = FakeHetzner::start().await.unwrap();
     fake.set_latency(Endpoint::CreateServer, Duration::from_millis(800));
-    let config = config(&fake, "prod")
-        .with_timeouts(Duration::from_secs(1), Duration::from_millis(200));
+    let config =
+        config(&fake, "prod").with_timeouts(Duration::from_secs(1), Duration::from_millis(200));
     let compute = openclaw_hetzner::HetznerCompute::new(config).unwrap();
     let instance = InstanceId::new();
     let error = compute
@@ -216,7 +234,12 @@ async fn power_operations_wait_for_their_action_and_tolerate_repeats() {
     assert_eq!(fake.server(numeric(&server.id)).unwrap().status, "off");
     compute.power_off(&server.id).await.unwrap();
     assert_eq!(
-        compute.get_server(&server.id).await.unwrap().unwrap().status,
+        compute
+            .get_server(&server.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
         ServerStatus::Off
     );
     compute.power_on(&server.id).await.unwrap();
@@ -364,11 +387,17 @@ async fn the_limiter_is_corrected_from_the_headers() {
     // Someone else spent 7 of the project's 10 requests.
     let other = adapter(&fake, "prod");
     for _ in 0..7 {
-        other.get_server(&ServerId::parse("1").unwrap()).await.unwrap();
+        other
+            .get_server(&ServerId::parse("1").unwrap())
+            .await
+            .unwrap();
     }
     let bucket = Arc::new(TokenBucket::new(10, 0.01).unwrap());
     let compute = adapter_with(config(&fake, "prod"), bucket.clone());
-    compute.get_server(&ServerId::parse("1").unwrap()).await.unwrap();
+    compute
+        .get_server(&ServerId::parse("1").unwrap())
+        .await
+        .unwrap();
     // Our bucket granted 1 of 10, but Hetzner says 2 are left: the bucket follows Hetzner.
     assert!(bucket.available() <= 2.01, "{}", bucket.available());
 }
@@ -435,7 +464,10 @@ async fn a_body_that_does_not_parse_names_the_endpoint_and_the_field() {
     assert!(error.contains("server.status"), "{error}");
     fake.answer_next_with(Endpoint::ListServers, 1, 200, r#"{"servers": [{"id": 1}]}"#);
     let error = compute.list_owned().await.unwrap_err().to_string();
-    assert!(error.contains("GET /servers") && error.contains("servers[0]"), "{error}");
+    assert!(
+        error.contains("GET /servers") && error.contains("servers[0]"),
+        "{error}"
+    );
 
     // An unreadable answer to a create may stand for a server that exists: ambiguous.
     fake.answer_next_with(Endpoint::CreateServer, 1, 201, "{}");

@@ -1,6 +1,6 @@
 //! What a provision costs at Hetzner: core's `Provisioner` drives `HetznerCompute` on the
 //! fake, and the fake counts every request it received.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
 
 mod common;
 
@@ -57,7 +57,10 @@ async fn a_provision_costs_two_hetzner_requests() {
     // The user data the VPS boots with reached Hetzner, and the addresses the engine
     // recorded are those of the create response.
     let server = &fake.servers()[0];
-    assert!(fake.user_data(server.id).unwrap().starts_with("#cloud-config"));
+    assert!(fake
+        .user_data(server.id)
+        .unwrap()
+        .starts_with("#cloud-config"));
     assert_eq!(instance.resources.ipv4, server.ipv4);
 }
 
@@ -66,7 +69,10 @@ async fn ten_provisions_cost_twenty_requests() {
     let fake = FakeHetzner::start().await.unwrap();
     let provisioner = provisioner(&fake);
     for i in 0..10 {
-        provisioner.create(order(&format!("user{i}"))).await.unwrap();
+        provisioner
+            .create(order(&format!("user{i}")))
+            .await
+            .unwrap();
     }
     provisioner.run_pending_jobs().await.unwrap();
     assert_eq!(fake.servers().len(), 10);

@@ -17,7 +17,12 @@ fn every_code_has_its_class() {
     // (status, code, idempotent request, create)
     let table: &[(u16, Option<&str>, ErrorClass, ErrorClass)] = &[
         (409, Some("conflict"), Retryable, Retryable),
-        (429, Some("rate_limit_exceeded"), limited(wait), limited(wait)),
+        (
+            429,
+            Some("rate_limit_exceeded"),
+            limited(wait),
+            limited(wait),
+        ),
         (504, Some("timeout"), Retryable, Ambiguous),
         (502, Some("bad_gateway"), Retryable, Ambiguous),
         (502, None, Retryable, Ambiguous),

@@ -3,7 +3,12 @@
 //! The examples are found by walking the spec, not copied: each response example is walked
 //! together with its schema, and every value whose schema is `server`, `action` or
 //! `error_response` (at any depth) is decoded.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stderr
+)]
 
 mod openapi;
 
@@ -44,7 +49,12 @@ fn walk(spec: &Value, schema: &Value, value: &Value, at: &str, found: &mut Found
         Some("error_response") => found.errors.push((at.to_string(), value.clone())),
         _ => {}
     }
-    for part in schema.get("allOf").and_then(Value::as_array).into_iter().flatten() {
+    for part in schema
+        .get("allOf")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         walk(spec, part, value, at, found);
     }
     match value {
@@ -93,7 +103,13 @@ fn collect(spec: &Value) -> Found {
                         walk(spec, schema, &example["value"], &at, &mut found);
                     }
                     if let Some(example) = media.get("example") {
-                        walk(spec, schema, example, &format!("{method} {path} {status}"), &mut found);
+                        walk(
+                            spec,
+                            schema,
+                            example,
+                            &format!("{method} {path} {status}"),
+                            &mut found,
+                        );
                     }
                 }
             }
@@ -102,7 +118,13 @@ fn collect(spec: &Value) -> Found {
     for (name, schema) in spec["components"]["schemas"].as_object().unwrap() {
         if let Some(example) = schema.get("example") {
             let reference = serde_json::json!({ "$ref": format!("#/components/schemas/{name}") });
-            walk(spec, &reference, example, &format!("schema {name}"), &mut found);
+            walk(
+                spec,
+                &reference,
+                example,
+                &format!("schema {name}"),
+                &mut found,
+            );
         }
     }
     found
@@ -125,8 +147,8 @@ fn every_server_action_and_error_example_decodes() {
     assert!(!found.errors.is_empty(), "no error example found");
 
     for (at, value) in &found.servers {
-        let server: ServerModel = serde_json::from_value(value.clone())
-            .unwrap_or_else(|e| panic!("{at}: {e}"));
+        let server: ServerModel =
+            serde_json::from_value(value.clone()).unwrap_or_else(|e| panic!("{at}: {e}"));
         if let Some(ipv4) = &server.public_net.ipv4 {
             assert!(ipv4.ipv4().is_some(), "{at}: {ipv4:?}");
         }
@@ -135,8 +157,8 @@ fn every_server_action_and_error_example_decodes() {
         }
     }
     for (at, value) in &found.actions {
-        let action: ActionModel = serde_json::from_value(value.clone())
-            .unwrap_or_else(|e| panic!("{at}: {e}"));
+        let action: ActionModel =
+            serde_json::from_value(value.clone()).unwrap_or_else(|e| panic!("{at}: {e}"));
         assert!(
             ["running", "success", "error"].contains(&action.status.as_str()),
             "{at}: {}",
@@ -144,8 +166,8 @@ fn every_server_action_and_error_example_decodes() {
         );
     }
     for (at, value) in &found.errors {
-        let error: ErrorResponse = serde_json::from_value(value.clone())
-            .unwrap_or_else(|e| panic!("{at}: {e}"));
+        let error: ErrorResponse =
+            serde_json::from_value(value.clone()).unwrap_or_else(|e| panic!("{at}: {e}"));
         assert!(!error.error.code.is_empty(), "{at}");
     }
 }
@@ -185,7 +207,12 @@ fn the_responses_openclaw_reads_decode_whole() {
     decode("get_server", &|v| {
         let _: ServerResponse = serde_json::from_value(v).unwrap();
     });
-    for op in ["power_off_server", "power_on_server", "delete_server", "get_action"] {
+    for op in [
+        "power_off_server",
+        "power_on_server",
+        "delete_server",
+        "get_action",
+    ] {
         decode(op, &|v| {
             let _: ActionResponse = serde_json::from_value(v).unwrap();
         });

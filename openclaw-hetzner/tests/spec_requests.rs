@@ -86,7 +86,10 @@ fn check_request(spec: &Value, request: &RecordedRequest) -> Vec<String> {
             && param["required"] == true
             && !request.query.iter().any(|(k, _)| *k == param["name"])
         {
-            problems.push(format!("required query parameter {} missing", param["name"]));
+            problems.push(format!(
+                "required query parameter {} missing",
+                param["name"]
+            ));
         }
     }
     // Body.
@@ -122,12 +125,23 @@ async fn every_request_the_adapter_sends_matches_the_spec() {
     minimal.ssh_keys.clear();
     minimal.firewalls.clear();
     minimal.enable_ipv6 = false;
-    let server = compute.create_server(&common::spec("prod", instance)).await.unwrap();
+    let server = compute
+        .create_server(&common::spec("prod", instance))
+        .await
+        .unwrap();
     compute.create_server(&minimal).await.unwrap();
-    compute.create_server(&common::spec("prod", instance)).await.unwrap(); // adopts
+    compute
+        .create_server(&common::spec("prod", instance))
+        .await
+        .unwrap(); // adopts
     fake.lose_next_response(Endpoint::CreateServer, 1, Fault::DropAfterCommit);
-    let _ = compute.create_server(&common::spec("prod", InstanceId::new())).await;
-    other.create_server(&common::spec("staging", InstanceId::new())).await.unwrap();
+    let _ = compute
+        .create_server(&common::spec("prod", InstanceId::new()))
+        .await;
+    other
+        .create_server(&common::spec("staging", InstanceId::new()))
+        .await
+        .unwrap();
     compute.find_server(instance).await.unwrap();
     compute.get_server(&server.id).await.unwrap();
     compute.power_off(&server.id).await.unwrap();
@@ -165,12 +179,17 @@ fn the_checker_catches_a_bad_request() {
         endpoint: Endpoint::CreateServer,
         path: "/v1/servers".into(),
         query: vec![("bogus".into(), "1".into())],
-        body: Some(json!({"name": "x", "image": "ubuntu-24.04", "firewalls": [{"firewall": "38"}]})),
+        body: Some(
+            json!({"name": "x", "image": "ubuntu-24.04", "firewalls": [{"firewall": "38"}]}),
+        ),
         user_agent: None,
     };
     let problems = check_request(&spec, &bad);
     assert!(problems.iter().any(|p| p.contains("bogus")), "{problems:?}");
-    assert!(problems.iter().any(|p| p.starts_with("body")), "{problems:?}");
+    assert!(
+        problems.iter().any(|p| p.starts_with("body")),
+        "{problems:?}"
+    );
 }
 
 /// The schema of `operation_id`'s response with `status` (or its `4xx`/`5xx` range).
@@ -207,7 +226,10 @@ async fn every_response_the_fake_gives_matches_the_spec() {
     let mut check = |operation_id: &str, status: u16, body: &Value| {
         let validator = openapi::validator(&spec, &response_schema(&spec, operation_id, status));
         let errors = openapi::errors(&validator, body);
-        assert!(errors.is_empty(), "{operation_id} {status}: {errors:#?}\n{body:#}");
+        assert!(
+            errors.is_empty(),
+            "{operation_id} {status}: {errors:#?}\n{body:#}"
+        );
         checked.push(format!("{operation_id} {status}"));
     };
 
@@ -222,17 +244,37 @@ async fn every_response_the_fake_gives_matches_the_spec() {
     let (status, duplicate) = call(reqwest::Method::POST, "/servers", Some(create)).await;
     assert_eq!(duplicate["error"]["code"], "uniqueness_error");
     check("create_server", status, &duplicate);
-    let (status, body) = call(reqwest::Method::GET, "/servers?label_selector=openclaw/owner%3Dprod&per_page=1", None).await;
+    let (status, body) = call(
+        reqwest::Method::GET,
+        "/servers?label_selector=openclaw/owner%3Dprod&per_page=1",
+        None,
+    )
+    .await;
     check("list_servers", status, &body);
     let (status, body) = call(reqwest::Method::GET, &format!("/servers/{id}"), None).await;
     check("get_server", status, &body);
-    let (status, body) = call(reqwest::Method::POST, &format!("/servers/{id}/actions/poweroff"), None).await;
+    let (status, body) = call(
+        reqwest::Method::POST,
+        &format!("/servers/{id}/actions/poweroff"),
+        None,
+    )
+    .await;
     check("power_off_server", status, &body);
     let action = body["action"]["id"].as_u64().unwrap();
-    let (status, body) = call(reqwest::Method::POST, &format!("/servers/{id}/actions/poweron"), None).await;
+    let (status, body) = call(
+        reqwest::Method::POST,
+        &format!("/servers/{id}/actions/poweron"),
+        None,
+    )
+    .await;
     check("power_on_server", status, &body);
     tokio::time::sleep(Duration::from_millis(20)).await;
-    let (status, body) = call(reqwest::Method::GET, &format!("/actions?id={action}&id=1"), None).await;
+    let (status, body) = call(
+        reqwest::Method::GET,
+        &format!("/actions?id={action}&id=1"),
+        None,
+    )
+    .await;
     check("get_multiple_actions", status, &body);
     assert_eq!(body["actions"][0]["status"], "success");
     let (status, body) = call(reqwest::Method::GET, &format!("/actions/{action}"), None).await;
@@ -242,8 +284,16 @@ async fn every_response_the_fake_gives_matches_the_spec() {
     let (status, body) = call(reqwest::Method::GET, &format!("/servers/{id}"), None).await;
     assert_eq!(status, 404);
     check("get_server", status, &body);
-    let (status, body) = call(reqwest::Method::GET, "/servers?label_selector=a%20in%20(", None).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("invalid_input")));
+    let (status, body) = call(
+        reqwest::Method::GET,
+        "/servers?label_selector=a%20in%20(",
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("invalid_input"))
+    );
     check("list_servers", status, &body);
     fake.set_rate_limit(1, 0.001);
     let _ = call(reqwest::Method::GET, "/servers", None).await;

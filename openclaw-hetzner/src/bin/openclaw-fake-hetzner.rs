@@ -26,7 +26,8 @@ fn options() -> std::io::Result<FakeOptions> {
         };
         match arg.as_str() {
             "--port" => {
-                options.port = u16::try_from(value("--port")?).map_err(|_| usage("port out of range"))?;
+                options.port =
+                    u16::try_from(value("--port")?).map_err(|_| usage("port out of range"))?;
             }
             "--action-delay-ms" => {
                 options.action_delay = Duration::from_millis(value("--action-delay-ms")?);

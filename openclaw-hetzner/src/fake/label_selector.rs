@@ -168,7 +168,9 @@ fn parse_requirement(term: &str) -> Result<Requirement, SelectorError> {
     }
     if let Some(key) = term.strip_prefix('!') {
         if key.contains(['=', '!']) {
-            return Err(SelectorError(format!("{term:?} mixes '!' and a comparison")));
+            return Err(SelectorError(format!(
+                "{term:?} mixes '!' and a comparison"
+            )));
         }
         return Ok(Requirement::NotExists(key_of(key)?));
     }
@@ -286,7 +288,17 @@ mod tests {
 
     #[test]
     fn bad_selectors_are_errors() {
-        for s in ["a=b,", "(", "a in (b", "a in b)", "a is (b)", "a=b c", "!a=b", "a in ((b))", ","] {
+        for s in [
+            "a=b,",
+            "(",
+            "a in (b",
+            "a in b)",
+            "a is (b)",
+            "a=b c",
+            "!a=b",
+            "a in ((b))",
+            ",",
+        ] {
             assert!(LabelSelector::parse(s).is_err(), "{s}");
         }
     }

@@ -125,7 +125,10 @@ impl Shared {
     }
 
     pub(crate) fn next_correlation_id(&self) -> String {
-        format!("fake-{:08x}", self.correlation.fetch_add(1, Ordering::Relaxed))
+        format!(
+            "fake-{:08x}",
+            self.correlation.fetch_add(1, Ordering::Relaxed)
+        )
     }
 }
 
@@ -353,7 +356,11 @@ async fn serve(listener: TcpListener, router: Router) {
                         Ok(response) => response,
                         Err(never) => match never {},
                     };
-                    if response.extensions().get::<routes::DropConnection>().is_some() {
+                    if response
+                        .extensions()
+                        .get::<routes::DropConnection>()
+                        .is_some()
+                    {
                         Err(DroppedOnPurpose)
                     } else {
                         Ok(response)

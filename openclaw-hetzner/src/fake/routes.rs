@@ -37,10 +37,9 @@ pub(crate) async fn handle(
         let error = FakeError::not_found(&format!("{method} {}", uri.path()));
         return finish(error_response(&error), None, &correlation_id);
     };
-    let query: Vec<(String, String)> =
-        form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
-            .into_owned()
-            .collect();
+    let query: Vec<(String, String)> = form_urlencoded::parse(uri.query().unwrap_or("").as_bytes())
+        .into_owned()
+        .collect();
     let body_json = (!body.is_empty()).then(|| {
         serde_json::from_slice::<Value>(&body)
             .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned()))
@@ -66,7 +65,11 @@ pub(crate) async fn handle(
     }
     let verdict = shared.bucket().take(Instant::now());
     if !verdict.allowed {
-        let error = FakeError::new(429, "rate_limit_exceeded", "limit of requests per hour reached");
+        let error = FakeError::new(
+            429,
+            "rate_limit_exceeded",
+            "limit of requests per hour reached",
+        );
         return finish(error_response(&error), Some(verdict), &correlation_id);
     }
     let fault = shared.faults().take(endpoint);
@@ -146,7 +149,10 @@ fn apply(
             let with_keys = !request.ssh_keys.is_empty();
             let (server, action, next) = world.create_server(request, now)?;
             let action = render::action(&world.actions[&action]);
-            let next: Vec<Value> = next.iter().map(|a| render::action(&world.actions[a])).collect();
+            let next: Vec<Value> = next
+                .iter()
+                .map(|a| render::action(&world.actions[a]))
+                .collect();
             Ok((
                 StatusCode::CREATED,
                 json!({
@@ -166,18 +172,24 @@ fn apply(
         }
         Endpoint::DeleteServer => {
             let action = world.delete_server(id, now)?;
-            Ok((StatusCode::OK, json!({"action": render::action(&world.actions[&action])})))
+            Ok((
+                StatusCode::OK,
+                json!({"action": render::action(&world.actions[&action])}),
+            ))
         }
         Endpoint::PowerOff | Endpoint::PowerOn => {
             let action = world.power(id, endpoint == Endpoint::PowerOn, now)?;
-            Ok((StatusCode::CREATED, json!({"action": render::action(&world.actions[&action])})))
+            Ok((
+                StatusCode::CREATED,
+                json!({"action": render::action(&world.actions[&action])}),
+            ))
         }
         Endpoint::GetActions => {
             let mut ids = Vec::new();
             for (key, value) in query.iter().filter(|(k, _)| k == "id") {
-                let parsed = value
-                    .parse::<u64>()
-                    .map_err(|_| FakeError::invalid(format!("{key}={value:?} is not an action id")))?;
+                let parsed = value.parse::<u64>().map_err(|_| {
+                    FakeError::invalid(format!("{key}={value:?} is not an action id"))
+                })?;
                 ids.push(parsed);
             }
             if ids.is_empty() {
@@ -204,17 +216,21 @@ fn list_servers(
     world: &super::state::World,
     query: &[(String, String)],
 ) -> Result<(StatusCode, Value), FakeError> {
-    let one = |name: &str| query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
-    let number = |name: &str, default: u64| -> Result<u64, FakeError> {
-        match one(name) {
-            None => Ok(default),
-            Some(v) => v
-                .parse::<u64>()
-                .ok()
-                .filter(|n| *n >= 1)
-                .ok_or_else(|| FakeError::invalid(format!("{name} must be a positive integer"))),
-        }
+    let one = |name: &str| {
+        query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     };
+    let number =
+        |name: &str, default: u64| -> Result<u64, FakeError> {
+            match one(name) {
+                None => Ok(default),
+                Some(v) => v.parse::<u64>().ok().filter(|n| *n >= 1).ok_or_else(|| {
+                    FakeError::invalid(format!("{name} must be a positive integer"))
+                }),
+            }
+        };
     let selector = LabelSelector::parse(one("label_selector").unwrap_or(""))
         .map_err(|e| FakeError::invalid(e.to_string()))?;
     let statuses: Vec<String> = query
@@ -244,7 +260,9 @@ fn list_servers(
 fn create_request(body: Option<&Value>) -> Result<CreateServerRequest, FakeError> {
     let mut body = match body {
         Some(Value::Object(map)) => Value::Object(map.clone()),
-        Some(Value::String(_)) => return Err(FakeError::new(400, "json_error", "body is not JSON")),
+        Some(Value::String(_)) => {
+            return Err(FakeError::new(400, "json_error", "body is not JSON"))
+        }
         _ => return Err(FakeError::invalid("body must be a JSON object")),
     };
     for field in ["server_type", "image", "location"] {
@@ -286,7 +304,9 @@ fn bare(status: u16) -> Response {
 fn finish(mut response: Response, verdict: Option<Verdict>, correlation_id: &str) -> Response {
     let headers = response.headers_mut();
     if let Some(v) = verdict {
-        let reset = chrono::Utc::now().timestamp().saturating_add_unsigned(v.full_in);
+        let reset = chrono::Utc::now()
+            .timestamp()
+            .saturating_add_unsigned(v.full_in);
         for (name, value) in [
             ("ratelimit-limit", v.limit.to_string()),
             ("ratelimit-remaining", v.remaining.to_string()),

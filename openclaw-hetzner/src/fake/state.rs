@@ -173,7 +173,11 @@ impl World {
         for (key, value) in &request.labels {
             validate_label(key, value)?;
         }
-        if request.user_data.as_ref().is_some_and(|u| u.len() > MAX_USER_DATA) {
+        if request
+            .user_data
+            .as_ref()
+            .is_some_and(|u| u.len() > MAX_USER_DATA)
+        {
             return Err(FakeError::invalid("user_data is longer than 32 KiB"));
         }
         if self.servers.values().any(|s| s.name == request.name) {
@@ -183,10 +187,12 @@ impl World {
         }
         self.next_server += 1;
         let id = self.next_server;
-        let public = request.public_net.unwrap_or(crate::model::PublicNetRequest {
-            enable_ipv4: true,
-            enable_ipv6: true,
-        });
+        let public = request
+            .public_net
+            .unwrap_or(crate::model::PublicNetRequest {
+                enable_ipv4: true,
+                enable_ipv6: true,
+            });
         let n = u32::try_from(id).unwrap_or(u32::MAX);
         let server = FakeServer {
             id,
@@ -203,9 +209,9 @@ impl World {
             ipv4: public
                 .enable_ipv4
                 .then(|| Ipv4Addr::from(u32::from(Ipv4Addr::new(198, 51, 100, 0)) + n % 65_536)),
-            ipv6_network: public.enable_ipv6.then(|| {
-                Ipv6Addr::new(0x2001, 0xdb8, (n >> 16) as u16, n as u16, 0, 0, 0, 0)
-            }),
+            ipv6_network: public
+                .enable_ipv6
+                .then(|| Ipv6Addr::new(0x2001, 0xdb8, (n >> 16) as u16, n as u16, 0, 0, 0, 0)),
             created: Utc::now(),
         };
         self.servers.insert(id, server);
@@ -290,7 +296,9 @@ fn validate_name(name: &str) -> Result<(), FakeError> {
     if ok {
         Ok(())
     } else {
-        Err(FakeError::invalid(format!("name {name:?} is not a valid hostname")))
+        Err(FakeError::invalid(format!(
+            "name {name:?} is not a valid hostname"
+        )))
     }
 }
 
@@ -299,7 +307,8 @@ fn validate_name(name: &str) -> Result<(), FakeError> {
 fn validate_label(key: &str, value: &str) -> Result<(), FakeError> {
     fn name_ok(s: &str) -> bool {
         s.len() <= 63
-            && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            && s.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
             && s.chars().next().is_none_or(|c| c.is_ascii_alphanumeric())
             && s.chars().last().is_none_or(|c| c.is_ascii_alphanumeric())
     }
@@ -311,7 +320,9 @@ fn validate_label(key: &str, value: &str) -> Result<(), FakeError> {
         !p.is_empty() && p.len() <= 253 && p.split('.').all(|l| !l.is_empty() && name_ok(l))
     });
     if name.is_empty() || !name_ok(name) || !prefix_ok {
-        return Err(FakeError::invalid(format!("label key {key:?} is not valid")));
+        return Err(FakeError::invalid(format!(
+            "label key {key:?} is not valid"
+        )));
     }
     if !name_ok(value) {
         return Err(FakeError::invalid(format!(

@@ -28,11 +28,11 @@ pub(crate) fn adapter(fake: &FakeHetzner, deployment: &str) -> HetznerCompute {
     HetznerCompute::new(config(fake, deployment)).unwrap()
 }
 
-pub(crate) fn adapter_with(
-    config: HetznerConfig,
-    limiter: Arc<dyn RateLimiter>,
-) -> HetznerCompute {
-    HetznerCompute::builder(config).limiter(limiter).build().unwrap()
+pub(crate) fn adapter_with(config: HetznerConfig, limiter: Arc<dyn RateLimiter>) -> HetznerCompute {
+    HetznerCompute::builder(config)
+        .limiter(limiter)
+        .build()
+        .unwrap()
 }
 
 /// A spec as the engine builds it.

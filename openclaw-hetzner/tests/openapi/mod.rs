@@ -10,9 +10,7 @@ use serde_json::{json, Map, Value};
 pub(crate) fn spec() -> Value {
     let dir = std::env::var_os("OPENCLAW_SPECS_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/specs")
-        });
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/specs"));
     let path = dir.join("hetzner-cloud.openapi.json");
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("cannot read the Hetzner spec at {}: {e}", path.display()));
