@@ -8,6 +8,7 @@ use openclaw_core::{Clock, Error, Result, SecretString};
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
 use reqwest::Method;
 use serde::de::DeserializeOwned;
+use tracing::Instrument;
 
 use crate::config::HetznerConfig;
 use crate::error::{ApiError, Failure};
@@ -88,6 +89,27 @@ impl Client {
         query: &[(&str, String)],
         body: Option<&serde_json::Value>,
     ) -> Result<Reply<T>, Failure> {
+        // One span per request, carrying Hetzner's correlation id once it is known, so a
+        // log line can be matched with Hetzner's support.
+        let span = tracing::debug_span!(
+            "hetzner_request",
+            endpoint,
+            status = tracing::field::Empty,
+            correlation_id = tracing::field::Empty,
+        );
+        self.send(method, path, endpoint, query, body)
+            .instrument(span)
+            .await
+    }
+
+    async fn send<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        endpoint: &str,
+        query: &[(&str, String)],
+        body: Option<&serde_json::Value>,
+    ) -> Result<Reply<T>, Failure> {
         self.limiter.acquire(1).await.map_err(Failure::Local)?;
         let mut request = self
             .http
@@ -113,6 +135,11 @@ impl Client {
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let correlation_id = correlation_id(&headers);
+        let span = tracing::Span::current();
+        span.record("status", status);
+        if let Some(id) = &correlation_id {
+            span.record("correlation_id", id.as_str());
+        }
         let observation =
             rate_limit::observe_headers(&headers, status, self.clock.now().timestamp());
         if !rate_limit::is_empty(&observation) {
