@@ -117,6 +117,8 @@ impl ActionWatcher {
                             || failed_polls >= MAX_FAILED_POLLS;
                         tracing::warn!(error = %error, failed_polls, give_up, "polling actions failed");
                         if give_up {
+                            // Those waiters have their answer; later ones get a fresh count.
+                            failed_polls = 0;
                             for id in chunk {
                                 self.settle(*id, &Err(error.clone()));
                             }

@@ -495,3 +495,23 @@ async fn specs_for_another_owner_or_with_bad_firewalls_are_refused_before_sendin
     ));
     assert_eq!(fake.total_requests(), 0);
 }
+
+#[tokio::test]
+async fn the_action_watcher_rides_out_transient_poll_failures_and_reports_permanent_ones() {
+    let fake = FakeHetzner::start().await.unwrap();
+    let compute = adapter(&fake, "prod");
+    let server = compute
+        .create_server(&spec("prod", InstanceId::new()))
+        .await
+        .unwrap();
+    fake.set_action_delay(Duration::from_millis(200));
+
+    fake.fail_next(Endpoint::GetActions, 2, 503, "service_error");
+    compute.power_off(&server.id).await.unwrap();
+    assert_eq!(fake.server(numeric(&server.id)).unwrap().status, "off");
+
+    fake.fail_next(Endpoint::GetActions, 1, 403, "forbidden");
+    let error = compute.power_on(&server.id).await.unwrap_err();
+    assert_eq!(error.class(), ErrorClass::Permanent, "{error:?}");
+    assert!(error.to_string().contains("forbidden"), "{error}");
+}
