@@ -88,7 +88,7 @@ pub trait Store: Send + Sync + 'static {
         &self,
         instance: &Instance,
         event: &NewEvent,
-        job: Option<&NewJob>,
+        job: Option<NewJob>,
     ) -> Result<Event>;
     /// Compare-and-swap update of an instance, with event and job in the same transaction.
     async fn update_instance(&self, write: &InstanceWrite) -> Result<(Instance, Option<Event>)>;
