@@ -50,7 +50,7 @@ pub fn observe_headers(headers: &HeaderMap, status: u16, now_unix: i64) -> RateL
         let header = headers
             .get("retry-after")
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| parse_retry_after(v, std::time::SystemTime::now()));
+            .and_then(|v| parse_retry_after(v, unix_time(now_unix)));
         // Hetzner refills one request per second; a reset in the current second rounds to
         // zero, and retrying at once would only be refused again.
         Some(
@@ -68,6 +68,13 @@ pub fn observe_headers(headers: &HeaderMap, status: u16, now_unix: i64) -> RateL
         reset_after: next_permit.filter(|_| remaining == Some(0)),
         retry_after,
     }
+}
+
+/// `now_unix` as a `SystemTime`, so an HTTP-date `Retry-After` is read against the same
+/// (injectable) clock as `RateLimit-Reset`.
+fn unix_time(now_unix: i64) -> std::time::SystemTime {
+    let since_epoch = Duration::from_secs(u64::try_from(now_unix).unwrap_or(0));
+    std::time::UNIX_EPOCH + since_epoch
 }
 
 /// Whether an observation carries anything worth telling the limiter.
@@ -126,6 +133,10 @@ mod tests {
         assert_eq!(o.remaining, None);
         assert_eq!(o.retry_after, Some(Duration::from_secs(7)));
         assert!(is_empty(&observe_headers(&HeaderMap::new(), 200, 0)));
+        // An HTTP-date is read against the same clock as RateLimit-Reset.
+        let dated = headers(&[("retry-after", "Thu, 01 Jan 1970 00:01:00 GMT")]);
+        let o = observe_headers(&dated, 429, 30);
+        assert_eq!(o.retry_after, Some(Duration::from_secs(30)));
     }
 
     #[test]

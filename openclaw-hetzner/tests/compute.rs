@@ -515,3 +515,67 @@ async fn the_action_watcher_rides_out_transient_poll_failures_and_reports_perman
     assert_eq!(error.class(), ErrorClass::Permanent, "{error:?}");
     assert!(error.to_string().contains("forbidden"), "{error}");
 }
+
+/// A limiter that grants everything and counts what it was asked.
+#[derive(Default)]
+struct Counting {
+    acquired: std::sync::atomic::AtomicU32,
+    observed: std::sync::Mutex<Vec<openclaw_core::ports::RateLimitObservation>>,
+}
+
+#[async_trait::async_trait]
+impl openclaw_core::ports::RateLimiter for Counting {
+    async fn acquire(&self, permits: u32) -> openclaw_core::Result<()> {
+        self.acquired
+            .fetch_add(permits, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
+    }
+
+    async fn try_acquire(&self, _permits: u32) -> openclaw_core::Result<bool> {
+        Ok(true)
+    }
+
+    async fn observe(
+        &self,
+        observation: &openclaw_core::ports::RateLimitObservation,
+    ) -> openclaw_core::Result<()> {
+        self.observed.lock().unwrap().push(*observation);
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn every_request_takes_one_permit_and_reports_the_headers() {
+    let fake = FakeHetzner::start().await.unwrap();
+    let limiter = Arc::new(Counting::default());
+    let compute = adapter_with(config(&fake, "prod"), limiter.clone());
+    let instance = InstanceId::new();
+    let server = compute
+        .create_server(&spec("prod", instance))
+        .await
+        .unwrap();
+    compute
+        .create_server(&spec("prod", instance))
+        .await
+        .unwrap();
+    compute.power_off(&server.id).await.unwrap();
+    compute.list_owned().await.unwrap();
+    compute.delete_server(&server.id).await.unwrap();
+
+    let requests = fake.total_requests();
+    assert!(requests >= 7, "{:?}", fake.request_counts());
+    let acquired = limiter.acquired.load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(acquired as usize, requests);
+    let observed = limiter.observed.lock().unwrap().clone();
+    assert_eq!(observed.len(), requests, "one observation per response");
+    assert!(observed
+        .iter()
+        .all(|o| o.limit == Some(3600) && o.remaining.is_some()));
+    // The fake's bucket went down with the requests (it refills one per second, so only
+    // roughly by one each).
+    let (first, last) = (
+        observed[0].remaining.unwrap(),
+        observed.last().unwrap().remaining.unwrap(),
+    );
+    assert!(last < first, "{first} -> {last}");
+}
