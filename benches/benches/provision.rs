@@ -15,7 +15,7 @@ use openclaw_core::engine::{EngineConfig, Provisioner};
 use openclaw_core::memory::{InMemoryCompute, InMemoryDns, InMemoryHealth, InMemoryStore};
 use openclaw_core::ports::ownership::{server_labels, server_name, Ownership};
 use openclaw_core::ports::{
-    Compute, Dns, HealthProbe, InstanceWrite, RecordSpec, ServerSpec, Store,
+    Compute, Dns, HealthProbe, InstanceWrite, NewInstance, RecordSpec, ServerSpec, Store,
 };
 use openclaw_core::SecretString;
 
@@ -28,6 +28,7 @@ fn order(n: u64) -> CreateInstance {
         subdomain: format!("b{n}"),
         plan: "starter".into(),
         region: "eu-west".into(),
+        ..Default::default()
     }
 }
 
@@ -66,7 +67,7 @@ impl Baseline {
         let event = NewEvent::status_changed(id, None, InstanceStatus::Pending, "", now);
         let job = NewJob::new(id, JobKind::Provision, now, 5);
         self.store
-            .insert_instance(&instance, &event, Some(job.clone()))
+            .insert_instance(&NewInstance::new(&instance, &event, Some(job.clone())))
             .await
             .unwrap();
         let spec = ServerSpec {

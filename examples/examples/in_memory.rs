@@ -45,6 +45,7 @@ async fn main() -> openclaw_core::Result<()> {
             subdomain: "alice".into(),
             plan: "starter".into(),
             region: "eu-west".into(),
+            ..Default::default()
         })
         .await?;
     provisioner.run_pending_jobs().await?;

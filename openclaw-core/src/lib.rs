@@ -43,6 +43,7 @@
 //!     subdomain: "alice".into(),
 //!     plan: "starter".into(),
 //!     region: "eu-west".into(),
+//!     ..Default::default()
 //! };
 //! let instance = provisioner.create(order).await?;
 //! provisioner.run_pending_jobs().await?;
@@ -60,6 +61,7 @@ pub mod engine;
 mod error;
 pub mod event_feed;
 pub mod guarded;
+pub mod instance_secrets;
 pub mod limiter;
 pub mod memory;
 pub mod ports;

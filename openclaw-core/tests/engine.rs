@@ -785,3 +785,120 @@ async fn dns_conflict_with_a_foreign_record_never_overwrites_it() {
     let records = h.dns.records();
     assert_eq!(records, vec![foreign]);
 }
+
+fn with_keys(subdomain: &str, keys: &[(&str, &str)]) -> CreateInstance {
+    let mut r = request(subdomain);
+    r.provider_keys = keys
+        .iter()
+        .map(|(k, v)| (k.to_string(), SecretString::new(*v)))
+        .collect();
+    r
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_server_fetches_its_secrets_once() {
+    let h = Harness::new();
+    h.health.set_default(Health::Starting);
+    let i = h
+        .provisioner
+        .create(with_keys("yara", &[("ANTHROPIC_API_KEY", "sk-ant-yara")]))
+        .await
+        .unwrap();
+    let provisioner = h.provisioner.clone();
+    let worker = tokio::spawn(async move { provisioner.run_pending_jobs().await });
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    assert_eq!(h.status(i.id).await, Provisioning);
+
+    let key = openclaw_core::BootstrapKey::from_bytes([42; 32]);
+    let token = key.token_for(i.id);
+    let env = h.provisioner.bootstrap(token.expose()).await.unwrap();
+    assert_eq!(env["ANTHROPIC_API_KEY"].expose(), "sk-ant-yara");
+    let gateway = env["OPENCLAW_GATEWAY_TOKEN"].expose().to_string();
+    assert!(gateway.len() >= 43, "32+ random bytes");
+    assert!(matches!(
+        h.provisioner.bootstrap(token.expose()).await,
+        Err(Error::Gone { .. })
+    ));
+    let forged = format!("{}.{}", i.id.as_uuid().simple(), "A".repeat(43));
+    assert!(matches!(
+        h.provisioner.bootstrap(&forged).await,
+        Err(Error::NotFound { .. })
+    ));
+
+    h.health.set_default(Health::Healthy);
+    worker.await.unwrap().unwrap();
+    assert_eq!(h.status(i.id).await, Active);
+    // The access link carries the same gateway token, in the fragment, and is audited.
+    let link = h.provisioner.access_link(i.id, "whmcs").await.unwrap();
+    assert_eq!(
+        link.expose(),
+        format!("https://yara.{ZONE}/#token={gateway}")
+    );
+    let audits: Vec<_> = h
+        .provisioner
+        .events(i.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.topic == Topic::Audit)
+        .collect();
+    assert_eq!(audits.len(), 2, "bootstrap delivered, access link issued");
+    assert!(audits.iter().all(|e| !format!("{e:?}").contains(&gateway)));
+    // An active instance's server has no business asking again.
+    assert!(matches!(
+        h.provisioner.bootstrap(token.expose()).await,
+        Err(Error::Conflict { .. })
+    ));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retried_provisioning_can_bootstrap_again() {
+    let h = Harness::new();
+    let i = h.create("zeno").await;
+    let bad = Health::Unhealthy { reason: "x".into() };
+    h.health.script(i.id, vec![bad.clone(), bad.clone(), bad]);
+    let token = openclaw_core::BootstrapKey::from_bytes([42; 32]).token_for(i.id);
+    // The first server got its secrets, then failed its health checks and was rolled back.
+    let provisioner = h.provisioner.clone();
+    let worker = tokio::spawn(async move { provisioner.run_pending_jobs().await });
+    tokio::task::yield_now().await;
+    h.provisioner.bootstrap(token.expose()).await.unwrap();
+    worker.await.unwrap().unwrap();
+    h.settle().await;
+    assert_eq!(h.status(i.id).await, RolledBack);
+    h.provisioner.retry(i.id).await.unwrap();
+    h.health.set_default(Health::Starting);
+    let provisioner = h.provisioner.clone();
+    let worker = tokio::spawn(async move { provisioner.run_pending_jobs().await });
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    assert!(h.provisioner.bootstrap(token.expose()).await.is_ok());
+    h.health.set_default(Health::Healthy);
+    worker.await.unwrap().unwrap();
+    assert_eq!(h.status(i.id).await, Active);
+}
+
+#[tokio::test(start_paused = true)]
+async fn bad_provider_keys_are_refused_before_anything_is_written() {
+    let h = Harness::new();
+    let err = h
+        .provisioner
+        .create(with_keys("ally", &[("OPENCLAW_GATEWAY_TOKEN", "mine")]))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::InvalidInput { ref field, .. } if field.starts_with("provider_keys"))
+    );
+    assert!(h
+        .provisioner
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .items
+        .is_empty());
+    assert!(matches!(
+        h.provisioner
+            .access_link(openclaw_core::domain::InstanceId::new(), "x")
+            .await,
+        Err(Error::NotFound { .. })
+    ));
+}

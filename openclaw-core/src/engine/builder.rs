@@ -14,6 +14,7 @@ use crate::bootstrap::BootstrapKey;
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, Result};
 use crate::guarded::{GuardedCompute, GuardedDns};
+use crate::instance_secrets::SealingKey;
 use crate::memory::{InMemoryStore, LocalBus};
 use crate::ports::{Compute, Dns, EventBus, HealthProbe, Store};
 use crate::retry::{Retrier, RetryBudget, RetryPolicy};
@@ -120,6 +121,13 @@ impl ProvisionerBuilder {
                 BootstrapKey::random()
             }
         };
+        let secrets_key = match &config.secrets_key {
+            Some(key) => key.clone(),
+            None => {
+                tracing::warn!("no secrets key configured; using a random one, so stored instance secrets will not open after a restart");
+                SealingKey::random()
+            }
+        };
         let rng = match seed {
             Some(seed) => StdRng::seed_from_u64(seed),
             None => StdRng::from_os_rng(),
@@ -134,6 +142,7 @@ impl ProvisionerBuilder {
                 clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
                 config,
                 bootstrap_key,
+                secrets_key,
                 wake: Notify::new(),
                 rng: Mutex::new(rng),
                 metrics: EngineMetrics::default(),

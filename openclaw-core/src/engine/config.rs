@@ -10,6 +10,7 @@ use crate::bootstrap::BootstrapKey;
 use crate::cloud_init::CloudInitConfig;
 use crate::domain::{Catalog, DeploymentName, RollbackLevel};
 use crate::error::{Error, Result};
+use crate::instance_secrets::SealingKey;
 
 /// What can start an automatic rollback of a provisioning.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -183,6 +184,9 @@ pub struct EngineConfig {
     /// Key the single-use bootstrap tokens are derived from. Secret.
     #[serde(skip)]
     pub bootstrap_key: Option<BootstrapKey>,
+    /// Key instance secrets are sealed with before they reach the store. Secret.
+    #[serde(skip)]
+    pub secrets_key: Option<SealingKey>,
     /// SSH keys (names or ids at the provider) installed for admins.
     pub ssh_keys: Vec<String>,
     /// Provider firewall ids attached to every server.
@@ -214,6 +218,10 @@ impl fmt::Debug for EngineConfig {
                 "bootstrap_key",
                 &self.bootstrap_key.as_ref().map(|_| "[redacted]"),
             )
+            .field(
+                "secrets_key",
+                &self.secrets_key.as_ref().map(|_| "[redacted]"),
+            )
             .field("ssh_keys", &self.ssh_keys)
             .field("firewalls", &self.firewalls)
             .field("enable_ipv6", &self.enable_ipv6)
@@ -237,6 +245,7 @@ impl Default for EngineConfig {
             catalog: Catalog::default(),
             cloud_init: CloudInitConfig::default(),
             bootstrap_key: None,
+            secrets_key: None,
             ssh_keys: Vec::new(),
             firewalls: Vec::new(),
             enable_ipv6: true,

@@ -14,11 +14,13 @@ use self::queue::QueuedJob;
 use super::faults::{respond, FaultInjector};
 use crate::clock::{Clock, SystemClock};
 use crate::domain::{
-    ClaimRequest, Event, ExternalRef, IdempotencyRecord, Instance, InstanceFilter, InstanceId, Job,
-    JobFilter, JobId, JobState, Lease, NewEvent, NewJob, Page, RollbackLogEntry, StoredResponse,
+    ApiKey, ClaimRequest, Event, ExternalRef, IdempotencyRecord, Instance, InstanceFilter,
+    InstanceId, Job, JobFilter, JobId, JobState, Lease, NewEvent, NewJob, Page, RollbackLogEntry,
+    StoredResponse,
 };
 use crate::error::{Error, Result};
-use crate::ports::{InstanceWrite, Store, StoreStats};
+use crate::instance_secrets::SealedSecrets;
+use crate::ports::{ApiKeyStore, InstanceWrite, NewInstance, Store, StoreStats};
 
 mod queue;
 
@@ -52,6 +54,10 @@ struct State {
     last_job_seq: u64,
     idempotency: HashMap<String, IdempotencyRecord>,
     rollback_log: Vec<RollbackLogEntry>,
+    /// Sealed secrets by instance, with when the bootstrap handed them out.
+    secrets: HashMap<InstanceId, (SealedSecrets, Option<DateTime<Utc>>)>,
+    api_keys: BTreeMap<String, (u64, ApiKey)>,
+    last_key_seq: u64,
 }
 
 impl Default for InMemoryStore {
@@ -266,20 +272,18 @@ impl Store for InMemoryStore {
         self.run("ping", |_| Ok(())).await
     }
 
-    async fn insert_instance(
-        &self,
-        instance: &Instance,
-        event: &NewEvent,
-        job: Option<NewJob>,
-    ) -> Result<Event> {
+    async fn insert_instance(&self, new: &NewInstance) -> Result<Event> {
         let now = self.clock.now();
-        let has_job = job.is_some();
         let event = self
             .run("insert_instance", |s| {
-                s.insert(instance, event, job.as_ref(), now)
+                let event = s.insert(&new.instance, &new.event, new.job.as_ref(), now)?;
+                if let Some(secrets) = &new.secrets {
+                    s.secrets.insert(new.instance.id, (secrets.clone(), None));
+                }
+                Ok(event)
             })
             .await?;
-        if has_job {
+        if new.job.is_some() {
             self.wake_workers();
         }
         Ok(event)
@@ -316,6 +320,7 @@ impl Store for InMemoryStore {
             }
             let removed = current.clone();
             s.instances.remove(&id);
+            s.secrets.remove(&id);
             s.unindex_live(&removed);
             s.rollback_log.push(log.clone());
             Ok(s.append(event))
@@ -326,6 +331,44 @@ impl Store for InMemoryStore {
     async fn get_instance(&self, id: InstanceId) -> Result<Option<Instance>> {
         self.run("get_instance", |s| Ok(s.instances.get(&id).cloned()))
             .await
+    }
+
+    async fn instance_secrets(&self, id: InstanceId) -> Result<Option<SealedSecrets>> {
+        self.run("instance_secrets", |s| {
+            Ok(s.secrets.get(&id).map(|(sealed, _)| sealed.clone()))
+        })
+        .await
+    }
+
+    async fn consume_bootstrap(
+        &self,
+        id: InstanceId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<SealedSecrets>> {
+        self.run("consume_bootstrap", |s| {
+            let (sealed, used) = s
+                .secrets
+                .get_mut(&id)
+                .ok_or_else(|| Error::not_found("instance secrets", id))?;
+            if used.is_some() {
+                return Ok(None);
+            }
+            *used = Some(now);
+            Ok(Some(sealed.clone()))
+        })
+        .await
+    }
+
+    async fn reset_bootstrap(&self, id: InstanceId) -> Result<()> {
+        self.run("reset_bootstrap", |s| {
+            let (_, used) = s
+                .secrets
+                .get_mut(&id)
+                .ok_or_else(|| Error::not_found("instance secrets", id))?;
+            *used = None;
+            Ok(())
+        })
+        .await
     }
 
     async fn find_live_by_external_ref(
@@ -570,3 +613,50 @@ impl Store for InMemoryStore {
 
 #[cfg(test)]
 mod tests;
+
+#[async_trait]
+impl ApiKeyStore for InMemoryStore {
+    async fn insert_api_key(&self, key: &ApiKey) -> Result<()> {
+        self.run("insert_api_key", |s| {
+            if s.api_keys.contains_key(&key.id) {
+                return Err(Error::conflict(format!("api key {} exists", key.id)));
+            }
+            s.last_key_seq += 1;
+            let seq = s.last_key_seq;
+            s.api_keys.insert(key.id.clone(), (seq, key.clone()));
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_api_key(&self, id: &str) -> Result<Option<ApiKey>> {
+        self.run("get_api_key", |s| {
+            Ok(s.api_keys.get(id).map(|(_, key)| key.clone()))
+        })
+        .await
+    }
+
+    async fn list_api_keys(&self) -> Result<Vec<ApiKey>> {
+        self.run("list_api_keys", |s| {
+            let mut keys: Vec<_> = s.api_keys.values().cloned().collect();
+            keys.sort_by_key(|(seq, _)| *seq);
+            Ok(keys.into_iter().map(|(_, key)| key).collect())
+        })
+        .await
+    }
+
+    async fn revoke_api_key(&self, id: &str, at: DateTime<Utc>) -> Result<bool> {
+        self.run("revoke_api_key", |s| {
+            let (_, key) = s
+                .api_keys
+                .get_mut(id)
+                .ok_or_else(|| Error::not_found("api key", id))?;
+            if key.revoked_at.is_some() {
+                return Ok(false);
+            }
+            key.revoked_at = Some(at);
+            Ok(true)
+        })
+        .await
+    }
+}

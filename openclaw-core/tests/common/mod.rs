@@ -150,5 +150,6 @@ pub(crate) fn request(subdomain: &str) -> CreateInstance {
         subdomain: subdomain.into(),
         plan: "starter".into(),
         region: "eu-west".into(),
+        ..Default::default()
     }
 }
