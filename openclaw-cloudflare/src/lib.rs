@@ -18,8 +18,9 @@
 //!   each error says whether a retry can help; a body that does not parse names the endpoint
 //!   and the field.
 //!
-//! With the `fake` feature, [`fake::FakeCloudflare`] serves the same API from memory for
-//! tests and the sandbox.
+//! With the `fake` feature, `fake::FakeCloudflare` serves the same API from memory for tests
+//! and the sandbox. The crate's README documents configuration, the ownership mark, what
+//! happens on a conflict, rate limiting and the fake's fault injection.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -28,11 +29,18 @@
 //! use openclaw_core::domain::{DeploymentName, InstanceId};
 //! use openclaw_core::ports::ownership::Ownership;
 //! use openclaw_core::ports::{Dns, RateLimiter, RecordSpec};
+//! use openclaw_core::TokenBucket;
 //!
-//! # async fn demo(limiter: Arc<dyn RateLimiter>) -> openclaw_core::Result<()> {
+//! # async fn demo() -> openclaw_core::Result<()> {
+//! // One limiter per token per process, shared by every adapter that uses the token.
+//! let limiter: Arc<dyn RateLimiter> = Arc::new(TokenBucket::cloudflare());
 //! let owner = DeploymentName::parse("prod-eu")?;
 //! // The token comes from CLOUDFLARE_API_TOKEN.
-//! let config = CloudflareConfig::new("023e105f4ecef8ad9ca31a8372d0c353", "claw.example.com", owner.clone());
+//! let config = CloudflareConfig::new(
+//!     "023e105f4ecef8ad9ca31a8372d0c353",
+//!     "claw.example.com",
+//!     owner.clone(),
+//! );
 //! let dns = CloudflareDns::new(config, limiter)?;
 //! let records = dns
 //!     .ensure_records(&RecordSpec {
