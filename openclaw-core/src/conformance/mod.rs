@@ -75,6 +75,7 @@ macro_rules! store_conformance_tests {
             insert_and_get,
             insert_existing_id_conflicts,
             external_ref_unique_among_live,
+            fqdn_unique_among_live,
             list_filters_and_pages,
             update_compare_and_swap,
             update_writes_event_and_job,

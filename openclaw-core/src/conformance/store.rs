@@ -35,6 +35,7 @@ where
     insert_and_get(new_store().await).await;
     insert_existing_id_conflicts(new_store().await).await;
     external_ref_unique_among_live(new_store().await).await;
+    fqdn_unique_among_live(new_store().await).await;
     list_filters_and_pages(new_store().await).await;
     update_compare_and_swap(new_store().await).await;
     update_writes_event_and_job(new_store().await).await;
@@ -160,7 +161,7 @@ pub async fn stats_count(store: Arc<dyn Store>) {
     let second = sample_instance(&customer(), None);
     let job = NewJob::new(second.id, JobKind::Provision, now(), 3);
     store
-        .insert_instance(&second, &created(&second), Some(&job))
+        .insert_instance(&second, &created(&second), Some(job.clone()))
         .await
         .unwrap();
     move_to(&store, &first, InstanceStatus::Provisioning, None).await;

@@ -109,9 +109,7 @@ impl ProvisionerBuilder {
             compute = Arc::new(GuardedCompute::new(compute, retrier("compute", 1)));
             dns = Arc::new(GuardedDns::new(dns, retrier("dns", 2)));
         }
-        let store: Arc<dyn Store> = self
-            .store
-            .unwrap_or_else(|| Arc::new(InMemoryStore::new()));
+        let store: Arc<dyn Store> = self.store.unwrap_or_else(|| Arc::new(InMemoryStore::new()));
         let bus = self
             .bus
             .unwrap_or_else(|| Arc::new(LocalBus::new(store.clone())));

@@ -279,7 +279,10 @@ impl EngineConfig {
             return Err(Error::invalid("workers.max_attempts", "must be at least 1"));
         }
         if w.poll_interval.is_zero() {
-            return Err(Error::invalid("workers.poll_interval", "must be above zero"));
+            return Err(Error::invalid(
+                "workers.poll_interval",
+                "must be above zero",
+            ));
         }
         if self.health.interval.is_zero() {
             return Err(Error::invalid("health.interval", "must be above zero"));
@@ -354,19 +357,32 @@ mod tests {
     fn bad_fields_are_named() {
         let mut c = EngineConfig::default();
         c.workers.heartbeat = c.workers.lease;
-        assert!(matches!(c.validate(), Err(Error::InvalidInput { ref field, .. }) if field == "workers.heartbeat"));
-        let mut c = EngineConfig::default();
-        c.zone = "Bad_Zone".into();
-        assert!(matches!(c.validate(), Err(Error::InvalidInput { ref field, .. }) if field == "zone"));
+        assert!(
+            matches!(c.validate(), Err(Error::InvalidInput { ref field, .. }) if field == "workers.heartbeat")
+        );
+        let c = EngineConfig {
+            zone: "Bad_Zone".into(),
+            ..EngineConfig::default()
+        };
+        assert!(
+            matches!(c.validate(), Err(Error::InvalidInput { ref field, .. }) if field == "zone")
+        );
     }
 
     #[test]
     fn debug_hides_the_bootstrap_key() {
-        let mut c = EngineConfig::default();
-        c.bootstrap_key = Some(BootstrapKey::from_bytes([7; 32]));
+        let c = EngineConfig {
+            bootstrap_key: Some(BootstrapKey::from_bytes([7; 32])),
+            ..EngineConfig::default()
+        };
         let shown = format!("{c:?}");
         assert!(shown.contains("[redacted]"));
-        assert!(!shown.contains(&BootstrapKey::from_bytes([7; 32]).to_base64().expose().to_string()));
+        assert!(!shown.contains(
+            &BootstrapKey::from_bytes([7; 32])
+                .to_base64()
+                .expose()
+                .to_string()
+        ));
     }
 
     #[test]

@@ -9,8 +9,8 @@ use super::metrics::MetricsSnapshot;
 use super::sweep::{self, SweepMode, SweepReport};
 use super::worker;
 use crate::domain::{
-    CreateInstance, Event, Instance, InstanceFilter, InstanceId, InstanceStatus, JobKind,
-    NewEvent, Operation, Page, RollbackLevel, Topic,
+    CreateInstance, Event, Instance, InstanceFilter, InstanceId, InstanceStatus, JobKind, NewEvent,
+    Operation, Page, RollbackLevel, Topic,
 };
 use crate::error::{Error, Result};
 use crate::ports::{EventStream, Store};
@@ -73,7 +73,7 @@ impl Provisioner {
         let job = engine.new_job(instance.id, JobKind::Provision);
         match engine
             .store
-            .insert_instance(&instance, &event, Some(&job))
+            .insert_instance(&instance, &event, Some(job))
             .await
         {
             Ok(stored_event) => {
@@ -162,9 +162,7 @@ impl Provisioner {
         let soft = level == RollbackLevel::Soft;
         let instance = self
             .decide(id, |i| match (i.status, level) {
-                (RollingBack | RolledBack, _) | (Failed, RollbackLevel::Soft) => {
-                    Ok(Decision::AsIs)
-                }
+                (RollingBack | RolledBack, _) | (Failed, RollbackLevel::Soft) => Ok(Decision::AsIs),
                 (_, RollbackLevel::Soft) => Ok(Decision::Change(Change::to(Failed, &reason))),
                 _ => Ok(Decision::Change(
                     Change::to(RollingBack, &reason).with_job(JobKind::Rollback { level }),
@@ -194,12 +192,15 @@ impl Provisioner {
                     let last = i.last_error.as_ref();
                     let change = match last.map(|e| e.operation) {
                         None | Some(Operation::Provision) => provision(),
-                        Some(Operation::Suspend) => Change::to(Suspending, "retry requested")
-                            .with_job(JobKind::Suspend),
-                        Some(Operation::Unsuspend) => Change::to(Unsuspending, "retry requested")
-                            .with_job(JobKind::Unsuspend),
-                        Some(Operation::Terminate) => Change::to(Terminating, "retry requested")
-                            .with_job(JobKind::Terminate),
+                        Some(Operation::Suspend) => {
+                            Change::to(Suspending, "retry requested").with_job(JobKind::Suspend)
+                        }
+                        Some(Operation::Unsuspend) => {
+                            Change::to(Unsuspending, "retry requested").with_job(JobKind::Unsuspend)
+                        }
+                        Some(Operation::Terminate) => {
+                            Change::to(Terminating, "retry requested").with_job(JobKind::Terminate)
+                        }
                         Some(Operation::Rollback) => {
                             let level = last
                                 .and_then(|e| e.rollback_level)
@@ -237,7 +238,9 @@ impl Provisioner {
                 Err(other) => return Err(other),
             }
         }
-        Err(Error::conflict(format!("instance {id} kept changing; try again")))
+        Err(Error::conflict(format!(
+            "instance {id} kept changing; try again"
+        )))
     }
 
     /// Lists what the providers say this deployment owns and no live instance claims; with

@@ -41,6 +41,8 @@ struct State {
     instances: BTreeMap<InstanceId, Instance>,
     /// Live instances by external reference: the unique index of a database.
     live_refs: HashMap<ExternalRef, InstanceId>,
+    /// Live instances by fully qualified name: another unique index.
+    live_names: HashMap<String, InstanceId>,
     /// `events[i]` has sequence `i + 1`.
     events: Vec<Event>,
     events_by_instance: HashMap<InstanceId, Vec<usize>>,
@@ -127,33 +129,49 @@ impl State {
         }
     }
 
-    /// Refuses `instance` when its external reference is carried by another live instance.
-    fn check_ref(&self, instance: &Instance) -> Result<()> {
-        let Some(reference) = instance.external_ref.as_ref() else {
+    /// Refuses `instance` when its external reference or its name is carried by another live
+    /// instance.
+    fn check_unique(&self, instance: &Instance) -> Result<()> {
+        if !instance.status.is_live() {
             return Ok(());
-        };
-        match self.live_refs.get(reference) {
-            Some(holder) if *holder != instance.id && instance.status.is_live() => {
-                Err(Error::conflict(format!(
-                    "external_ref {reference} belongs to live instance {holder}"
-                )))
+        }
+        if let Some(reference) = instance.external_ref.as_ref() {
+            if let Some(holder) = self.live_refs.get(reference) {
+                if *holder != instance.id {
+                    return Err(Error::conflict(format!(
+                        "external_ref {reference} belongs to live instance {holder}"
+                    )));
+                }
             }
+        }
+        match self.live_names.get(&instance.fqdn) {
+            Some(holder) if *holder != instance.id => Err(Error::conflict(format!(
+                "{} belongs to live instance {holder}",
+                instance.fqdn
+            ))),
             _ => Ok(()),
         }
     }
 
-    fn unindex_ref(&mut self, instance: &Instance) {
+    fn unindex_live(&mut self, instance: &Instance) {
         if let Some(reference) = &instance.external_ref {
             if self.live_refs.get(reference) == Some(&instance.id) {
                 self.live_refs.remove(reference);
             }
         }
+        if self.live_names.get(&instance.fqdn) == Some(&instance.id) {
+            self.live_names.remove(&instance.fqdn);
+        }
     }
 
-    fn index_ref(&mut self, instance: &Instance) {
-        if let (Some(reference), true) = (&instance.external_ref, instance.status.is_live()) {
+    fn index_live(&mut self, instance: &Instance) {
+        if !instance.status.is_live() {
+            return;
+        }
+        if let Some(reference) = &instance.external_ref {
             self.live_refs.insert(reference.clone(), instance.id);
         }
+        self.live_names.insert(instance.fqdn.clone(), instance.id);
     }
 
     fn insert(
@@ -166,11 +184,11 @@ impl State {
         if self.instances.contains_key(&instance.id) {
             return Err(Error::conflict(format!("instance {} exists", instance.id)));
         }
-        self.check_ref(instance)?;
+        self.check_unique(instance)?;
         self.check_new_job(job)?;
         let mut stored = instance.clone();
         stored.version = 1;
-        self.index_ref(&stored);
+        self.index_live(&stored);
         self.instances.insert(stored.id, stored);
         if let Some(job) = job {
             self.enqueue(job, now);
@@ -203,13 +221,13 @@ impl State {
                 ),
             ));
         }
-        self.check_ref(&write.instance)?;
+        self.check_unique(&write.instance)?;
         self.check_new_job(write.job.as_ref())?;
         let previous = current.clone();
         let mut stored = write.instance.clone();
         stored.version = previous.version + 1;
-        self.unindex_ref(&previous);
-        self.index_ref(&stored);
+        self.unindex_live(&previous);
+        self.index_live(&stored);
         self.instances.insert(id, stored.clone());
         if let Some(job) = &write.job {
             self.enqueue(job, now);
@@ -252,13 +270,16 @@ impl Store for InMemoryStore {
         &self,
         instance: &Instance,
         event: &NewEvent,
-        job: Option<&NewJob>,
+        job: Option<NewJob>,
     ) -> Result<Event> {
         let now = self.clock.now();
+        let has_job = job.is_some();
         let event = self
-            .run("insert_instance", |s| s.insert(instance, event, job, now))
+            .run("insert_instance", |s| {
+                s.insert(instance, event, job.as_ref(), now)
+            })
             .await?;
-        if job.is_some() {
+        if has_job {
             self.wake_workers();
         }
         Ok(event)
@@ -295,7 +316,7 @@ impl Store for InMemoryStore {
             }
             let removed = current.clone();
             s.instances.remove(&id);
-            s.unindex_ref(&removed);
+            s.unindex_live(&removed);
             s.rollback_log.push(log.clone());
             Ok(s.append(event))
         })
@@ -516,6 +537,11 @@ impl Store for InMemoryStore {
             Ok(s.rollback_log.iter().rev().take(limit).cloned().collect())
         })
         .await
+    }
+
+    async fn last_event_sequence(&self) -> Result<u64> {
+        self.run("last_event_sequence", |s| Ok(s.events.len() as u64))
+            .await
     }
 
     async fn stats(&self) -> Result<StoreStats> {

@@ -88,7 +88,7 @@ pub trait Store: Send + Sync + 'static {
         &self,
         instance: &Instance,
         event: &NewEvent,
-        job: Option<&NewJob>,
+        job: Option<NewJob>,
     ) -> Result<Event>;
     /// Compare-and-swap update of an instance, with event and job in the same transaction.
     async fn update_instance(&self, write: &InstanceWrite) -> Result<(Instance, Option<Event>)>;
@@ -117,6 +117,11 @@ pub trait Store: Send + Sync + 'static {
     async fn events_after(&self, after: u64, limit: usize) -> Result<Vec<Event>>;
     /// Every event of one instance, ascending.
     async fn instance_events(&self, id: InstanceId) -> Result<Vec<Event>>;
+    /// The highest sequence written so far (0 for an empty log). Subscribers that start
+    /// "from now" read it; stores should answer it without counting anything.
+    async fn last_event_sequence(&self) -> Result<u64> {
+        Ok(self.stats().await?.last_event_sequence)
+    }
 
     /// Enqueues a job on its own.
     async fn enqueue_job(&self, job: &NewJob) -> Result<Job>;

@@ -20,7 +20,7 @@ pub async fn insert_and_get(store: Arc<dyn Store>) {
     let event = created(&instance);
     let job = NewJob::new(instance.id, JobKind::Provision, instance.created_at, 5);
     let written = store
-        .insert_instance(&instance, &event, Some(&job))
+        .insert_instance(&instance, &event, Some(job.clone()))
         .await
         .expect("insert_instance");
     assert!(written.sequence >= 1, "event sequences start at 1");
@@ -57,7 +57,7 @@ pub async fn insert_existing_id_conflicts(store: Arc<dyn Store>) {
     let job = NewJob::new(first.id, JobKind::Provision, now(), 3);
     assert_conflict(
         store
-            .insert_instance(&again, &created(&again), Some(&job))
+            .insert_instance(&again, &created(&again), Some(job.clone()))
             .await,
         "insert_instance with an existing id",
     );
@@ -71,6 +71,31 @@ pub async fn insert_existing_id_conflicts(store: Arc<dyn Store>) {
         store.get_job(job.id).await.unwrap().is_none(),
         "a refused insert wrote its job"
     );
+}
+
+/// Two live instances never share a name: a second one with the `fqdn` of a live instance
+/// is `Conflict` and writes nothing; once the first is terminated the name is free.
+pub async fn fqdn_unique_among_live(store: Arc<dyn Store>) {
+    let first = insert_new(&store, None).await;
+    let before = last_sequence(&store).await;
+    let mut second = sample_instance(&customer(), None);
+    second.subdomain = first.subdomain.clone();
+    second.fqdn = first.fqdn.clone();
+    assert_conflict(
+        store
+            .insert_instance(&second, &created(&second), None)
+            .await,
+        "insert_instance with the fqdn of a live instance",
+    );
+    assert!(store.get_instance(second.id).await.unwrap().is_none());
+    assert_eq!(last_sequence(&store).await, before);
+
+    let terminating = move_to(&store, &first, InstanceStatus::Terminating, None).await;
+    move_to(&store, &terminating, InstanceStatus::Terminated, None).await;
+    store
+        .insert_instance(&second, &created(&second), None)
+        .await
+        .expect("the name of a terminated instance is free");
 }
 
 /// An external reference is unique among live instances, and free again once its instance
@@ -328,6 +353,7 @@ pub async fn concurrent_updaters_one_winner_per_version(store: Arc<dyn Store>) {
                     next.updated_at = at;
                     next.last_error = Some(LastError {
                         operation: Operation::Provision,
+                        rollback_level: None,
                         code: format!("updater-{updater}"),
                         message: format!("from version {}", current.version),
                         at,

@@ -36,7 +36,7 @@ async fn instance_with_job(
     let instance = sample_instance(&customer(), None);
     let job = NewJob::new(instance.id, JobKind::Provision, run_at, max_attempts);
     store
-        .insert_instance(&instance, &created(&instance), Some(&job))
+        .insert_instance(&instance, &created(&instance), Some(job.clone()))
         .await
         .unwrap();
     (instance, job)

@@ -42,7 +42,7 @@ async fn an_enqueued_job_wakes_a_waiting_worker() {
     tokio::task::yield_now().await;
     let i = instance();
     store
-        .insert_instance(&i, &created(&i), Some(&job_for(&i)))
+        .insert_instance(&i, &created(&i), Some(job_for(&i)))
         .await
         .unwrap();
     assert_eq!(waiter.await.unwrap(), Duration::ZERO);
