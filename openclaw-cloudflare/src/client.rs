@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use openclaw_core::ports::{RateLimitObservation, RateLimiter};
-use openclaw_core::{Error, Result, SecretString};
+use openclaw_core::{Clock, Error, Result, SecretString, SystemClock};
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
 use reqwest::{Method, StatusCode};
 use serde::de::DeserializeOwned;
@@ -32,6 +32,8 @@ pub(crate) struct Client {
     records_url: String,
     token: SecretString,
     limiter: Arc<dyn RateLimiter>,
+    /// Reads `Retry-After` given as an HTTP date; injected so tests control "now".
+    clock: Arc<dyn Clock>,
 }
 
 impl std::fmt::Debug for Client {
@@ -62,7 +64,12 @@ impl Client {
             records_url: format!("{base}/zones/{}/dns_records", config.zone_id),
             token,
             limiter,
+            clock: Arc::new(SystemClock),
         })
+    }
+
+    pub(crate) fn set_clock(&mut self, clock: Arc<dyn Clock>) {
+        self.clock = clock;
     }
 
     /// One page of `GET /zones/{zone_id}/dns_records` with `filters`.
@@ -207,8 +214,8 @@ impl Client {
     /// a pause, so the limiter holds back every Cloudflare call of the process until it has
     /// passed: calling again early would only extend Cloudflare's 5-minute block.
     async fn observe(&self, headers: &HeaderMap, status: StatusCode) -> RateLimitObservation {
-        let mut observation =
-            rate_limit::observe_headers(|name| header_text(headers, name), SystemTime::now());
+        let now: SystemTime = self.clock.now().into();
+        let mut observation = rate_limit::observe_headers(|name| header_text(headers, name), now);
         if status == StatusCode::TOO_MANY_REQUESTS {
             observation.retry_after = Some(rate_limit::pause_after_429(&observation));
             observation.remaining = Some(0);

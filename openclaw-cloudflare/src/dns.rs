@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use openclaw_core::domain::{DeploymentName, RecordId};
 use openclaw_core::ports::ownership::{Ownership, DNS_COMMENT_PREFIX};
 use openclaw_core::ports::{Dns, DnsRecord, RateLimiter, RecordSpec, RecordType};
-use openclaw_core::{Error, Result};
+use openclaw_core::{Clock, Error, Result};
 
 use crate::client::Client;
 use crate::config::{check_ttl, CloudflareConfig};
@@ -69,6 +69,13 @@ impl CloudflareDns {
             proxied: config.proxied,
             page_size: config.page_size,
         })
+    }
+
+    /// Uses `clock` for "now" when reading a `Retry-After` given as an HTTP date (default:
+    /// the system clock).
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.client.set_clock(clock);
+        self
     }
 
     /// The deployment this adapter acts for.

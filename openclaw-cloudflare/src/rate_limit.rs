@@ -132,13 +132,18 @@ fn saturate(n: u64) -> u32 {
 }
 
 /// How long to stay away after a 429: `Retry-After` when sent, else the reset time of the
-/// exhausted limit, else the documented lockout.
+/// exhausted limit, else the documented lockout; never less than [`MIN_PAUSE`], because a
+/// 429 means "not now" even when its `Retry-After` is a date already past.
 pub fn pause_after_429(observation: &RateLimitObservation) -> Duration {
     observation
         .retry_after
         .or(observation.reset_after.filter(|d| !d.is_zero()))
         .unwrap_or(LOCKOUT)
+        .max(MIN_PAUSE)
 }
+
+/// The shortest pause after a 429.
+pub const MIN_PAUSE: Duration = Duration::from_secs(1);
 
 /// Whether a response told us anything worth passing to the limiter.
 pub fn is_informative(observation: &RateLimitObservation) -> bool {
@@ -228,6 +233,8 @@ mod tests {
         o.retry_after = Some(Duration::from_secs(7));
         assert_eq!(pause_after_429(&o), Duration::from_secs(7));
         assert_eq!(pause_after_429(&RateLimitObservation::default()), LOCKOUT);
+        o.retry_after = Some(Duration::ZERO);
+        assert_eq!(pause_after_429(&o), MIN_PAUSE);
     }
 
     proptest::proptest! {

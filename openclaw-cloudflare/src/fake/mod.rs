@@ -80,11 +80,14 @@ pub enum Fault {
     /// Insert this record first, then handle the request: a concurrent writer that got there
     /// between the client's look-up and its create.
     Race(FakeRecord),
-    /// Answer with this status and this body verbatim (say, HTML from a proxy, or JSON of
-    /// the wrong shape); nothing is changed.
+    /// Answer with this status, these headers and this body verbatim (say, HTML from a
+    /// proxy, JSON of the wrong shape, a `Retry-After` as an HTTP date); nothing is changed
+    /// and no rate-limit headers are added.
     Raw {
         /// HTTP status.
         status: u16,
+        /// Extra headers (lowercase names).
+        headers: Vec<(String, String)>,
         /// The body, sent as is.
         body: String,
     },

@@ -57,9 +57,13 @@ async fn handle(
                     code,
                     message,
                 }) => Reply::error(*status, *code, message.clone()),
-                Some(Fault::Raw { status, body }) => Reply {
+                Some(Fault::Raw {
+                    status,
+                    headers,
+                    body,
+                }) => Reply {
                     status: *status,
-                    headers: Vec::new(),
+                    headers: headers.clone(),
                     body: serde_json::Value::String(body.clone()),
                 },
                 Some(Fault::Race(record)) => {
@@ -68,13 +72,15 @@ async fn handle(
                 }
                 _ => state.execute(&incoming, &admitted),
             };
-            reply.headers.extend(admitted.rate_headers.iter().cloned());
+            if !matches!(admitted.fault, Some(Fault::Raw { .. })) {
+                reply.headers.extend(admitted.rate_headers.iter().cloned());
+            }
             (reply, Some(admitted.route), admitted.fault)
         }
     };
-    if !reply.headers.iter().any(|(k, _)| *k == "cf-ray") {
+    if !reply.headers.iter().any(|(k, _)| k == "cf-ray") {
         reply.headers.push((
-            "cf-ray",
+            "cf-ray".into(),
             format!("{}-FAKE", &uuid::Uuid::now_v7().simple().to_string()[16..]),
         ));
     }
@@ -125,8 +131,11 @@ fn respond(reply: Reply, ending: Ending) -> Response {
         HeaderValue::from_static("application/json"),
     );
     for (name, value) in &reply.headers {
-        if let Ok(value) = HeaderValue::from_str(value) {
-            headers.insert(HeaderName::from_static(name), value);
+        if let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            headers.insert(name, value);
         }
     }
     let body = match ending {

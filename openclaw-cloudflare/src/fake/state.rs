@@ -94,7 +94,7 @@ pub(crate) struct Incoming {
 #[derive(Debug, Clone)]
 pub(crate) struct Reply {
     pub(crate) status: u16,
-    pub(crate) headers: Vec<(&'static str, String)>,
+    pub(crate) headers: Vec<(String, String)>,
     pub(crate) body: Value,
 }
 
@@ -129,7 +129,7 @@ pub(crate) struct Admitted {
     pub(crate) record_id: Option<String>,
     pub(crate) fault: Option<Fault>,
     pub(crate) latency: Duration,
-    pub(crate) rate_headers: Vec<(&'static str, String)>,
+    pub(crate) rate_headers: Vec<(String, String)>,
 }
 
 /// Everything the fake holds.
@@ -283,7 +283,7 @@ impl State {
     /// Counts one request against the token's window. Past the limit the token is blocked
     /// for the whole block time, as Cloudflare blocks for five minutes; requests during the
     /// block are refused and do not count.
-    fn spend(&mut self, token: &str, now: Instant) -> Result<Vec<(&'static str, String)>, Reply> {
+    fn spend(&mut self, token: &str, now: Instant) -> Result<Vec<(String, String)>, Reply> {
         let limits = self.limits;
         let window = self.windows.entry(token.to_string()).or_insert(Window {
             start: now,
@@ -302,9 +302,9 @@ impl State {
                 "Please wait and consider throttling your request speed",
             );
             reply.headers = vec![
-                ("retry-after", retry.to_string()),
-                ("ratelimit", format!("\"default\";r=0;t={retry}")),
-                ("ratelimit-policy", policy.clone()),
+                ("retry-after".into(), retry.to_string()),
+                ("ratelimit".into(), format!("\"default\";r=0;t={retry}")),
+                ("ratelimit-policy".into(), policy.clone()),
             ];
             reply
         };
@@ -334,10 +334,10 @@ impl State {
         );
         Ok(vec![
             (
-                "ratelimit",
+                "ratelimit".into(),
                 format!("\"default\";r={};t={reset}", limits.limit - window.used),
             ),
-            ("ratelimit-policy", policy),
+            ("ratelimit-policy".into(), policy),
         ])
     }
 

@@ -17,6 +17,7 @@ async fn a_body_that_does_not_parse_names_the_endpoint_and_field() {
         Some(Route::ListRecords),
         Fault::Raw {
             status: 200,
+            headers: Vec::new(),
             body: "<html><body>502 Bad Gateway</body></html>".into(),
         },
     );
@@ -30,6 +31,7 @@ async fn a_body_that_does_not_parse_names_the_endpoint_and_field() {
         Some(Route::ListRecords),
         Fault::Raw {
             status: 200,
+            headers: Vec::new(),
             body: r#"{"success":true,"errors":[],"messages":[],"result":[{"id":"abc","name":"x","type":"A","ttl":"an hour"}]}"#.into(),
         },
     );
@@ -40,6 +42,7 @@ async fn a_body_that_does_not_parse_names_the_endpoint_and_field() {
         Some(Route::CreateRecord),
         Fault::Raw {
             status: 200,
+            headers: Vec::new(),
             body: r#"{"success":true,"errors":[],"messages":[],"result":{"name":"x"}}"#.into(),
         },
     );
@@ -59,6 +62,7 @@ async fn a_body_that_does_not_parse_names_the_endpoint_and_field() {
         Some(Route::ListRecords),
         Fault::Raw {
             status: 200,
+            headers: Vec::new(),
             body: r#"{"success":true,"errors":[],"messages":[],"result":[{"id":"has-dashes?","name":"x","type":"A","content":"192.0.2.1"}]}"#.into(),
         },
     );
@@ -83,6 +87,7 @@ async fn server_errors_are_retryable_client_errors_are_not() {
         Some(Route::ListRecords),
         Fault::Raw {
             status: 502,
+            headers: Vec::new(),
             body: "<html>bad gateway</html>".into(),
         },
     );

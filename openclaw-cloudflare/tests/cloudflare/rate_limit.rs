@@ -4,11 +4,13 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use openclaw_cloudflare::fake::{FakeOptions, RateLimitSettings, Route};
-use openclaw_core::ports::Dns;
-use openclaw_core::{Error, TokenBucket};
+use chrono::{DateTime, TimeZone, Utc};
+use openclaw_cloudflare::fake::{FakeOptions, Fault, RateLimitSettings, Route};
+use openclaw_cloudflare::CloudflareDns;
+use openclaw_core::ports::{Dns, RateLimitObservation, RateLimiter};
+use openclaw_core::{Clock, Error, TokenBucket};
 
-use crate::support::{Env, TOKEN, ZONE};
+use crate::support::{spec, Env, TOKEN, ZONE};
 
 fn tight(limit: u32, block_secs: u64) -> FakeOptions {
     FakeOptions {
@@ -110,5 +112,96 @@ async fn remaining_zero_waits_for_the_window() {
         env.fake.rate_limited(),
         0,
         "the limiter kept below the limit"
+    );
+}
+
+/// Records what the adapter tells its limiter.
+#[derive(Debug, Default)]
+struct Recorder {
+    acquired: std::sync::atomic::AtomicU32,
+    seen: std::sync::Mutex<Vec<RateLimitObservation>>,
+}
+
+#[async_trait::async_trait]
+impl RateLimiter for Recorder {
+    async fn acquire(&self, permits: u32) -> openclaw_core::Result<()> {
+        self.acquired
+            .fetch_add(permits, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
+    }
+    async fn try_acquire(&self, _permits: u32) -> openclaw_core::Result<bool> {
+        Ok(true)
+    }
+    async fn observe(&self, observation: &RateLimitObservation) -> openclaw_core::Result<()> {
+        self.seen.lock().unwrap().push(*observation);
+        Ok(())
+    }
+}
+
+#[derive(Debug)]
+struct FixedClock(DateTime<Utc>);
+
+impl Clock for FixedClock {
+    fn now(&self) -> DateTime<Utc> {
+        self.0
+    }
+}
+
+/// One permit and one observation per request; a `Retry-After` given as an HTTP date is
+/// read against the injected clock.
+#[tokio::test]
+async fn one_permit_and_one_observation_per_request() {
+    let env = Env::start().await;
+    let recorder = Arc::new(Recorder::default());
+    let now = Utc.with_ymd_and_hms(2026, 3, 1, 12, 0, 0).unwrap();
+    let dns = CloudflareDns::new(env.config("prod"), recorder.clone())
+        .unwrap()
+        .with_clock(Arc::new(FixedClock(now)));
+    dns.ensure_records(&spec("prod", "observed", true))
+        .await
+        .unwrap();
+    assert_eq!(
+        recorder.acquired.load(std::sync::atomic::Ordering::SeqCst),
+        3
+    );
+    {
+        let seen = recorder.seen.lock().unwrap();
+        assert_eq!(seen.len(), 3);
+        assert!(seen
+            .iter()
+            .all(|o| o.limit == Some(1200) && o.retry_after.is_none()));
+        assert_eq!(seen.last().unwrap().remaining, Some(1197));
+    }
+
+    let at = httpdate::fmt_http_date((now + chrono::Duration::seconds(42)).into());
+    env.fake.inject(
+        Some(Route::ListRecords),
+        Fault::Raw {
+            status: 429,
+            headers: vec![("retry-after".into(), at)],
+            body: r#"{"success":false,"errors":[{"code":971,"message":"slow down"}],"messages":[],"result":null}"#.into(),
+        },
+    );
+    let err = dns.find_records(&format!("a.{ZONE}")).await.unwrap_err();
+    assert!(
+        matches!(err, Error::RateLimited { retry_after: Some(d), .. } if d == Duration::from_secs(42)),
+        "{err:?}"
+    );
+    let last = *recorder.seen.lock().unwrap().last().unwrap();
+    assert_eq!(last.retry_after, Some(Duration::from_secs(42)));
+    assert_eq!(last.remaining, Some(0));
+
+    // A 429 that names no pause at all still pauses: for Cloudflare's full 5-minute block.
+    env.fake.inject(
+        Some(Route::ListRecords),
+        Fault::Raw {
+            status: 429,
+            headers: Vec::new(),
+            body: String::new(),
+        },
+    );
+    let err = dns.find_records(&format!("a.{ZONE}")).await.unwrap_err();
+    assert!(
+        matches!(err, Error::RateLimited { retry_after: Some(d), .. } if d == Duration::from_secs(300))
     );
 }
