@@ -77,6 +77,14 @@ pub enum Fault {
     /// Carry the request out, then wait this long before answering (past a client timeout,
     /// the same lost response).
     CommitThenStall(Duration),
+    /// Carry the request out, then answer with this error anyway (a gateway that timed out
+    /// while the change went through).
+    CommitThenError {
+        /// HTTP status.
+        status: u16,
+        /// Cloudflare error code.
+        code: u32,
+    },
     /// Insert this record first, then handle the request: a concurrent writer that got there
     /// between the client's look-up and its create.
     Race(FakeRecord),

@@ -66,6 +66,11 @@ async fn handle(
                     headers: headers.clone(),
                     body: serde_json::Value::String(body.clone()),
                 },
+                Some(Fault::CommitThenError { status, code }) => {
+                    // The change is made; only the answer is replaced.
+                    state.execute(&incoming, &admitted);
+                    Reply::error(*status, *code, "injected failure after the change was made")
+                }
                 Some(Fault::Race(record)) => {
                     state.insert(&admitted.zone_id, record);
                     state.execute(&incoming, &admitted)

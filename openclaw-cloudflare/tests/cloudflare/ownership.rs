@@ -374,3 +374,61 @@ async fn find_records_skips_other_types() {
         .unwrap();
     assert_eq!(records.len(), 1, "a TXT does not block an A");
 }
+
+/// A gateway error after the create went through: retryable, and the retry adopts.
+#[tokio::test]
+async fn a_server_error_after_the_create_is_retried_without_a_second_record() {
+    let env = Env::start().await;
+    let dns = env.adapter("prod");
+    let s = spec("prod", "gateway", false);
+    env.fake.inject(
+        Some(Route::CreateRecord),
+        Fault::CommitThenError {
+            status: 504,
+            code: 10001,
+        },
+    );
+    let err = dns.ensure_records(&s).await.unwrap_err();
+    assert_eq!(err.class(), ErrorClass::Retryable, "{err:?}");
+    dns.ensure_records(&s).await.unwrap();
+    assert_eq!(env.fake.records(&env.zone_id).len(), 1);
+}
+
+/// The way the engine uses the adapter: behind `GuardedDns` (without a limiter: the adapter
+/// limits every request itself). Lost responses and gateway errors on creates are retried by
+/// the wrapper and still end in exactly one record per type.
+#[tokio::test]
+async fn behind_guarded_dns_faults_end_in_exactly_one_record_per_type() {
+    use std::sync::Arc;
+
+    use openclaw_core::{GuardedDns, Retrier, RetryBudget, RetryPolicy};
+
+    let env = Env::start().await;
+    let policy = RetryPolicy {
+        base_delay: Duration::from_millis(10),
+        max_delay: Duration::from_millis(50),
+        ..RetryPolicy::default()
+    };
+    let retrier = Retrier::new("cloudflare", policy, Arc::new(RetryBudget::default())).with_seed(7);
+    let guarded = GuardedDns::new(Arc::new(env.adapter("prod")), retrier);
+    env.fake
+        .inject(Some(Route::CreateRecord), Fault::CommitThenDrop);
+    env.fake.inject(
+        Some(Route::CreateRecord),
+        Fault::CommitThenError {
+            status: 502,
+            code: 10001,
+        },
+    );
+    env.fake.fail_next(Some(Route::ListRecords), 1, 503, 10001);
+    let s = spec("prod", "guarded", true);
+    let records = guarded.ensure_records(&s).await.unwrap();
+    assert_eq!(records.len(), 2);
+    let stored = env.fake.records(&env.zone_id);
+    assert_eq!(stored.len(), 2, "{stored:?}");
+    assert_eq!(
+        guarded.ensure_records(&s).await.unwrap(),
+        records,
+        "and a further ensure changes nothing"
+    );
+}
