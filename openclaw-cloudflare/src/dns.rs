@@ -1,6 +1,7 @@
 //! [`CloudflareDns`]: the [`Dns`] port on Cloudflare's DNS-records API.
 
 use std::collections::HashSet;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -234,14 +235,14 @@ impl CloudflareDns {
     async fn converge(&self, body: &RecordBody, mut ours: Vec<Record>) -> Result<Record> {
         let keep = ours
             .iter()
-            .position(|r| r.content.as_deref() == Some(body.content.as_str()))
+            .position(|r| same_content(r.content.as_deref(), &body.content))
             .unwrap_or(0);
         let keeper = ours.swap_remove(keep);
         for extra in ours {
             tracing::info!(record = %extra.id, name = %body.name, "deleting a duplicate of our own record");
             self.delete_raw(&extra.id).await?;
         }
-        let differs = keeper.content.as_deref() != Some(body.content.as_str())
+        let differs = !same_content(keeper.content.as_deref(), &body.content)
             || keeper.ttl != body.ttl
             || keeper.proxied.unwrap_or(false) != body.proxied;
         if !differs {
@@ -294,6 +295,19 @@ fn record_type(text: &str) -> Option<RecordType> {
         "A" => Some(RecordType::A),
         "AAAA" => Some(RecordType::Aaaa),
         _ => None,
+    }
+}
+
+/// Whether a record's content is the wanted address. Compared as addresses, so that an
+/// IPv6 address Cloudflare wrote in another (equally valid) form is not seen as a change on
+/// every ensure.
+fn same_content(current: Option<&str>, wanted: &str) -> bool {
+    let Some(current) = current else {
+        return false;
+    };
+    match (current.parse::<IpAddr>(), wanted.parse::<IpAddr>()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => current == wanted,
     }
 }
 
@@ -390,5 +404,19 @@ impl Dns for CloudflareDns {
             out.push(Self::to_dns_record(Endpoint::ListRecords, record)?);
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_content;
+
+    #[test]
+    fn addresses_compare_as_addresses() {
+        assert!(same_content(Some("2001:DB8:0:0::10"), "2001:db8::10"));
+        assert!(same_content(Some("192.0.2.1"), "192.0.2.1"));
+        assert!(!same_content(Some("192.0.2.1"), "192.0.2.2"));
+        assert!(!same_content(None, "192.0.2.2"));
+        assert!(same_content(Some("text"), "text"));
     }
 }
