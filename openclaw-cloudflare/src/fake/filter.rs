@@ -6,7 +6,7 @@
 
 use std::cmp::Ordering;
 
-use super::state::Row;
+use super::zone::Row;
 
 /// How a text filter compares. Every comparison ignores ASCII case, as the spec says of
 /// comment and tag filters and as DNS names are compared.

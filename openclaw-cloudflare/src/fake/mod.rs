@@ -27,8 +27,10 @@
 //! ```
 
 mod filter;
+mod limits;
 mod server;
 mod state;
+mod zone;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
