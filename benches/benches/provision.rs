@@ -161,4 +161,23 @@ fn full_provision(c: &mut Criterion) {
 }
 
 criterion_group!(benches, full_provision);
-criterion_main!(benches);
+criterion_main!(benches, parts);
+
+/// The pieces of a provision that are not store or adapter calls, one by one.
+fn components(c: &mut Criterion) {
+    let mut group = c.benchmark_group("provision_components");
+    let key = BootstrapKey::from_bytes([1; 32]);
+    let config = openclaw_core::CloudInitConfig::default();
+    let id = InstanceId::new();
+    let token = key.token_for(id);
+    group.bench_function("render_user_data", |b| {
+        b.iter(|| {
+            openclaw_core::render_user_data(&config, id, "alice.bench.example.com", &token).unwrap()
+        });
+    });
+    group.bench_function("bootstrap_token_for", |b| b.iter(|| key.token_for(id)));
+    group.bench_function("instance_id_new", |b| b.iter(InstanceId::new));
+    group.finish();
+}
+
+criterion_group!(parts, components);
