@@ -1,7 +1,12 @@
 //! Starts a fake Hetzner Cloud API on 127.0.0.1 and prints its base URL as the first line of
 //! standard output, then serves until killed.
 //!
-//! Usage: `openclaw-fake-hetzner [--port PORT] [--action-delay-ms MS]`
+//! Usage: `openclaw-fake-hetzner [--port PORT] [--action-delay-ms MS] [--boot-delay-ms MS]
+//! [--bootstrap-retry-delay-ms MS] [--bootstrap-attempts N] [--rate-limit N]
+//! [--refill-per-second N]`
+//!
+//! The machines behind its servers answer `GET /__vps/<instance id>/startupz` on the same
+//! port (see `openclaw_hetzner::fake::vps`).
 
 use std::io::Write;
 use std::time::Duration;
@@ -11,7 +16,11 @@ use openclaw_hetzner::fake::{FakeHetzner, FakeOptions};
 fn usage(problem: &str) -> std::io::Error {
     std::io::Error::new(
         std::io::ErrorKind::InvalidInput,
-        format!("{problem}\nusage: openclaw-fake-hetzner [--port PORT] [--action-delay-ms MS]"),
+        format!(
+            "{problem}\nusage: openclaw-fake-hetzner [--port PORT] [--action-delay-ms MS] \
+             [--boot-delay-ms MS] [--bootstrap-retry-delay-ms MS] [--bootstrap-attempts N] \
+             [--rate-limit N] [--refill-per-second N]"
+        ),
     )
 }
 
@@ -31,6 +40,24 @@ fn options() -> std::io::Result<FakeOptions> {
             }
             "--action-delay-ms" => {
                 options.action_delay = Duration::from_millis(value("--action-delay-ms")?);
+            }
+            "--boot-delay-ms" => {
+                options.vps.boot_delay = Duration::from_millis(value("--boot-delay-ms")?);
+            }
+            "--bootstrap-retry-delay-ms" => {
+                options.vps.bootstrap_retry_delay =
+                    Duration::from_millis(value("--bootstrap-retry-delay-ms")?);
+            }
+            "--bootstrap-attempts" => {
+                options.vps.bootstrap_attempts = u32::try_from(value("--bootstrap-attempts")?)
+                    .map_err(|_| usage("--bootstrap-attempts out of range"))?;
+            }
+            "--rate-limit" => {
+                options.rate_limit = u32::try_from(value("--rate-limit")?)
+                    .map_err(|_| usage("--rate-limit out of range"))?;
+            }
+            "--refill-per-second" => {
+                options.refill_per_second = value("--refill-per-second")? as f64;
             }
             other => return Err(usage(&format!("unknown argument {other:?}"))),
         }

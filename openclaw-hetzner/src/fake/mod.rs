@@ -14,6 +14,11 @@
 //! ([`FakeHetzner::lose_next_response`]). Every request is counted and recorded, bodies
 //! included, so tests can check what was sent and what it cost.
 //!
+//! Behind each server created through the API runs a fake machine ([`vps`]): it boots, POSTs
+//! the bootstrap token of its cloud-init to the control plane once (loopback only), and then
+//! answers `GET /__vps/{instance_id}/startupz` with 200, so a sandbox can check health the
+//! way the live probe checks a gateway.
+//!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> std::io::Result<()> {
@@ -31,6 +36,7 @@ pub mod label_selector;
 mod render;
 mod routes;
 mod state;
+pub mod vps;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -48,6 +54,7 @@ use tower::ServiceExt;
 pub use faults::{Endpoint, Fault};
 pub use label_selector::LabelSelector;
 pub use state::{FakeError, FakeServer, MAX_USER_DATA};
+pub use vps::{Bootstrap, VpsOptions, VpsView};
 
 use faults::{Bucket, Faults};
 use state::World;
@@ -78,6 +85,8 @@ pub struct FakeOptions {
     pub refill_per_second: f64,
     /// How long actions take (default 50 ms).
     pub action_delay: Duration,
+    /// How the machine behind each server boots and fetches its secrets.
+    pub vps: VpsOptions,
 }
 
 impl Default for FakeOptions {
@@ -87,6 +96,7 @@ impl Default for FakeOptions {
             rate_limit: 3600,
             refill_per_second: 1.0,
             action_delay: Duration::from_millis(50),
+            vps: VpsOptions::default(),
         }
     }
 }
@@ -172,6 +182,7 @@ impl FakeHetzner {
     pub async fn start_with(options: FakeOptions) -> std::io::Result<Self> {
         let mut world = World::default();
         world.action_delay = options.action_delay;
+        world.vps_options = options.vps.clone();
         let shared = Arc::new(Shared {
             world: Mutex::new(world),
             faults: Mutex::new(Faults::default()),
@@ -307,6 +318,38 @@ impl FakeHetzner {
     /// The user data server `id` was created with.
     pub fn user_data(&self, id: u64) -> Option<String> {
         self.shared.world().servers.get(&id)?.user_data.clone()
+    }
+
+    /// The machine behind server `id` (`None` for an unknown server or one inserted with
+    /// [`insert_server`](Self::insert_server)).
+    pub fn vps(&self, id: u64) -> Option<VpsView> {
+        let now = tokio::time::Instant::now();
+        let mut world = self.shared.world();
+        world.advance(now);
+        let server = world.servers.get(&id)?;
+        Some(VpsView::of(
+            id,
+            world.machines.get(&id)?,
+            &server.status,
+            now,
+        ))
+    }
+
+    /// The gateway token machine `id` received at its bootstrap, to compare with what the
+    /// control plane hands out in access links.
+    pub fn gateway_token(&self, id: u64) -> Option<String> {
+        self.shared.world().machines.get(&id)?.gateway_token.clone()
+    }
+
+    /// Machines booted or powered on from now on take `delay` to come up.
+    pub fn set_boot_delay(&self, delay: Duration) {
+        self.shared.world().vps_options.boot_delay = delay;
+    }
+
+    /// The base of the machines' own endpoints, `http://127.0.0.1:<port>/__vps`: a
+    /// machine's gateway health is `<base>/<instance id>/startupz`.
+    pub fn vps_base_url(&self) -> String {
+        format!("http://{}/__vps", self.addr)
     }
 
     /// Adds a running server named `name` with `labels` directly, without a request (for

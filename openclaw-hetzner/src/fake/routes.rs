@@ -14,6 +14,7 @@ use super::faults::{Endpoint, Fault, Verdict};
 use super::label_selector::LabelSelector;
 use super::render;
 use super::state::FakeError;
+use super::vps::{self, VpsView};
 use super::{RecordedRequest, Shared};
 use crate::model::CreateServerRequest;
 
@@ -32,6 +33,10 @@ pub(crate) async fn handle(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if let Some(rest) = uri.path().strip_prefix("/__vps/") {
+        // The fake machines, not Hetzner's API: not counted, limited or faulted.
+        return machine(&shared, &method, rest);
+    }
     let correlation_id = shared.next_correlation_id();
     let Some((endpoint, id)) = route(&method, uri.path()) else {
         let error = FakeError::not_found(&format!("{method} {}", uri.path()));
@@ -89,6 +94,16 @@ pub(crate) async fn handle(
         return finish(response, Some(verdict), &correlation_id);
     }
     let result = apply(&shared, endpoint, id, &query, body_json.as_ref());
+    if endpoint == Endpoint::CreateServer {
+        // The machine boots whether or not the answer reaches the client.
+        if let Some(server) = result
+            .as_ref()
+            .ok()
+            .and_then(|(_, v)| v["server"]["id"].as_u64())
+        {
+            tokio::spawn(vps::boot(shared.clone(), server));
+        }
+    }
     let response = match fault {
         Some(Fault::DropAfterCommit) => {
             let mut response = bare(500);
@@ -321,4 +336,51 @@ fn finish(mut response: Response, verdict: Option<Verdict>, correlation_id: &str
         headers.insert("x-correlation-id", value);
     }
     response
+}
+
+/// `GET /__vps/{instance_id}/startupz`: what the gateway of the instance's machine answers
+/// (200 ready, 503 booting, not bootstrapped or powered off, 404 no such server);
+/// `GET /__vps/{instance_id}`: the machine's state as JSON, for tests and people.
+fn machine(shared: &Shared, method: &Method, rest: &str) -> Response {
+    let (instance, what) = match rest.split_once('/') {
+        Some((instance, what)) => (instance, what),
+        None => (rest, ""),
+    };
+    if method != Method::GET || !matches!(what, "" | "startupz") {
+        return error_response(&FakeError::not_found("machine endpoint"));
+    }
+    let now = Instant::now();
+    let mut world = shared.world();
+    world.advance(now);
+    let found = world
+        .servers
+        .values()
+        .find(|s| {
+            s.labels
+                .get(openclaw_core::ports::ownership::LABEL_INSTANCE)
+                .map(String::as_str)
+                == Some(instance)
+        })
+        .and_then(|s| {
+            world
+                .machines
+                .get(&s.id)
+                .map(|m| VpsView::of(s.id, m, &s.status, now))
+        });
+    let Some(view) = found else {
+        return error_response(&FakeError::not_found("server of this instance"));
+    };
+    if what == "startupz" {
+        let status = view.startupz;
+        let mut response = json_response(
+            StatusCode::from_u16(status).unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
+            &json!({"ready": status == 200}),
+        );
+        response
+            .headers_mut()
+            .insert("cache-control", HeaderValue::from_static("no-store"));
+        response
+    } else {
+        json_response(StatusCode::OK, &json!(view))
+    }
 }

@@ -10,6 +10,7 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use super::label_selector::LabelSelector;
+use super::vps::{Machine, VpsOptions};
 use crate::model::CreateServerRequest;
 
 /// The largest user data Hetzner accepts (32 KiB).
@@ -101,6 +102,10 @@ pub(crate) struct World {
     next_action: u64,
     /// How long actions take.
     pub(crate) action_delay: Duration,
+    /// The machine behind each server created through the API, by server id.
+    pub(crate) machines: BTreeMap<u64, Machine>,
+    /// How the machines boot and bootstrap.
+    pub(crate) vps_options: VpsOptions,
 }
 
 impl Default for World {
@@ -111,6 +116,8 @@ impl Default for World {
             next_server: 1000,
             next_action: 5000,
             action_delay: Duration::from_millis(50),
+            machines: BTreeMap::new(),
+            vps_options: VpsOptions::default(),
         }
     }
 }
@@ -216,6 +223,11 @@ impl World {
         };
         self.servers.insert(id, server);
         let start = request.start_after_create.unwrap_or(true);
+        let mut machine = Machine::booting(now, &self.vps_options);
+        if !start {
+            machine.up_at = None;
+        }
+        self.machines.insert(id, machine);
         let create = self.start_action(
             "create_server",
             id,
@@ -259,6 +271,7 @@ impl World {
         self.servers
             .remove(&id)
             .ok_or_else(|| FakeError::not_found("server"))?;
+        self.machines.remove(&id);
         Ok(self.start_action("delete_server", id, None, now))
     }
 
@@ -276,6 +289,15 @@ impl World {
         };
         if server.status != status {
             server.status = transitional.to_string();
+        }
+        // The machine goes down at once on power off, and boots again on power on (its
+        // bootstrap, done once, is not repeated: the env file is on its disk).
+        if let Some(machine) = self.machines.get_mut(&id) {
+            if !on {
+                machine.up_at = None;
+            } else if machine.up_at.is_none() {
+                machine.up_at = Some(now + self.vps_options.boot_delay);
+            }
         }
         Ok(self.start_action(command, id, Some(status), now))
     }
