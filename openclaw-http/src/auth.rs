@@ -1,0 +1,285 @@
+//! API keys: `ock_<id>.<secret>` bearer tokens, stored as the SHA-256 of the secret and
+//! compared in constant time, with a scope (admin, manage, read) and optionally a customer.
+//!
+//! The id is public (it names the key in listings, logs and audit events); the secret is
+//! shown once, when the key is made, and never stored.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+use axum::extract::{Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::Response;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use chrono::Utc;
+use openclaw_core::domain::{ApiKey, CustomerId, Instance, Scope};
+use openclaw_core::ports::ApiKeyStore;
+use openclaw_core::{Error, Result, SecretString};
+use rand::{RngCore, SeedableRng};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::error::AppError;
+use crate::state::AppState;
+
+/// Every token starts with this, so a leaked one is easy to grep for.
+pub const TOKEN_PREFIX: &str = "ock_";
+
+/// Who is calling: the key that authenticated the request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// The key's public id.
+    pub key_id: String,
+    /// The key's name (what audit events record as the actor).
+    pub name: String,
+    /// What it may do.
+    pub scope: Scope,
+    /// The only customer it sees, if bound to one.
+    pub customer: Option<CustomerId>,
+}
+
+impl Caller {
+    /// `Forbidden` unless the key's scope allows `needed`.
+    pub fn require(&self, needed: Scope) -> std::result::Result<(), AppError> {
+        if self.scope.allows(needed) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden(format!(
+                "this key has scope {}; this needs {}",
+                self.scope, needed
+            )))
+        }
+    }
+
+    /// Whether the key may see `instance` (every key unbound to a customer sees everything).
+    pub fn sees(&self, instance: &Instance) -> bool {
+        self.customer
+            .as_ref()
+            .is_none_or(|c| *c == instance.customer_id)
+    }
+
+    /// What audit events record: the key's name and id, never its secret.
+    pub fn actor(&self) -> String {
+        format!("api key {} ({})", self.name, self.key_id)
+    }
+}
+
+/// A new key: what to store, and the token to hand to its owner once.
+#[derive(Debug)]
+pub struct NewKey {
+    /// The stored key (the secret's hash only).
+    pub key: ApiKey,
+    /// `ock_<id>.<secret>`: show once, store nowhere.
+    pub token: SecretString,
+}
+
+/// Makes a key with a random id (12 base32 characters) and a random 32-byte secret.
+pub fn generate(name: &str, scope: Scope, customer: Option<CustomerId>) -> Result<NewKey> {
+    let name = name.trim();
+    if name.is_empty() || name.len() > 64 || name.chars().any(char::is_control) {
+        return Err(Error::invalid("name", "must be 1-64 printable characters"));
+    }
+    let mut rng = rand::rngs::StdRng::from_os_rng();
+    // Lowercase letters and digits only, so the id reads well and never needs quoting.
+    const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz234567";
+    let id: String = (0..12)
+        .map(|_| char::from(ALPHABET[(rng.next_u32() % 32) as usize]))
+        .collect();
+    let mut secret = [0u8; 32];
+    rng.fill_bytes(&mut secret);
+    let secret = URL_SAFE_NO_PAD.encode(secret);
+    let key = ApiKey {
+        id: id.clone(),
+        name: name.to_string(),
+        scope,
+        customer_id: customer,
+        secret_hash: hash_secret(&secret),
+        created_at: Utc::now(),
+        revoked_at: None,
+    };
+    Ok(NewKey {
+        key,
+        token: SecretString::new(format!("{TOKEN_PREFIX}{id}.{secret}")),
+    })
+}
+
+/// Hex SHA-256 of a key's secret half.
+pub fn hash_secret(secret: &str) -> String {
+    let digest = Sha256::digest(secret.as_bytes());
+    let mut out = String::with_capacity(64);
+    for byte in digest {
+        out.push(char::from_digit(u32::from(byte >> 4), 16).unwrap_or('0'));
+        out.push(char::from_digit(u32::from(byte & 15), 16).unwrap_or('0'));
+    }
+    out
+}
+
+/// Splits `ock_<id>.<secret>`; `None` for anything else.
+pub fn parse_token(token: &str) -> Option<(&str, &str)> {
+    let rest = token.strip_prefix(TOKEN_PREFIX)?;
+    let (id, secret) = rest.split_once('.')?;
+    let ok = |s: &str, max: usize| {
+        !s.is_empty()
+            && s.len() <= max
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    };
+    (ok(id, 64) && ok(secret, 128)).then_some((id, secret))
+}
+
+/// Recently read keys, so a busy client does not cost a store read per request. A revoked
+/// key stops working within the cache's time to live.
+#[derive(Debug)]
+pub struct KeyCache {
+    ttl: Duration,
+    entries: Mutex<HashMap<String, (ApiKey, Instant)>>,
+}
+
+impl KeyCache {
+    /// A cache keeping keys for `ttl` (zero: no caching).
+    pub fn new(ttl: Duration) -> Self {
+        KeyCache {
+            ttl,
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn get(&self, id: &str) -> Option<ApiKey> {
+        let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        entries
+            .get(id)
+            .filter(|(_, at)| at.elapsed() < self.ttl)
+            .map(|(key, _)| key.clone())
+    }
+
+    fn put(&self, key: &ApiKey) {
+        if self.ttl.is_zero() {
+            return;
+        }
+        let mut entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
+        // Bounded: a flood of unknown ids never gets here, and real keys are few.
+        if entries.len() >= 10_000 {
+            entries.clear();
+        }
+        entries.insert(key.id.clone(), (key.clone(), Instant::now()));
+    }
+}
+
+/// Checks a bearer token against the stored keys.
+pub async fn authenticate(
+    keys: &Arc<dyn ApiKeyStore>,
+    cache: &KeyCache,
+    token: &str,
+) -> std::result::Result<Caller, AppError> {
+    let invalid = AppError::Unauthenticated("the API key is not valid");
+    let (id, secret) = parse_token(token).ok_or(AppError::Unauthenticated(
+        "the API key is malformed; it looks like ock_<id>.<secret>",
+    ))?;
+    let key = match cache.get(id) {
+        Some(key) => key,
+        None => {
+            let Some(key) = keys.get_api_key(id).await? else {
+                return Err(invalid);
+            };
+            cache.put(&key);
+            key
+        }
+    };
+    let presented = hash_secret(secret);
+    let matches: bool = presented
+        .as_bytes()
+        .ct_eq(key.secret_hash.as_bytes())
+        .into();
+    if !matches || key.revoked_at.is_some() {
+        return Err(invalid);
+    }
+    Ok(Caller {
+        key_id: key.id,
+        name: key.name,
+        scope: key.scope,
+        customer: key.customer_id,
+    })
+}
+
+/// Middleware of every authenticated route: reads `Authorization: Bearer`, checks the key,
+/// applies its rate limit, and puts the [`Caller`] into the request's extensions.
+pub async fn require_key(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let token = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim);
+    let Some(token) = token else {
+        return axum::response::IntoResponse::into_response(AppError::Unauthenticated(
+            "send an API key as Authorization: Bearer ock_<id>.<secret>",
+        ));
+    };
+    let caller = match authenticate(&state.keys, &state.key_cache, token).await {
+        Ok(caller) => caller,
+        Err(error) => return axum::response::IntoResponse::into_response(error),
+    };
+    if let Err(wait) = state.api_limits.check(&caller.key_id) {
+        state.metrics.api_rate_limited.incr();
+        return axum::response::IntoResponse::into_response(AppError::TooManyRequests(wait));
+    }
+    request.extensions_mut().insert(caller);
+    next.run(request).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tokens_round_trip_and_hash() {
+        let new = generate("whmcs", Scope::Manage, None).unwrap();
+        let token = new.token.expose();
+        assert!(token.starts_with("ock_"));
+        let (id, secret) = parse_token(token).unwrap();
+        assert_eq!(id, new.key.id);
+        assert_eq!(id.len(), 12);
+        assert_eq!(hash_secret(secret), new.key.secret_hash);
+        assert!(!format!("{new:?}").contains(secret));
+        assert_ne!(
+            generate("a", Scope::Read, None).unwrap().key.id,
+            generate("a", Scope::Read, None).unwrap().key.id
+        );
+    }
+
+    #[test]
+    fn malformed_tokens_are_refused() {
+        for bad in [
+            "",
+            "ock_",
+            "ock_abc",
+            "ock_.x",
+            "ock_a.",
+            "xyz_a.b",
+            "ock_a b.c",
+            "ock_a.b.c",
+        ] {
+            assert!(parse_token(bad).is_none(), "{bad}");
+        }
+        assert!(generate("", Scope::Read, None).is_err());
+        assert!(generate("a\nb", Scope::Read, None).is_err());
+    }
+
+    #[test]
+    fn hashes_are_sha256_hex() {
+        assert_eq!(
+            hash_secret("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+        );
+    }
+}

@@ -1,0 +1,619 @@
+//! The `openclaw` command line.
+//!
+//! Local commands read the configuration and work on the deployment directly: `serve`,
+//! `migrate`, `keys`, `config check`. Client commands talk to a running server over its API
+//! (`--server`, default from the configuration's `listen`; `--api-key` or
+//! `OPENCLAW_API_KEY`): `instances …` and `sweep`, which runs in the server so that it shares
+//! the server's provider rate limits.
+
+pub mod client;
+pub mod sse;
+pub mod wait;
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use openclaw_core::domain::{CustomerId, Scope};
+use reqwest::Method;
+
+use crate::config::Config;
+use crate::model::{
+    CreateInstanceRequest, InstancePage, InstanceView, Level, RollbackRequest, Status,
+    SweepRequest, SweepView,
+};
+use crate::store::{self, StoreUrl};
+use client::ApiClient;
+use wait::Goal;
+
+/// openclaw: managed OpenClaw hosting on Hetzner Cloud and Cloudflare.
+///
+/// With no configuration it runs a sandbox: fake providers on loopback, nothing real is
+/// created, no credentials needed.
+#[derive(Debug, Parser)]
+#[command(name = "openclaw", version, propagate_version = true)]
+pub struct Cli {
+    /// Configuration file (default: ./openclaw.toml if it exists).
+    #[arg(long, global = true, env = "OPENCLAW_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the API server and the provisioning workers (until SIGTERM or Ctrl-C).
+    Serve,
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Find (and delete) servers and DNS records no live instance claims, through the
+    /// running server.
+    Sweep {
+        /// Only report what would be deleted.
+        #[arg(long)]
+        dry_run: bool,
+        /// Where the server is, and the key to use.
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Manage API keys (directly in the database).
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Inspect the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Create and manage instances through the running server.
+    Instances {
+        /// Where the server is, and the key to use.
+        #[command(flatten)]
+        server: ServerArgs,
+        /// The instance command.
+        #[command(subcommand)]
+        command: InstancesCommand,
+    },
+}
+
+/// Where a running server is.
+#[derive(Debug, Clone, Args)]
+pub struct ServerArgs {
+    /// The server's base URL (default: http://<listen> from the configuration).
+    #[arg(long, env = "OPENCLAW_URL", value_name = "URL")]
+    pub server: Option<String>,
+    /// An API key (`ock_<id>.<secret>`).
+    #[arg(
+        long,
+        env = "OPENCLAW_API_KEY",
+        value_name = "KEY",
+        hide_env_values = true
+    )]
+    pub api_key: Option<String>,
+}
+
+/// `openclaw keys …`.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Make a key and print its token once.
+    Create {
+        /// A name for people (`whmcs-production`).
+        #[arg(long)]
+        name: String,
+        /// What it may do.
+        #[arg(long, value_enum, default_value_t = ScopeArg::Manage)]
+        scope: ScopeArg,
+        /// Bind it to one customer: it sees and creates only that customer's instances.
+        #[arg(long, value_name = "CUSTOMER_ID")]
+        customer: Option<String>,
+    },
+    /// List keys (never their secrets).
+    List,
+    /// Revoke a key by id.
+    Revoke {
+        /// The key's id (the part between `ock_` and the dot).
+        id: String,
+    },
+}
+
+/// A key's scope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ScopeArg {
+    /// Everything, including sweeping.
+    Admin,
+    /// Create and manage instances (what WHMCS uses).
+    Manage,
+    /// Read instances and events.
+    Read,
+}
+
+impl From<ScopeArg> for Scope {
+    fn from(s: ScopeArg) -> Self {
+        match s {
+            ScopeArg::Admin => Scope::Admin,
+            ScopeArg::Manage => Scope::Manage,
+            ScopeArg::Read => Scope::Read,
+        }
+    }
+}
+
+/// `openclaw config …`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Validate the configuration and print it as in effect, secrets redacted.
+    Check,
+}
+
+/// `openclaw instances …`.
+#[derive(Debug, Subcommand)]
+pub enum InstancesCommand {
+    /// Order a new instance.
+    Create {
+        /// The billing customer.
+        #[arg(long)]
+        customer: Option<String>,
+        /// The DNS label.
+        #[arg(long)]
+        subdomain: String,
+        /// The plan.
+        #[arg(long, default_value = "starter")]
+        plan: String,
+        /// The region.
+        #[arg(long, default_value = "eu-west")]
+        region: String,
+        /// The billing reference (a WHMCS service id).
+        #[arg(long)]
+        external_ref: Option<String>,
+        /// A model-provider key, `NAME=VALUE` (repeatable).
+        #[arg(long = "provider-key", value_name = "NAME=VALUE")]
+        provider_keys: Vec<String>,
+        /// An Idempotency-Key for the request.
+        #[arg(long)]
+        idempotency_key: Option<String>,
+        /// Follow it until it is active (or rolled back).
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Show one instance.
+    Get {
+        /// Its id.
+        id: String,
+    },
+    /// List instances.
+    List {
+        /// Only this customer's.
+        #[arg(long)]
+        customer: Option<String>,
+        /// Only in this status (`active`, `suspended`, …).
+        #[arg(long)]
+        status: Option<String>,
+        /// Only with this billing reference.
+        #[arg(long)]
+        external_ref: Option<String>,
+        /// Page size.
+        #[arg(long)]
+        limit: Option<usize>,
+        /// The cursor of the previous page.
+        #[arg(long)]
+        after: Option<String>,
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Power an active instance off.
+    Suspend(OperationArgs),
+    /// Power a suspended instance on.
+    Unsuspend(OperationArgs),
+    /// Delete an instance's server and DNS records.
+    Terminate(OperationArgs),
+    /// Run a failed operation again.
+    Retry(OperationArgs),
+    /// Roll an instance back.
+    Rollback {
+        /// The instance.
+        #[command(flatten)]
+        op: OperationArgs,
+        /// How far.
+        #[arg(long, value_enum, default_value_t = LevelArg::Partial)]
+        level: LevelArg,
+    },
+}
+
+/// An operation on one instance.
+#[derive(Debug, Clone, Args)]
+pub struct OperationArgs {
+    /// The instance's id.
+    pub id: String,
+    /// Follow it until the operation settles.
+    #[arg(long)]
+    pub wait: bool,
+}
+
+/// A rollback level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LevelArg {
+    /// Mark failed; touch nothing.
+    Soft,
+    /// Delete records and server.
+    Partial,
+    /// Partial, then delete the instance.
+    Full,
+}
+
+impl From<LevelArg> for Level {
+    fn from(l: LevelArg) -> Self {
+        match l {
+            LevelArg::Soft => Level::Soft,
+            LevelArg::Partial => Level::Partial,
+            LevelArg::Full => Level::Full,
+        }
+    }
+}
+
+/// Output streams, so tests can capture what a command prints.
+pub struct Io<'a> {
+    /// Results.
+    pub out: &'a mut (dyn Write + Send),
+    /// Progress and errors.
+    pub err: &'a mut (dyn Write + Send),
+}
+
+/// Runs a parsed command line.
+pub async fn run(cli: Cli, io: Io<'_>) -> ExitCode {
+    let Io { out, err } = io;
+    let config = match Config::load(cli.config.as_deref(), |n| std::env::var(n).ok()) {
+        Ok(config) => config,
+        Err(e) => {
+            let _ = writeln!(err, "openclaw: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = match cli.command {
+        Command::Serve => crate::server::serve(config, out, crate::server::shutdown_signal())
+            .await
+            .map_err(|e| e.to_string()),
+        Command::Migrate => migrate(&config, out).await,
+        Command::Config(ConfigCommand::Check) => config_check(&config, out),
+        Command::Keys(command) => keys(&config, command, out).await,
+        Command::Sweep { dry_run, server } => sweep(&config, &server, dry_run, out).await,
+        Command::Instances { server, command } => {
+            instances(&config, &server, command, out, err).await
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            let _ = writeln!(err, "openclaw: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn config_check(config: &Config, out: &mut dyn Write) -> Result<(), String> {
+    let mode = config.resolve().map_err(|e| e.to_string())?;
+    let text = config.to_redacted_toml().map_err(|e| e.to_string())?;
+    let _ = writeln!(
+        out,
+        "# the configuration is valid; effective mode: {mode:?}\n{text}"
+    );
+    Ok(())
+}
+
+async fn migrate(config: &Config, out: &mut dyn Write) -> Result<(), String> {
+    let url = StoreUrl::parse(&config.database_url).map_err(|e| e.to_string())?;
+    let done = store::migrate(&url).await.map_err(|e| e.to_string())?;
+    let _ = writeln!(out, "{done}");
+    Ok(())
+}
+
+async fn keys(config: &Config, command: KeysCommand, out: &mut dyn Write) -> Result<(), String> {
+    let url = StoreUrl::parse(&config.database_url).map_err(|e| e.to_string())?;
+    if !url.is_durable() {
+        return Err(
+            "keys live in the database, and database_url is memory: the server's keys are \
+             not reachable from here (the server prints an admin key on start)"
+                .to_string(),
+        );
+    }
+    let stores = store::open(&url, false).await.map_err(|e| e.to_string())?;
+    match command {
+        KeysCommand::Create {
+            name,
+            scope,
+            customer,
+        } => {
+            let customer = customer
+                .map(CustomerId::parse)
+                .transpose()
+                .map_err(|e| e.to_string())?;
+            let new =
+                crate::auth::generate(&name, scope.into(), customer).map_err(|e| e.to_string())?;
+            stores
+                .keys
+                .insert_api_key(&new.key)
+                .await
+                .map_err(|e| e.to_string())?;
+            let _ = writeln!(out, "{}", new.token.expose());
+        }
+        KeysCommand::List => {
+            let keys = stores
+                .keys
+                .list_api_keys()
+                .await
+                .map_err(|e| e.to_string())?;
+            let _ = writeln!(
+                out,
+                "{:<14} {:<24} {:<7} {:<16} {:<26} revoked",
+                "id", "name", "scope", "customer", "created"
+            );
+            for key in keys {
+                let _ = writeln!(
+                    out,
+                    "{:<14} {:<24} {:<7} {:<16} {:<26} {}",
+                    key.id,
+                    key.name,
+                    key.scope,
+                    key.customer_id.as_ref().map_or("-", |c| c.as_str()),
+                    key.created_at.to_rfc3339(),
+                    key.revoked_at.map_or("-".to_string(), |t| t.to_rfc3339())
+                );
+            }
+        }
+        KeysCommand::Revoke { id } => {
+            let revoked = stores
+                .keys
+                .revoke_api_key(&id, chrono::Utc::now())
+                .await
+                .map_err(|e| e.to_string())?;
+            let _ = writeln!(
+                out,
+                "{}",
+                if revoked {
+                    format!("revoked {id}")
+                } else {
+                    format!("{id} was already revoked")
+                }
+            );
+        }
+    }
+    Ok(())
+}
+
+fn connect(config: &Config, server: &ServerArgs) -> Result<ApiClient, String> {
+    let base = match &server.server {
+        Some(url) => url.clone(),
+        None => crate::deployment::local_url(config.listen_addr().map_err(|e| e.to_string())?),
+    };
+    let key = server
+        .api_key
+        .clone()
+        .ok_or("an API key is needed: --api-key or OPENCLAW_API_KEY (the server prints an admin key on its first start)")?;
+    ApiClient::new(&base, &key).map_err(|e| e.to_string())
+}
+
+fn print_json(out: &mut dyn Write, value: &impl serde::Serialize) {
+    let text = serde_json::to_string_pretty(value).unwrap_or_default();
+    let _ = writeln!(out, "{text}");
+}
+
+async fn sweep(
+    config: &Config,
+    server: &ServerArgs,
+    dry_run: bool,
+    out: &mut dyn Write,
+) -> Result<(), String> {
+    let client = connect(config, server)?;
+    let report: SweepView = client
+        .call(
+            Method::POST,
+            "/v1/sweep",
+            Some(&SweepRequest { dry_run }),
+            None,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    print_json(out, &report);
+    Ok(())
+}
+
+async fn instances(
+    config: &Config,
+    server: &ServerArgs,
+    command: InstancesCommand,
+    out: &mut (dyn Write + Send),
+    err: &mut (dyn Write + Send),
+) -> Result<(), String> {
+    let client = connect(config, server)?;
+    let none = None::<&()>;
+    let (instance, goal): (InstanceView, Option<Goal>) = match command {
+        InstancesCommand::Create {
+            customer,
+            subdomain,
+            plan,
+            region,
+            external_ref,
+            provider_keys,
+            idempotency_key,
+            wait,
+        } => {
+            let mut keys = BTreeMap::new();
+            for pair in provider_keys {
+                let (name, value) = pair
+                    .split_once('=')
+                    .ok_or("--provider-key takes NAME=VALUE")?;
+                keys.insert(name.to_string(), value.to_string());
+            }
+            let request = CreateInstanceRequest {
+                customer_id: customer,
+                external_ref,
+                subdomain,
+                plan,
+                region,
+                provider_keys: keys,
+            };
+            let instance = client
+                .call(
+                    Method::POST,
+                    "/v1/instances",
+                    Some(&request),
+                    idempotency_key.as_deref(),
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+            (instance, wait.then_some(Goal::Active))
+        }
+        InstancesCommand::Get { id } => {
+            let instance = client
+                .call(Method::GET, &format!("/v1/instances/{id}"), none, None)
+                .await
+                .map_err(|e| e.to_string())?;
+            (instance, None)
+        }
+        InstancesCommand::List {
+            customer,
+            status,
+            external_ref,
+            limit,
+            after,
+            json,
+        } => {
+            let query = serde_urlencoded::to_string(
+                [
+                    ("customer_id", customer),
+                    ("status", status),
+                    ("external_ref", external_ref),
+                    ("limit", limit.map(|l| l.to_string())),
+                    ("after", after),
+                ]
+                .into_iter()
+                .filter_map(|(k, v)| v.map(|v| (k, v)))
+                .collect::<Vec<_>>(),
+            )
+            .map_err(|e| e.to_string())?;
+            let page: InstancePage = client
+                .call(Method::GET, &format!("/v1/instances?{query}"), none, None)
+                .await
+                .map_err(|e| e.to_string())?;
+            if json {
+                print_json(out, &page);
+            } else {
+                let _ = writeln!(
+                    out,
+                    "{:<36}  {:<13} {:<40} customer",
+                    "id", "status", "fqdn"
+                );
+                for i in &page.items {
+                    let _ = writeln!(
+                        out,
+                        "{:<36}  {:<13} {:<40} {}",
+                        i.id,
+                        wait::status_name(i.status),
+                        i.fqdn,
+                        i.customer_id
+                    );
+                }
+                if let Some(next) = page.next {
+                    let _ = writeln!(out, "more: --after {next}");
+                }
+            }
+            return Ok(());
+        }
+        InstancesCommand::Suspend(op) => {
+            operation(&client, &op, "suspend", Goal::Suspended).await?
+        }
+        InstancesCommand::Unsuspend(op) => {
+            operation(&client, &op, "unsuspend", Goal::Active).await?
+        }
+        InstancesCommand::Retry(op) => operation(&client, &op, "retry", Goal::Active).await?,
+        InstancesCommand::Terminate(op) => {
+            let instance = client
+                .call(
+                    Method::DELETE,
+                    &format!("/v1/instances/{}", op.id),
+                    none,
+                    None,
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+            (instance, op.wait.then_some(Goal::Terminated))
+        }
+        InstancesCommand::Rollback { op, level } => {
+            let body = RollbackRequest {
+                level: level.into(),
+            };
+            let instance = client
+                .call(
+                    Method::POST,
+                    &format!("/v1/instances/{}/rollback", op.id),
+                    Some(&body),
+                    None,
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+            let goal = match level {
+                LevelArg::Soft => None,
+                _ => Some(Goal::RolledBack),
+            };
+            (instance, goal.filter(|_| op.wait))
+        }
+    };
+    let Some(goal) = goal else {
+        print_json(out, &instance);
+        return Ok(());
+    };
+    match wait::follow(&client, &instance, goal, err).await {
+        Ok(_) => {
+            let settled: InstanceView = client
+                .call(
+                    Method::GET,
+                    &format!("/v1/instances/{}", instance.id),
+                    none,
+                    None,
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+            print_json(out, &settled);
+            Ok(())
+        }
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+async fn operation(
+    client: &ApiClient,
+    op: &OperationArgs,
+    action: &str,
+    goal: Goal,
+) -> Result<(InstanceView, Option<Goal>), String> {
+    let instance = client
+        .call(
+            Method::POST,
+            &format!("/v1/instances/{}/{action}", op.id),
+            None::<&()>,
+            None,
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok((instance, op.wait.then_some(goal)))
+}
+
+/// Every status name the API knows, for help texts and checks.
+pub fn status_names() -> Vec<String> {
+    [
+        Status::Pending,
+        Status::Provisioning,
+        Status::Active,
+        Status::Suspending,
+        Status::Suspended,
+        Status::Unsuspending,
+        Status::Terminating,
+        Status::Terminated,
+        Status::RollingBack,
+        Status::RolledBack,
+        Status::Failed,
+    ]
+    .into_iter()
+    .map(wait::status_name)
+    .collect()
+}

@@ -1,0 +1,629 @@
+//! The binary's configuration: a TOML file (`--config`, `OPENCLAW_CONFIG`, or
+//! `./openclaw.toml` when it exists), then `OPENCLAW_*` environment variables on top.
+//!
+//! Every secret is a [`Secret`], whose `Debug` and `Serialize` print `[redacted]`, so the
+//! whole configuration can be logged or printed by `openclaw config check` as it is.
+//! Validation errors name the field (`hetzner.token`, `engine.workers.heartbeat`, …).
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use openclaw_core::{EngineConfig, Error, Result, SecretString};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::rate_limit::RateLimitConfig;
+
+/// The file read when no `--config` is given, if it exists.
+pub const DEFAULT_CONFIG_FILE: &str = "openclaw.toml";
+/// The database of the sandbox and of any configuration that names none: an in-memory store
+/// until the SQL stores land in this workspace (then `sqlite://openclaw.db`).
+pub const DEFAULT_DATABASE_URL: &str = "memory";
+/// Where generated keys are kept (mode 0600).
+pub const DEFAULT_SECRETS_FILE: &str = "openclaw.secrets";
+/// The control plane URL cloud-init gets when none is configured: it never resolves.
+const PLACEHOLDER_CONTROL_PLANE: &str = "https://openclaw.invalid";
+
+/// A secret from the configuration. `Debug` and `Serialize` show `[redacted]`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub SecretString);
+
+impl Secret {
+    /// Wraps a value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(SecretString::new(value))
+    }
+
+    /// The value, for where it must leave the process.
+    pub fn expose(&self) -> &str {
+        self.0.expose()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str("[redacted]")
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        String::deserialize(d).map(Secret::new)
+    }
+}
+
+/// Durations as seconds (fractions allowed), as in the engine's own configuration.
+mod secs {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub(super) fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64(d.as_secs_f64())
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let secs = f64::deserialize(d)?;
+        Duration::try_from_secs_f64(secs).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Which providers the server talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Mode {
+    /// Live when a Hetzner token is configured, else sandbox.
+    #[default]
+    Auto,
+    /// Fake Hetzner and Cloudflare (in process, or at configured endpoints) and fake machines
+    /// answering health: no credentials, nothing real is created.
+    Sandbox,
+    /// Real providers and the HTTPS health probe.
+    Live,
+}
+
+/// The HTTP server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Largest request body in bytes (default 64 KiB).
+    pub body_limit: usize,
+    /// Longest a request may take until its response starts, in seconds (default 30).
+    /// Event streams run on after that.
+    #[serde(with = "secs")]
+    pub request_timeout: Duration,
+    /// Longest a graceful shutdown waits for requests and jobs, in seconds (default 30).
+    #[serde(with = "secs")]
+    pub shutdown_timeout: Duration,
+    /// How long a checked API key is trusted without reading the store again, in seconds
+    /// (default 5): a revoked key stops working within this.
+    #[serde(with = "secs")]
+    pub key_cache_ttl: Duration,
+    /// Requests per API key (default burst 100, 20 per second).
+    pub rate_limit: RateLimitConfig,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            body_limit: 64 * 1024,
+            request_timeout: Duration::from_secs(30),
+            shutdown_timeout: Duration::from_secs(30),
+            key_cache_ttl: Duration::from_secs(5),
+            rate_limit: RateLimitConfig {
+                burst: 100,
+                per_second: 20.0,
+            },
+        }
+    }
+}
+
+/// Hetzner Cloud.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HetznerConfig {
+    /// API token (read and write). `OPENCLAW_HETZNER_TOKEN` or `HCLOUD_TOKEN`.
+    pub token: Option<Secret>,
+    /// API base URL (default Hetzner's; in the sandbox, a fake started in process unless
+    /// this names one).
+    pub endpoint: Option<String>,
+    /// Longest wait for one request, in seconds (default 30).
+    #[serde(with = "secs")]
+    pub request_timeout: Duration,
+    /// Time between polls of pending power actions, in seconds (default 1).
+    #[serde(with = "secs")]
+    pub poll_interval: Duration,
+    /// openclaw's own limit on requests (default Hetzner's: 3600, one per second).
+    pub rate_limit: RateLimitConfig,
+}
+
+impl Default for HetznerConfig {
+    fn default() -> Self {
+        HetznerConfig {
+            token: None,
+            endpoint: None,
+            request_timeout: Duration::from_secs(30),
+            poll_interval: Duration::from_secs(1),
+            rate_limit: RateLimitConfig {
+                burst: 3600,
+                per_second: 1.0,
+            },
+        }
+    }
+}
+
+/// Cloudflare DNS.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CloudflareConfig {
+    /// API token with Zone → DNS → Edit. `OPENCLAW_CLOUDFLARE_API_TOKEN` or
+    /// `CLOUDFLARE_API_TOKEN`.
+    pub api_token: Option<Secret>,
+    /// The zone's id (its name is `engine.zone`). `OPENCLAW_CLOUDFLARE_ZONE_ID` or
+    /// `CLOUDFLARE_ZONE_ID`.
+    pub zone_id: Option<String>,
+    /// API base URL (default Cloudflare's; in the sandbox, a fake started in process unless
+    /// this names one).
+    pub base_url: Option<String>,
+    /// Longest wait for one request, in seconds (default 30).
+    #[serde(with = "secs")]
+    pub request_timeout: Duration,
+    /// openclaw's own limit on requests (default 100 at once, 3.5 per second: under
+    /// Cloudflare's 1200 per 5 minutes).
+    pub rate_limit: RateLimitConfig,
+}
+
+impl Default for CloudflareConfig {
+    fn default() -> Self {
+        CloudflareConfig {
+            api_token: None,
+            zone_id: None,
+            base_url: None,
+            request_timeout: Duration::from_secs(30),
+            rate_limit: RateLimitConfig {
+                burst: 100,
+                per_second: 3.5,
+            },
+        }
+    }
+}
+
+/// The health probe.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ProbeConfig {
+    /// Longest one check may take, in seconds (default 5).
+    #[serde(with = "secs")]
+    pub timeout: Duration,
+}
+
+impl Default for ProbeConfig {
+    fn default() -> Self {
+        ProbeConfig {
+            timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// The fakes the sandbox starts in process.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SandboxConfig {
+    /// Time a fake machine takes to boot, in seconds (default 0.5; 0 allowed).
+    #[serde(with = "secs")]
+    pub boot_delay: Duration,
+    /// Time a fake power action takes, in seconds (default 0.05).
+    #[serde(with = "secs")]
+    pub action_delay: Duration,
+    /// Wait between a fake machine's bootstrap attempts, in seconds (default 1).
+    #[serde(with = "secs")]
+    pub bootstrap_retry_delay: Duration,
+    /// Replaces `engine.health.interval` in the sandbox, in seconds (default 0.25): fake
+    /// machines boot in a moment, and a new user should not wait 5 s per check.
+    #[serde(with = "secs")]
+    pub health_interval: Duration,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        SandboxConfig {
+            boot_delay: Duration::from_millis(500),
+            action_delay: Duration::from_millis(50),
+            bootstrap_retry_delay: Duration::from_secs(1),
+            health_interval: Duration::from_millis(250),
+        }
+    }
+}
+
+/// Everything the binary reads.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// `auto` (default), `sandbox` or `live`. `OPENCLAW_MODE`.
+    pub mode: Mode,
+    /// Address to listen on (default `127.0.0.1:8080`). `OPENCLAW_LISTEN`.
+    pub listen: String,
+    /// `memory`, `sqlite://PATH` or `postgres://…`. `OPENCLAW_DATABASE_URL`.
+    pub database_url: String,
+    /// File where generated keys are kept, mode 0600 (default `openclaw.secrets`).
+    /// `OPENCLAW_SECRETS_FILE`.
+    pub secrets_file: PathBuf,
+    /// Key of the single-use bootstrap tokens (32 bytes, base64url). Generated into the
+    /// secrets file when not given. `OPENCLAW_BOOTSTRAP_KEY`.
+    pub bootstrap_key: Option<Secret>,
+    /// Key instance secrets are sealed with (32 bytes, base64). Generated into the secrets
+    /// file when not given. `OPENCLAW_SECRETS_KEY`.
+    pub secrets_key: Option<Secret>,
+    /// The HTTP server.
+    pub http: HttpConfig,
+    /// Hetzner Cloud.
+    pub hetzner: HetznerConfig,
+    /// Cloudflare.
+    pub cloudflare: CloudflareConfig,
+    /// The health probe.
+    pub health: ProbeConfig,
+    /// The sandbox's fakes.
+    pub sandbox: SandboxConfig,
+    /// The engine: `deployment`, `zone`, `catalog`, `cloud_init` (its `control_plane_url`
+    /// is this server's public URL), `workers`, `health`, `rollback`, …
+    pub engine: EngineConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            mode: Mode::Auto,
+            listen: "127.0.0.1:8080".to_string(),
+            database_url: DEFAULT_DATABASE_URL.to_string(),
+            secrets_file: PathBuf::from(DEFAULT_SECRETS_FILE),
+            bootstrap_key: None,
+            secrets_key: None,
+            http: HttpConfig::default(),
+            hetzner: HetznerConfig::default(),
+            cloudflare: CloudflareConfig::default(),
+            health: ProbeConfig::default(),
+            sandbox: SandboxConfig::default(),
+            engine: EngineConfig::default(),
+        }
+    }
+}
+
+/// Each environment variable and the setting it overrides (the first name wins).
+pub const ENV_VARS: &[(&[&str], &str)] = &[
+    (&["OPENCLAW_MODE"], "mode"),
+    (&["OPENCLAW_LISTEN"], "listen"),
+    (&["OPENCLAW_DATABASE_URL"], "database_url"),
+    (&["OPENCLAW_SECRETS_FILE"], "secrets_file"),
+    (&["OPENCLAW_BOOTSTRAP_KEY"], "bootstrap_key"),
+    (&["OPENCLAW_SECRETS_KEY"], "secrets_key"),
+    (&["OPENCLAW_HETZNER_TOKEN", "HCLOUD_TOKEN"], "hetzner.token"),
+    (
+        &["OPENCLAW_HETZNER_ENDPOINT", "HCLOUD_ENDPOINT"],
+        "hetzner.endpoint",
+    ),
+    (
+        &["OPENCLAW_CLOUDFLARE_API_TOKEN", "CLOUDFLARE_API_TOKEN"],
+        "cloudflare.api_token",
+    ),
+    (
+        &["OPENCLAW_CLOUDFLARE_ZONE_ID", "CLOUDFLARE_ZONE_ID"],
+        "cloudflare.zone_id",
+    ),
+    (
+        &["OPENCLAW_CLOUDFLARE_BASE_URL", "CLOUDFLARE_API_BASE_URL"],
+        "cloudflare.base_url",
+    ),
+    (&["OPENCLAW_ZONE"], "engine.zone"),
+    (&["OPENCLAW_DEPLOYMENT"], "engine.deployment"),
+    (
+        &["OPENCLAW_CONTROL_PLANE_URL"],
+        "engine.cloud_init.control_plane_url",
+    ),
+];
+
+impl Config {
+    /// Reads `path` (or `./openclaw.toml` if it exists when `path` is `None`), then applies
+    /// the environment through `lookup`. Does not validate: see [`Config::resolve`].
+    pub fn load(path: Option<&Path>, lookup: impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let mut config = match path {
+            Some(path) => Self::from_file(path)?,
+            None if Path::new(DEFAULT_CONFIG_FILE).is_file() => {
+                Self::from_file(Path::new(DEFAULT_CONFIG_FILE))?
+            }
+            None => Config::default(),
+        };
+        config.apply_env(lookup)?;
+        Ok(config)
+    }
+
+    /// Parses one TOML file.
+    pub fn from_file(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::invalid("config", format!("cannot read {}: {e}", path.display()))
+        })?;
+        Self::from_toml(&text)
+            .map_err(|e| Error::invalid("config", format!("{}: {e}", path.display())))
+    }
+
+    /// Parses TOML text; the error names the key and line.
+    pub fn from_toml(text: &str) -> std::result::Result<Self, String> {
+        toml::from_str(text).map_err(|e| e.to_string().trim().to_string())
+    }
+
+    /// The configuration as TOML, every secret `[redacted]`.
+    pub fn to_redacted_toml(&self) -> Result<String> {
+        toml::to_string_pretty(self)
+            .map_err(|e| Error::internal(format!("printing the configuration: {e}")))
+    }
+
+    /// Applies `OPENCLAW_*` (and the providers' own) variables; see [`ENV_VARS`].
+    pub fn apply_env(&mut self, lookup: impl Fn(&str) -> Option<String>) -> Result<()> {
+        for (names, setting) in ENV_VARS {
+            let Some((name, value)) = names
+                .iter()
+                .find_map(|n| lookup(n).filter(|v| !v.trim().is_empty()).map(|v| (*n, v)))
+            else {
+                continue;
+            };
+            let value = value.trim().to_string();
+            let bad = |message: &str| Error::invalid(name, message.to_string());
+            match *setting {
+                "mode" => {
+                    self.mode = match value.as_str() {
+                        "auto" => Mode::Auto,
+                        "sandbox" => Mode::Sandbox,
+                        "live" => Mode::Live,
+                        _ => return Err(bad("must be auto, sandbox or live")),
+                    }
+                }
+                "listen" => self.listen = value,
+                "database_url" => self.database_url = value,
+                "secrets_file" => self.secrets_file = PathBuf::from(value),
+                "bootstrap_key" => self.bootstrap_key = Some(Secret::new(value)),
+                "secrets_key" => self.secrets_key = Some(Secret::new(value)),
+                "hetzner.token" => self.hetzner.token = Some(Secret::new(value)),
+                "hetzner.endpoint" => self.hetzner.endpoint = Some(value),
+                "cloudflare.api_token" => self.cloudflare.api_token = Some(Secret::new(value)),
+                "cloudflare.zone_id" => self.cloudflare.zone_id = Some(value),
+                "cloudflare.base_url" => self.cloudflare.base_url = Some(value),
+                "engine.zone" => self.engine.zone = value,
+                "engine.deployment" => {
+                    self.engine.deployment = openclaw_core::domain::DeploymentName::parse(value)
+                        .map_err(|_| bad("is not a valid deployment name"))?;
+                }
+                "engine.cloud_init.control_plane_url" => {
+                    self.engine.cloud_init.control_plane_url = value;
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// The mode `auto` stands for: live when a Hetzner token is configured.
+    pub fn effective_mode(&self) -> Mode {
+        match self.mode {
+            Mode::Auto if self.hetzner.token.is_some() => Mode::Live,
+            Mode::Auto => Mode::Sandbox,
+            other => other,
+        }
+    }
+
+    /// The address to listen on.
+    pub fn listen_addr(&self) -> Result<SocketAddr> {
+        self.listen.parse().map_err(|_| {
+            Error::invalid(
+                "listen",
+                "must be an address and port such as 127.0.0.1:8080",
+            )
+        })
+    }
+
+    /// Checks everything and returns the effective mode. Errors name the field.
+    pub fn resolve(&self) -> Result<Mode> {
+        self.listen_addr()?;
+        crate::store::StoreUrl::parse(&self.database_url)?;
+        if !(1024..=16 * 1024 * 1024).contains(&self.http.body_limit) {
+            return Err(Error::invalid(
+                "http.body_limit",
+                "must be between 1024 and 16777216 bytes",
+            ));
+        }
+        for (field, value) in [
+            ("http.request_timeout", self.http.request_timeout),
+            ("http.shutdown_timeout", self.http.shutdown_timeout),
+            ("hetzner.request_timeout", self.hetzner.request_timeout),
+            ("hetzner.poll_interval", self.hetzner.poll_interval),
+            (
+                "cloudflare.request_timeout",
+                self.cloudflare.request_timeout,
+            ),
+            ("health.timeout", self.health.timeout),
+            ("sandbox.health_interval", self.sandbox.health_interval),
+        ] {
+            if value.is_zero() {
+                return Err(Error::invalid(field, "must be above zero"));
+            }
+        }
+        self.http.rate_limit.validate("http.rate_limit")?;
+        self.hetzner.rate_limit.validate("hetzner.rate_limit")?;
+        self.cloudflare
+            .rate_limit
+            .validate("cloudflare.rate_limit")?;
+        for (field, url) in [
+            ("hetzner.endpoint", &self.hetzner.endpoint),
+            ("cloudflare.base_url", &self.cloudflare.base_url),
+        ] {
+            if let Some(url) = url {
+                if !(url.starts_with("http://") || url.starts_with("https://")) {
+                    return Err(Error::invalid(field, "must be an http:// or https:// URL"));
+                }
+            }
+        }
+        if let Some(key) = &self.bootstrap_key {
+            openclaw_core::BootstrapKey::from_base64(key.expose())?;
+        }
+        if let Some(key) = &self.secrets_key {
+            openclaw_core::instance_secrets::SealingKey::from_base64(key.expose())?;
+        }
+        self.engine.validate().map_err(|e| match e {
+            Error::InvalidInput { field, message } if !field.starts_with("engine.") => {
+                Error::invalid(format!("engine.{field}"), message)
+            }
+            other => other,
+        })?;
+        let mode = self.effective_mode();
+        if mode == Mode::Live {
+            let missing = |field: &str, env: &str| {
+                Error::invalid(field, format!("is required in live mode (or set {env})"))
+            };
+            if self.hetzner.token.is_none() {
+                return Err(missing("hetzner.token", "OPENCLAW_HETZNER_TOKEN"));
+            }
+            if self.cloudflare.api_token.is_none() {
+                return Err(missing(
+                    "cloudflare.api_token",
+                    "OPENCLAW_CLOUDFLARE_API_TOKEN",
+                ));
+            }
+            if self.cloudflare.zone_id.is_none() {
+                return Err(missing("cloudflare.zone_id", "OPENCLAW_CLOUDFLARE_ZONE_ID"));
+            }
+            if self.engine.cloud_init.control_plane_url == PLACEHOLDER_CONTROL_PLANE {
+                return Err(Error::invalid(
+                    "engine.cloud_init.control_plane_url",
+                    "must be this server's public https URL in live mode (the new servers \
+                     fetch their secrets there); or set OPENCLAW_CONTROL_PLANE_URL",
+                ));
+            }
+        }
+        Ok(mode)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |name| map.get(name).cloned()
+    }
+
+    #[test]
+    fn the_default_is_a_valid_sandbox() {
+        let config = Config::default();
+        assert_eq!(config.resolve().unwrap(), Mode::Sandbox);
+        assert_eq!(config.listen_addr().unwrap().port(), 8080);
+    }
+
+    #[test]
+    fn a_hetzner_token_means_live_and_live_needs_the_rest() {
+        let mut config = Config::default();
+        config
+            .apply_env(env(&[("HCLOUD_TOKEN", "hc-secret")]))
+            .unwrap();
+        assert_eq!(config.effective_mode(), Mode::Live);
+        let err = config.resolve().unwrap_err();
+        assert!(
+            matches!(err, Error::InvalidInput { ref field, .. } if field == "cloudflare.api_token"),
+            "{err}"
+        );
+        config
+            .apply_env(env(&[
+                ("CLOUDFLARE_API_TOKEN", "cf-secret"),
+                (
+                    "OPENCLAW_CLOUDFLARE_ZONE_ID",
+                    "023e105f4ecef8ad9ca31a8372d0c353",
+                ),
+            ]))
+            .unwrap();
+        let err = config.resolve().unwrap_err();
+        assert!(
+            matches!(err, Error::InvalidInput { ref field, .. } if field == "engine.cloud_init.control_plane_url")
+        );
+        config
+            .apply_env(env(&[(
+                "OPENCLAW_CONTROL_PLANE_URL",
+                "https://panel.example.com",
+            )]))
+            .unwrap();
+        assert_eq!(config.resolve().unwrap(), Mode::Live);
+    }
+
+    #[test]
+    fn the_openclaw_variable_wins_over_the_providers_own() {
+        let mut config = Config::default();
+        config
+            .apply_env(env(&[
+                ("HCLOUD_TOKEN", "theirs"),
+                ("OPENCLAW_HETZNER_TOKEN", "ours"),
+            ]))
+            .unwrap();
+        assert_eq!(config.hetzner.token.unwrap().expose(), "ours");
+    }
+
+    #[test]
+    fn printing_redacts_every_secret() {
+        let mut config = Config::default();
+        config
+            .apply_env(env(&[
+                ("HCLOUD_TOKEN", "hc-secret-1"),
+                ("CLOUDFLARE_API_TOKEN", "cf-secret-2"),
+                ("OPENCLAW_SECRETS_KEY", "sk-secret-3"),
+                ("OPENCLAW_BOOTSTRAP_KEY", "bk-secret-4"),
+            ]))
+            .unwrap();
+        let shown = format!("{}\n{config:?}", config.to_redacted_toml().unwrap());
+        for secret in ["hc-secret-1", "cf-secret-2", "sk-secret-3", "bk-secret-4"] {
+            assert!(!shown.contains(secret), "{secret} leaked:\n{shown}");
+        }
+        assert!(shown.contains("[redacted]"));
+    }
+
+    #[test]
+    fn files_parse_and_errors_name_the_key() {
+        let config = Config::from_toml(
+            "listen = \"127.0.0.1:9000\"\n[http]\nbody_limit = 4096\n[engine.workers]\nconcurrency = 2\n",
+        )
+        .unwrap();
+        assert_eq!(config.http.body_limit, 4096);
+        assert_eq!(config.engine.workers.concurrency, 2);
+        let err = Config::from_toml("[http]\nbody_limitt = 1\n").unwrap_err();
+        assert!(err.contains("body_limitt"), "{err}");
+        let mut bad = Config::default();
+        bad.engine.workers.concurrency = 0;
+        let err = bad.resolve().unwrap_err();
+        assert!(
+            matches!(err, Error::InvalidInput { ref field, .. } if field == "engine.workers.concurrency"),
+            "{err}"
+        );
+        bad = Config {
+            listen: "nowhere".into(),
+            ..Config::default()
+        };
+        assert!(
+            matches!(bad.resolve(), Err(Error::InvalidInput { ref field, .. }) if field == "listen")
+        );
+    }
+
+    #[test]
+    fn the_printed_configuration_reads_back() {
+        let config = Config::default();
+        let text = config.to_redacted_toml().unwrap();
+        let back = Config::from_toml(&text).unwrap();
+        assert_eq!(back, config);
+    }
+}

@@ -1,0 +1,472 @@
+//! The API's request and response bodies.
+//!
+//! They mirror the core domain types rather than serialize them directly, so that the API's
+//! shape is written down in one place (and in the OpenAPI document generated from it), and a
+//! change inside the engine cannot change what WHMCS receives without a change here.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use openclaw_core::domain::{
+    Event, EventKind, Instance, InstanceStatus, LastError, RollbackLevel, Topic,
+};
+use openclaw_core::engine::SweepReport;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+
+/// Every error: `{"error": {"code", "message", "details"}}`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// One error.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ErrorDetail {
+    /// Stable machine-readable code: `invalid_input`, `not_found`, `conflict`,
+    /// `invalid_transition`, `gone`, `unauthorized`, `forbidden`, `rate_limited`,
+    /// `malformed_json`, `payload_too_large`, `idempotency_conflict`, `unavailable`,
+    /// `timeout`, `internal`, …
+    pub code: String,
+    /// What went wrong, for a person.
+    pub message: String,
+    /// What a program can act on (`field` of an invalid input, `from`/`to` of an invalid
+    /// transition, `retry_after_seconds`); `null` when there is nothing.
+    #[schema(value_type = Object)]
+    pub details: Value,
+}
+
+/// Where an instance is in its lifecycle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    /// Accepted, waiting for a worker.
+    Pending,
+    /// Server, DNS and health being set up.
+    Provisioning,
+    /// Running and healthy.
+    Active,
+    /// Being powered off.
+    Suspending,
+    /// Powered off; server and name kept.
+    Suspended,
+    /// Being powered on.
+    Unsuspending,
+    /// Server and records being deleted.
+    Terminating,
+    /// Gone for good.
+    Terminated,
+    /// A failed provisioning being undone.
+    RollingBack,
+    /// Undone; `retry` provisions it afresh.
+    RolledBack,
+    /// Stopped; needs a person (or `retry`).
+    Failed,
+}
+
+impl From<InstanceStatus> for Status {
+    fn from(status: InstanceStatus) -> Self {
+        match status {
+            InstanceStatus::Pending => Status::Pending,
+            InstanceStatus::Provisioning => Status::Provisioning,
+            InstanceStatus::Active => Status::Active,
+            InstanceStatus::Suspending => Status::Suspending,
+            InstanceStatus::Suspended => Status::Suspended,
+            InstanceStatus::Unsuspending => Status::Unsuspending,
+            InstanceStatus::Terminating => Status::Terminating,
+            InstanceStatus::Terminated => Status::Terminated,
+            InstanceStatus::RollingBack => Status::RollingBack,
+            InstanceStatus::RolledBack => Status::RolledBack,
+            InstanceStatus::Failed => Status::Failed,
+        }
+    }
+}
+
+impl From<Status> for InstanceStatus {
+    fn from(status: Status) -> Self {
+        match status {
+            Status::Pending => InstanceStatus::Pending,
+            Status::Provisioning => InstanceStatus::Provisioning,
+            Status::Active => InstanceStatus::Active,
+            Status::Suspending => InstanceStatus::Suspending,
+            Status::Suspended => InstanceStatus::Suspended,
+            Status::Unsuspending => InstanceStatus::Unsuspending,
+            Status::Terminating => InstanceStatus::Terminating,
+            Status::Terminated => InstanceStatus::Terminated,
+            Status::RollingBack => InstanceStatus::RollingBack,
+            Status::RolledBack => InstanceStatus::RolledBack,
+            Status::Failed => InstanceStatus::Failed,
+        }
+    }
+}
+
+/// An instance as the API shows it. Never carries a secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct InstanceView {
+    /// Its id (a UUIDv7).
+    pub id: String,
+    /// The billing customer.
+    pub customer_id: String,
+    /// The billing system's reference (a WHMCS service id).
+    pub external_ref: Option<String>,
+    /// The DNS label.
+    pub subdomain: String,
+    /// `<subdomain>.<zone>`.
+    pub fqdn: String,
+    /// The plan.
+    pub plan: String,
+    /// The region.
+    pub region: String,
+    /// Where it is in its lifecycle.
+    pub status: Status,
+    /// What the providers gave it so far.
+    pub resources: ResourcesView,
+    /// Increments on every change.
+    pub version: u64,
+    /// When it was accepted.
+    pub created_at: DateTime<Utc>,
+    /// When it last changed.
+    pub updated_at: DateTime<Utc>,
+    /// When its current status began.
+    pub status_changed_at: DateTime<Utc>,
+    /// The error that stopped the last operation, if any.
+    pub last_error: Option<LastErrorView>,
+}
+
+/// The provider resources of an instance.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ResourcesView {
+    /// The server's id at the compute provider.
+    pub server_id: Option<String>,
+    /// Public IPv4 address.
+    pub ipv4: Option<String>,
+    /// Public IPv6 address.
+    pub ipv6: Option<String>,
+    /// Ids of its DNS records.
+    pub dns_record_ids: Vec<String>,
+}
+
+/// The error that stopped an operation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct LastErrorView {
+    /// `provision`, `suspend`, `unsuspend`, `terminate` or `rollback`.
+    pub operation: String,
+    /// The error's stable code.
+    pub code: String,
+    /// What happened.
+    pub message: String,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+impl From<&LastError> for LastErrorView {
+    fn from(e: &LastError) -> Self {
+        LastErrorView {
+            operation: e.operation.as_str().to_string(),
+            code: e.code.clone(),
+            message: e.message.clone(),
+            at: e.at,
+        }
+    }
+}
+
+impl From<&Instance> for InstanceView {
+    fn from(i: &Instance) -> Self {
+        InstanceView {
+            id: i.id.to_string(),
+            customer_id: i.customer_id.as_str().to_string(),
+            external_ref: i.external_ref.as_ref().map(|r| r.as_str().to_string()),
+            subdomain: i.subdomain.as_str().to_string(),
+            fqdn: i.fqdn.clone(),
+            plan: i.plan.as_str().to_string(),
+            region: i.region.as_str().to_string(),
+            status: i.status.into(),
+            resources: ResourcesView {
+                server_id: i
+                    .resources
+                    .server_id
+                    .as_ref()
+                    .map(|s| s.as_str().to_string()),
+                ipv4: i.resources.ipv4.map(|ip| ip.to_string()),
+                ipv6: i.resources.ipv6.map(|ip| ip.to_string()),
+                dns_record_ids: i
+                    .resources
+                    .dns_record_ids
+                    .iter()
+                    .map(|r| r.as_str().to_string())
+                    .collect(),
+            },
+            version: i.version,
+            created_at: i.created_at,
+            updated_at: i.updated_at,
+            status_changed_at: i.status_changed_at,
+            last_error: i.last_error.as_ref().map(LastErrorView::from),
+        }
+    }
+}
+
+/// An order for a new instance.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateInstanceRequest {
+    /// The billing customer. A key bound to a customer may leave it out (its own is used)
+    /// and may not name another.
+    #[serde(default)]
+    pub customer_id: Option<String>,
+    /// The billing system's reference (a WHMCS service id). A second create with the same
+    /// reference returns the first instance instead of making another.
+    #[serde(default)]
+    pub external_ref: Option<String>,
+    /// The wanted DNS label (lowercase letters, digits, inner hyphens).
+    pub subdomain: String,
+    /// A plan of the catalog (`starter`, `professional`, `enterprise`).
+    pub plan: String,
+    /// A region of the catalog (`us-east`, `eu-west`, `asia-pacific`).
+    pub region: String,
+    /// Model-provider keys for the instance's environment (`ANTHROPIC_API_KEY`, …). Sealed
+    /// before they are stored, delivered once to the server, never returned.
+    #[serde(default)]
+    pub provider_keys: BTreeMap<String, String>,
+}
+
+/// How far a rollback goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Level {
+    /// Mark failed and alert; touch nothing at the providers.
+    Soft,
+    /// Delete DNS records and server; end `rolled_back`.
+    #[default]
+    Partial,
+    /// Partial, then delete the instance itself (a rollback log entry stays).
+    Full,
+}
+
+impl From<Level> for RollbackLevel {
+    fn from(level: Level) -> Self {
+        match level {
+            Level::Soft => RollbackLevel::Soft,
+            Level::Partial => RollbackLevel::Partial,
+            Level::Full => RollbackLevel::Full,
+        }
+    }
+}
+
+/// The body of a rollback (optional; default `partial`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RollbackRequest {
+    /// How far to go (default `partial`).
+    #[serde(default)]
+    pub level: Level,
+}
+
+/// Filters and cursor of `GET /v1/instances`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct ListQuery {
+    /// Only this customer's instances.
+    pub customer_id: Option<String>,
+    /// Only instances in this status.
+    pub status: Option<Status>,
+    /// Only the instance with this external reference.
+    pub external_ref: Option<String>,
+    /// The `next` cursor of the previous page.
+    pub after: Option<String>,
+    /// Page size, 1-500 (default 50).
+    pub limit: Option<usize>,
+}
+
+/// One page of instances, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct InstancePage {
+    /// The instances.
+    pub items: Vec<InstanceView>,
+    /// Pass as `after` for the next page; `null` on the last one.
+    pub next: Option<String>,
+}
+
+/// Which events a stream carries.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct EventQuery {
+    /// `provisioning`, `alerts` or `audit` (default: all).
+    pub topic: Option<String>,
+    /// Only events of this instance.
+    pub instance_id: Option<String>,
+    /// Resume after this sequence (the `Last-Event-ID` header wins when both are given).
+    /// Without either, the stream starts with events from now on.
+    pub after: Option<u64>,
+}
+
+/// What an event says happened.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum EventKindView {
+    /// The instance changed status (`from` is null when it was created).
+    StatusChanged {
+        /// The previous status.
+        from: Option<Status>,
+        /// The new status.
+        to: Status,
+    },
+    /// Something needs a person.
+    Alert {
+        /// Stable code (`manual_intervention_required`, …).
+        code: String,
+    },
+    /// An audited action (an access link handed out, secrets delivered).
+    Audit {
+        /// What was done.
+        action: String,
+        /// Who did it (a key name, never a secret).
+        actor: String,
+    },
+}
+
+/// One event of the log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct EventView {
+    /// Position in the log: strictly increasing, global. Resume after it.
+    pub sequence: u64,
+    /// `provisioning`, `alerts` or `audit`.
+    pub topic: String,
+    /// The instance it concerns.
+    pub instance_id: Option<String>,
+    /// What happened.
+    pub kind: EventKindView,
+    /// Why, for a person.
+    pub reason: String,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+impl From<&Event> for EventView {
+    fn from(e: &Event) -> Self {
+        let kind = match &e.kind {
+            EventKind::StatusChanged { from, to } => EventKindView::StatusChanged {
+                from: from.map(Status::from),
+                to: (*to).into(),
+            },
+            EventKind::Alert { code } => EventKindView::Alert { code: code.clone() },
+            EventKind::Audit { action, actor } => EventKindView::Audit {
+                action: action.clone(),
+                actor: actor.clone(),
+            },
+        };
+        EventView {
+            sequence: e.sequence,
+            topic: topic_name(e.topic).to_string(),
+            instance_id: e.instance_id.map(|i| i.to_string()),
+            kind,
+            reason: e.reason.clone(),
+            at: e.at,
+        }
+    }
+}
+
+fn topic_name(topic: Topic) -> &'static str {
+    topic.as_str()
+}
+
+/// An instance's events, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct EventList {
+    /// The events.
+    pub items: Vec<EventView>,
+}
+
+/// The customer's Control UI link. Secret: the token is in the fragment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AccessView {
+    /// `https://<fqdn>/#token=<gateway token>`.
+    pub url: String,
+}
+
+/// What the new server writes to its environment file. Delivered once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct BootstrapView {
+    /// `OPENCLAW_GATEWAY_TOKEN` and the provider keys.
+    pub env: BTreeMap<String, String>,
+}
+
+/// A sweep request.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SweepRequest {
+    /// Only report what would be deleted (default false).
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// A resource found at a provider that no live instance claims.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct OrphanView {
+    /// The provider's id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// `server`, `A` or `AAAA`.
+    pub kind: String,
+}
+
+/// What a sweep found and did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct SweepView {
+    /// Whether anything was deleted.
+    pub dry_run: bool,
+    /// Orphans found.
+    pub orphans: Vec<OrphanView>,
+    /// Ids deleted.
+    pub deleted: Vec<String>,
+    /// Deletions that failed.
+    pub errors: Vec<String>,
+}
+
+impl SweepView {
+    /// The view of `report`.
+    pub fn of(report: &SweepReport, dry_run: bool) -> Self {
+        let mut orphans: Vec<OrphanView> = report
+            .orphan_servers
+            .iter()
+            .map(|s| OrphanView {
+                id: s.id.as_str().to_string(),
+                name: s.name.clone(),
+                kind: "server".to_string(),
+            })
+            .collect();
+        orphans.extend(report.orphan_records.iter().map(|r| OrphanView {
+            id: r.id.as_str().to_string(),
+            name: r.name.clone(),
+            kind: r.record_type.as_str().to_string(),
+        }));
+        let deleted = report
+            .deleted_servers
+            .iter()
+            .map(|s| s.as_str().to_string())
+            .chain(
+                report
+                    .deleted_records
+                    .iter()
+                    .map(|r| r.as_str().to_string()),
+            )
+            .collect();
+        SweepView {
+            dry_run,
+            orphans,
+            deleted,
+            errors: report.errors.clone(),
+        }
+    }
+}
+
+/// `GET /healthz` and `GET /readyz`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct StatusView {
+    /// `ok`, `ready` or `unavailable`.
+    pub status: String,
+}

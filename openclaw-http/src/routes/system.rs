@@ -1,0 +1,67 @@
+//! Unauthenticated operational endpoints: liveness, readiness, metrics, the OpenAPI document.
+
+use axum::extract::State;
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+use crate::error::AppResult;
+use crate::metrics;
+use crate::model::{ErrorBody, StatusView};
+use crate::state::AppState;
+
+/// The process is up.
+#[utoipa::path(get, path = "/healthz", tag = "system", responses((status = 200, body = StatusView)))]
+pub async fn healthz() -> Json<StatusView> {
+    Json(StatusView {
+        status: "ok".to_string(),
+    })
+}
+
+/// The store answers: the server can do its work.
+#[utoipa::path(
+    get, path = "/readyz", tag = "system",
+    responses((status = 200, body = StatusView), (status = 503, description = "The store does not answer", body = ErrorBody))
+)]
+pub async fn readyz(State(state): State<AppState>) -> AppResult<Json<StatusView>> {
+    state.store.ping().await?;
+    Ok(Json(StatusView {
+        status: "ready".to_string(),
+    }))
+}
+
+/// Prometheus metrics (text format 0.0.4).
+#[utoipa::path(
+    get, path = "/metrics", tag = "system",
+    responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain", body = String))
+)]
+pub async fn metrics(State(state): State<AppState>) -> Response {
+    let stats = match state.store.stats().await {
+        Ok(stats) => Some(stats),
+        Err(error) => {
+            tracing::warn!(%error, "store stats unavailable for /metrics");
+            None
+        }
+    };
+    let text = metrics::render(&state.metrics, &state.provisioner.metrics(), stats.as_ref());
+    let mut response = text.into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+    );
+    response
+}
+
+/// This API's OpenAPI 3.1 document.
+#[utoipa::path(
+    get, path = "/openapi.json", tag = "system",
+    responses((status = 200, description = "The OpenAPI document", content_type = "application/json", body = Object))
+)]
+pub async fn openapi() -> Response {
+    let mut response = crate::openapi::json().into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}

@@ -1,0 +1,141 @@
+//! `openclaw serve`: listen, assemble the deployment, run the workers and the API, and shut
+//! down gracefully on SIGTERM or SIGINT.
+//!
+//! Shutdown order: stop accepting connections and end the event streams (so the graceful
+//! wait is not held open by them), let requests in flight finish, let each worker reach a
+//! step boundary and hand its job back (its lease released, so another process can take it at
+//! once), then stop the sandbox's fakes.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use openclaw_core::{Error, Result};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::config::{Config, Mode};
+use crate::deployment::{self, local_url};
+use crate::routes;
+use crate::state::AppState;
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+async fn raised(mut rx: watch::Receiver<bool>) {
+    while !*rx.borrow_and_update() {
+        if rx.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Runs the server described by `config` until `stop` resolves; writes the startup lines
+/// (the admin key on first start, then where it listens) to `out`.
+pub async fn serve(
+    config: Config,
+    out: &mut (dyn Write + Send),
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) -> Result<()> {
+    let addr = config.listen_addr()?;
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|e| Error::invalid("listen", format!("cannot listen on {addr}: {e}")))?;
+    let local: SocketAddr = listener
+        .local_addr()
+        .map_err(|e| Error::internal(format!("no local address: {e}")))?;
+    let deployment = deployment::assemble(&config, local).await?;
+    let admin = deployment::ensure_admin_key(&deployment.stores.keys).await?;
+
+    let (tx, rx) = watch::channel(false);
+    let state = AppState::with_config(
+        deployment.provisioner.clone(),
+        deployment.stores.keys.clone(),
+        deployment.metrics.clone(),
+        &config.http,
+    )
+    .with_shutdown(rx.clone());
+    let app = routes::app(state);
+
+    let write = |out: &mut (dyn Write + Send), line: String| {
+        let _ = writeln!(out, "{line}");
+        let _ = out.flush();
+    };
+    if let Some(token) = &admin {
+        write(
+            out,
+            format!(
+                "admin API key (shown once, store it now): {}",
+                token.expose()
+            ),
+        );
+    }
+    if deployment.keys_generated {
+        write(
+            out,
+            format!(
+                "generated the deployment keys into {} (mode 0600); back it up with the database",
+                config.secrets_file.display()
+            ),
+        );
+    }
+    let mode = match deployment.mode {
+        Mode::Live => "live",
+        _ => "sandbox",
+    };
+    write(
+        out,
+        format!(
+            "openclaw {} in {mode} mode: {}; store: {}; listening on {}",
+            env!("CARGO_PKG_VERSION"),
+            deployment.providers,
+            deployment.store_description,
+            local_url(local)
+        ),
+    );
+    tracing::info!(mode, listen = %local, "serving");
+
+    let provisioner = deployment.provisioner.clone();
+    let workers = tokio::spawn({
+        let rx = rx.clone();
+        async move { provisioner.run_workers(raised(rx)).await }
+    });
+    let tx = Arc::new(tx);
+    let stopper = tx.clone();
+    tokio::spawn(async move {
+        stop.await;
+        tracing::info!("shutting down: no new requests; jobs stop at their next step");
+        let _ = stopper.send(true);
+    });
+    let served = axum::serve(listener, app)
+        .with_graceful_shutdown(raised(rx.clone()))
+        .await;
+    // The server can also end on its own (an accept error): stop the workers then too.
+    let _ = tx.send(true);
+    let deadline = config.http.shutdown_timeout;
+    match tokio::time::timeout(deadline, workers).await {
+        Ok(Ok(Ok(()))) => {}
+        Ok(Ok(Err(error))) => tracing::warn!(%error, "workers stopped with an error"),
+        Ok(Err(error)) => tracing::warn!(%error, "workers panicked"),
+        Err(_) => {
+            tracing::warn!("workers did not stop within {deadline:?}; their leases run out instead")
+        }
+    }
+    drop(deployment);
+    served.map_err(|e| Error::unavailable("http server", e.to_string()))?;
+    tracing::info!("stopped");
+    Ok(())
+}
