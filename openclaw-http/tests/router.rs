@@ -1,0 +1,839 @@
+//! Every endpoint, error status and scope of the router, through `oneshot`.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use futures_util::StreamExt;
+use openclaw_http::config::HttpConfig;
+use openclaw_http::rate_limit::RateLimitConfig;
+use serde_json::{json, Value};
+
+use common::{bootstrap_key, harness, harness_with};
+
+#[tokio::test]
+async fn requests_without_a_usable_key_are_401() {
+    let h = harness().await;
+    let reply = h.call(Method::GET, "/v1/instances", None, None).await;
+    assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(reply.code(), "unauthorized");
+    assert_eq!(reply.headers["www-authenticate"], "Bearer");
+    for key in ["nonsense", "ock_nosuchkey.secret", &h.revoked] {
+        let reply = h.get("/v1/instances", key).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{key}");
+        assert_eq!(reply.code(), "unauthorized");
+    }
+    // The right id with the wrong secret.
+    let (id, _) = openclaw_http::auth::parse_token(&h.admin).unwrap();
+    let forged = format!("ock_{id}.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+    assert_eq!(
+        h.get("/v1/instances", &forged).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn scopes_decide_who_may_do_what() {
+    let h = harness().await;
+    let create =
+        json!({"customer_id": "c1", "subdomain": "a1", "plan": "starter", "region": "eu-west"});
+    let reply = h.post("/v1/instances", &h.read, create.clone()).await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    assert_eq!(reply.code(), "forbidden");
+    let id = h.create(&h.manage, Some("c1"), "a1").await;
+    assert_eq!(
+        h.get(&format!("/v1/instances/{id}"), &h.read).await.status,
+        StatusCode::OK
+    );
+    for path in ["suspend", "unsuspend", "retry", "rollback"] {
+        let reply = h
+            .post(&format!("/v1/instances/{id}/{path}"), &h.read, json!({}))
+            .await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN, "{path}");
+    }
+    let reply = h
+        .call(
+            Method::DELETE,
+            &format!("/v1/instances/{id}"),
+            Some(&h.read),
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    let reply = h
+        .post("/v1/sweep", &h.manage, json!({"dry_run": true}))
+        .await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    let reply = h
+        .post("/v1/sweep", &h.admin, json!({"dry_run": true}))
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(reply.body["dry_run"], true);
+    assert_eq!(reply.body["orphans"], json!([]));
+}
+
+#[tokio::test]
+async fn the_lifecycle_through_the_api() {
+    let h = harness().await;
+    let id = h.create(&h.manage, Some("c1"), "life").await;
+    assert_eq!(h.status_of(&id).await, "pending");
+    // Suspending what is not active is an invalid transition.
+    let reply = h
+        .post(&format!("/v1/instances/{id}/suspend"), &h.manage, json!({}))
+        .await;
+    assert_eq!(reply.status, StatusCode::CONFLICT);
+    assert_eq!(reply.code(), "invalid_transition");
+    assert_eq!(reply.body["error"]["details"]["from"], "pending");
+    h.run_jobs().await;
+    assert_eq!(h.status_of(&id).await, "active");
+    let reply = h.get(&format!("/v1/instances/{id}"), &h.manage).await;
+    assert!(reply.body["resources"]["server_id"].is_string());
+    let reply = h
+        .post(&format!("/v1/instances/{id}/retry"), &h.manage, json!({}))
+        .await;
+    assert_eq!(reply.status, StatusCode::CONFLICT);
+
+    let reply = h
+        .post(&format!("/v1/instances/{id}/suspend"), &h.manage, json!({}))
+        .await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED);
+    assert_eq!(reply.body["status"], "suspending");
+    h.run_jobs().await;
+    assert_eq!(h.status_of(&id).await, "suspended");
+    let reply = h
+        .post(
+            &format!("/v1/instances/{id}/unsuspend"),
+            &h.manage,
+            json!({}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED);
+    h.run_jobs().await;
+    assert_eq!(h.status_of(&id).await, "active");
+    let reply = h
+        .call(
+            Method::DELETE,
+            &format!("/v1/instances/{id}"),
+            Some(&h.manage),
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED);
+    assert_eq!(reply.body["status"], "terminating");
+    h.run_jobs().await;
+    assert_eq!(h.status_of(&id).await, "terminated");
+
+    let reply = h.get(&format!("/v1/instances/{id}/events"), &h.read).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let statuses: Vec<&str> = reply.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["kind"]["to"].as_str())
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            "pending",
+            "provisioning",
+            "active",
+            "suspending",
+            "suspended",
+            "unsuspending",
+            "active",
+            "terminating",
+            "terminated"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn rollback_takes_an_optional_level() {
+    let h = harness().await;
+    let id = h.create(&h.manage, Some("c1"), "rb").await;
+    h.run_jobs().await;
+    // No body at all: partial.
+    let reply = h
+        .call(
+            Method::POST,
+            &format!("/v1/instances/{id}/rollback"),
+            Some(&h.manage),
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.text);
+    assert_eq!(reply.body["status"], "rolling_back");
+    h.run_jobs().await;
+    assert_eq!(h.status_of(&id).await, "rolled_back");
+    let reply = h
+        .post(&format!("/v1/instances/{id}/retry"), &h.manage, json!({}))
+        .await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED);
+    h.run_jobs().await;
+    assert_eq!(h.status_of(&id).await, "active");
+    let reply = h
+        .post(
+            &format!("/v1/instances/{id}/rollback"),
+            &h.manage,
+            json!({"level": "full"}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED);
+    h.run_jobs().await;
+    let reply = h.get(&format!("/v1/instances/{id}"), &h.manage).await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+    let reply = h
+        .post(
+            &format!("/v1/instances/{id}/rollback"),
+            &h.manage,
+            json!({"level": "total"}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+#[tokio::test]
+async fn customer_keys_see_only_their_customer() {
+    let h = harness().await;
+    // A bound key creates for itself without naming the customer, and may not name another.
+    let mine = h.create(&h.alice, None, "alice1").await;
+    let reply = h
+        .post(
+            "/v1/instances",
+            &h.alice,
+            json!({"customer_id": "bob", "subdomain": "x", "plan": "starter", "region": "eu-west"}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    let theirs = h.create(&h.bob, None, "bob1").await;
+    let reply = h.get(&format!("/v1/instances/{mine}"), &h.alice).await;
+    assert_eq!(reply.body["customer_id"], "alice");
+    for (method, path) in [
+        (Method::GET, format!("/v1/instances/{theirs}")),
+        (Method::GET, format!("/v1/instances/{theirs}/events")),
+        (Method::GET, format!("/v1/instances/{theirs}/access")),
+        (Method::POST, format!("/v1/instances/{theirs}/suspend")),
+        (Method::POST, format!("/v1/instances/{theirs}/rollback")),
+        (Method::DELETE, format!("/v1/instances/{theirs}")),
+        (Method::GET, format!("/v1/events?instance_id={theirs}")),
+    ] {
+        let reply = h.call(method.clone(), &path, Some(&h.alice), None).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::NOT_FOUND,
+            "{method} {path}: {}",
+            reply.text
+        );
+        assert_eq!(reply.code(), "not_found");
+    }
+    let reply = h.get("/v1/instances", &h.alice).await;
+    let ids: Vec<&str> = reply.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [mine.as_str()]);
+    let reply = h.get("/v1/instances?customer_id=bob", &h.alice).await;
+    assert_eq!(reply.body["items"], json!([]));
+    // A taken external reference does not tell a bound key whose it is.
+    let reply = h
+        .post("/v1/instances", &h.bob, json!({"external_ref": "svc-1", "subdomain": "b2", "plan": "starter", "region": "eu-west"}))
+        .await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED);
+    let bobs = reply.body["id"].as_str().unwrap().to_string();
+    let reply = h
+        .post("/v1/instances", &h.alice, json!({"external_ref": "svc-1", "subdomain": "a2", "plan": "starter", "region": "eu-west"}))
+        .await;
+    assert_eq!(reply.status, StatusCode::CONFLICT);
+    assert!(!reply.text.contains(&bobs));
+    // An unbound key sees both.
+    let reply = h.get("/v1/instances", &h.read).await;
+    assert_eq!(reply.body["items"].as_array().unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn lists_filter_and_page() {
+    let h = harness().await;
+    for i in 0..5 {
+        h.create(
+            &h.manage,
+            Some(if i % 2 == 0 { "even" } else { "odd" }),
+            &format!("p{i}"),
+        )
+        .await;
+    }
+    let reply = h.get("/v1/instances?limit=2", &h.read).await;
+    assert_eq!(reply.body["items"].as_array().unwrap().len(), 2);
+    let next = reply.body["next"].as_str().unwrap().to_string();
+    let reply = h
+        .get(&format!("/v1/instances?limit=2&after={next}"), &h.read)
+        .await;
+    assert_eq!(reply.body["items"].as_array().unwrap().len(), 2);
+    let reply = h
+        .get("/v1/instances?customer_id=even&status=pending", &h.read)
+        .await;
+    assert_eq!(reply.body["items"].as_array().unwrap().len(), 3);
+    let reply = h.get("/v1/instances?status=active", &h.read).await;
+    assert_eq!(reply.body["items"], json!([]));
+    for bad in [
+        "limit=0",
+        "limit=501",
+        "status=dancing",
+        "after=nope",
+        "colour=red",
+        "limit=x",
+    ] {
+        let reply = h.get(&format!("/v1/instances?{bad}"), &h.read).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{bad}: {}",
+            reply.text
+        );
+        assert_eq!(reply.code(), "invalid_input");
+    }
+}
+
+#[tokio::test]
+async fn bad_bodies_ids_and_routes_answer_in_the_error_shape() {
+    let h = harness().await;
+    let cases: [(&str, StatusCode, &str); 6] = [
+        ("{not json", StatusCode::BAD_REQUEST, "malformed_json"),
+        ("", StatusCode::BAD_REQUEST, "malformed_json"),
+        (
+            r#"{"customer_id":"c","subdomain":"a","plan":"starter","region":"eu-west","color":1}"#,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_input",
+        ),
+        (
+            r#"{"customer_id":"c","subdomain":7,"plan":"starter","region":"eu-west"}"#,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_input",
+        ),
+        (
+            r#"{"customer_id":"c","subdomain":"www","plan":"starter","region":"eu-west"}"#,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_input",
+        ),
+        (
+            r#"{"customer_id":"c","subdomain":"ok","plan":"gold","region":"eu-west"}"#,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_input",
+        ),
+    ];
+    for (body, status, code) in cases {
+        let request = Request::post("/v1/instances")
+            .header("authorization", format!("Bearer {}", h.manage))
+            .header("content-type", "application/json")
+            .body(Body::from(body))
+            .unwrap();
+        let reply = h.send(request).await;
+        assert_eq!(reply.status, status, "{body}: {}", reply.text);
+        assert_eq!(reply.code(), code, "{body}");
+    }
+    let reply = h
+        .post(
+            "/v1/instances",
+            &h.manage,
+            json!({"customer_id": "c", "subdomain": "www", "plan": "starter", "region": "eu-west"}),
+        )
+        .await;
+    assert_eq!(reply.body["error"]["details"]["field"], "subdomain");
+    let reply = h.get("/v1/instances/not-a-uuid", &h.read).await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(reply.body["error"]["details"]["field"], "id");
+    let reply = h
+        .get(
+            "/v1/instances/0192f0c1-7e5a-7cc0-8b8e-4c3f2a1b0d9e",
+            &h.read,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+    assert_eq!(reply.code(), "not_found");
+    let reply = h.get("/v1/nothing-here", &h.read).await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+    assert_eq!(reply.code(), "not_found");
+    let reply = h
+        .call(Method::PUT, "/v1/instances", Some(&h.manage), None)
+        .await;
+    assert_eq!(reply.status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(reply.code(), "method_not_allowed");
+}
+
+#[tokio::test]
+async fn bodies_over_the_limit_are_413() {
+    let h = harness_with(HttpConfig {
+        body_limit: 1024,
+        ..HttpConfig::default()
+    })
+    .await;
+    let big = json!({"customer_id": "c", "subdomain": "big", "plan": "starter", "region": "eu-west",
+                     "provider_keys": {"ANTHROPIC_API_KEY": "k".repeat(2000)}});
+    let reply = h.post("/v1/instances", &h.manage, big.clone()).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "{}",
+        reply.text
+    );
+    assert_eq!(reply.code(), "payload_too_large");
+    // Through the idempotency layer too, which reads the body first.
+    let request = Request::post("/v1/instances")
+        .header("authorization", format!("Bearer {}", h.manage))
+        .header("idempotency-key", "big-1")
+        .body(Body::from(big.to_string()))
+        .unwrap();
+    let reply = h.send(request).await;
+    assert_eq!(reply.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(reply.code(), "payload_too_large");
+}
+
+async fn create_with_key(h: &common::Harness, key: &str, body: &Value) -> common::Reply {
+    let request = Request::post("/v1/instances")
+        .header("authorization", format!("Bearer {}", h.manage))
+        .header("idempotency-key", key)
+        .body(Body::from(body.to_string()))
+        .unwrap();
+    h.send(request).await
+}
+
+#[tokio::test]
+async fn idempotency_keys_replay_and_refuse_another_body() {
+    let h = harness().await;
+    let body =
+        json!({"customer_id": "c1", "subdomain": "idem", "plan": "starter", "region": "eu-west"});
+    let first = create_with_key(&h, "order-1", &body).await;
+    assert_eq!(first.status, StatusCode::ACCEPTED);
+    assert!(first.headers.get("idempotent-replayed").is_none());
+    let again = create_with_key(&h, "order-1", &body).await;
+    assert_eq!(again.status, StatusCode::ACCEPTED);
+    assert_eq!(again.headers["idempotent-replayed"], "true");
+    assert_eq!(again.body, first.body);
+    let other =
+        json!({"customer_id": "c1", "subdomain": "idem2", "plan": "starter", "region": "eu-west"});
+    let reply = create_with_key(&h, "order-1", &other).await;
+    assert_eq!(reply.status, StatusCode::CONFLICT);
+    assert_eq!(reply.code(), "idempotency_conflict");
+    // Validation failures are replayed too; a bad key is refused.
+    let bad =
+        json!({"customer_id": "c1", "subdomain": "www", "plan": "starter", "region": "eu-west"});
+    assert_eq!(
+        create_with_key(&h, "order-2", &bad).await.status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    let replay = create_with_key(&h, "order-2", &bad).await;
+    assert_eq!(replay.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(replay.headers["idempotent-replayed"], "true");
+    let reply = create_with_key(&h, &"k".repeat(300), &body).await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+    // One instance in all, whatever the retries.
+    let list = h.get("/v1/instances", &h.read).await;
+    assert_eq!(list.body["items"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn the_same_external_reference_never_makes_a_second_instance() {
+    let h = harness().await;
+    let body = json!({"customer_id": "c1", "external_ref": "whmcs-1001", "subdomain": "ref", "plan": "starter", "region": "eu-west"});
+    let first = h.post("/v1/instances", &h.manage, body.clone()).await;
+    let second = h.post("/v1/instances", &h.manage, body).await;
+    assert_eq!(first.body["id"], second.body["id"]);
+    let different = json!({"customer_id": "c1", "external_ref": "whmcs-1001", "subdomain": "ref", "plan": "enterprise", "region": "eu-west"});
+    assert_eq!(
+        h.post("/v1/instances", &h.manage, different).await.status,
+        StatusCode::CONFLICT
+    );
+    let reply = h
+        .get("/v1/instances?external_ref=whmcs-1001", &h.read)
+        .await;
+    assert_eq!(reply.body["items"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn each_key_is_rate_limited_with_retry_after() {
+    let h = harness_with(HttpConfig {
+        rate_limit: RateLimitConfig {
+            burst: 3,
+            per_second: 0.5,
+        },
+        ..HttpConfig::default()
+    })
+    .await;
+    for _ in 0..3 {
+        assert_eq!(h.get("/v1/instances", &h.read).await.status, StatusCode::OK);
+    }
+    let reply = h.get("/v1/instances", &h.read).await;
+    assert_eq!(reply.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(reply.code(), "rate_limited");
+    assert_eq!(reply.headers["retry-after"], "2");
+    // Other keys have their own budget.
+    assert_eq!(
+        h.get("/v1/instances", &h.manage).await.status,
+        StatusCode::OK
+    );
+    let metrics = h.call(Method::GET, "/metrics", None, None).await;
+    assert!(
+        metrics.text.contains("openclaw_api_rate_limited_total 1"),
+        "{}",
+        metrics.text
+    );
+}
+
+#[tokio::test]
+async fn bootstrap_delivers_once_then_410() {
+    let h = harness().await;
+    let id = h
+        .post("/v1/instances", &h.manage, json!({"customer_id": "c1", "subdomain": "boot", "plan": "starter", "region": "eu-west",
+                                                  "provider_keys": {"ANTHROPIC_API_KEY": "sk-ant-secret"}}))
+        .await
+        .body["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let token = bootstrap_key().token_for(id.parse().unwrap());
+    let path = format!("/v1/bootstrap/{}", token.expose());
+    let reply = h.call(Method::POST, &path, None, None).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(reply.headers["cache-control"], "no-store");
+    assert_eq!(reply.body["env"]["ANTHROPIC_API_KEY"], "sk-ant-secret");
+    assert!(
+        reply.body["env"]["OPENCLAW_GATEWAY_TOKEN"]
+            .as_str()
+            .unwrap()
+            .len()
+            >= 43
+    );
+    let again = h.call(Method::POST, &path, None, None).await;
+    assert_eq!(again.status, StatusCode::GONE);
+    assert_eq!(again.code(), "gone");
+    for bad in [
+        "nonsense",
+        "0192f0c17e5a7cc08b8e4c3f2a1b0d9e.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+    ] {
+        let reply = h
+            .call(Method::POST, &format!("/v1/bootstrap/{bad}"), None, None)
+            .await;
+        assert_eq!(reply.status, StatusCode::NOT_FOUND);
+    }
+    // No other answer carries the secret.
+    for path in [
+        format!("/v1/instances/{id}"),
+        format!("/v1/instances/{id}/events"),
+        "/v1/instances".to_string(),
+    ] {
+        let reply = h.get(&path, &h.admin).await;
+        assert!(!reply.text.contains("sk-ant-secret"), "{path}");
+    }
+}
+
+#[tokio::test]
+async fn access_links_are_for_operators_and_the_owner_and_are_audited() {
+    let h = harness().await;
+    let id = h.create(&h.alice, None, "acc").await;
+    let reply = h
+        .get(&format!("/v1/instances/{id}/access"), &h.manage)
+        .await;
+    assert_eq!(
+        reply.status,
+        StatusCode::CONFLICT,
+        "not active yet: {}",
+        reply.text
+    );
+    h.run_jobs().await;
+    for key in [&h.admin, &h.manage, &h.alice, &h.alice_read] {
+        let reply = h.get(&format!("/v1/instances/{id}/access"), key).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+        assert!(reply.body["url"]
+            .as_str()
+            .unwrap()
+            .starts_with("https://acc.claw.example.com/#token="));
+        assert_eq!(reply.headers["cache-control"], "no-store");
+    }
+    let reply = h.get(&format!("/v1/instances/{id}/access"), &h.read).await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    let events = h.get(&format!("/v1/instances/{id}/events"), &h.admin).await;
+    let audits: Vec<&Value> = events.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"]["type"] == "audit")
+        .collect();
+    assert_eq!(audits.len(), 4);
+    assert!(audits
+        .iter()
+        .any(|e| e["kind"]["actor"].as_str().unwrap().contains("alice-read")));
+    assert!(!events.text.contains("#token="));
+}
+
+#[tokio::test]
+async fn system_endpoints_answer_without_a_key() {
+    let h = harness().await;
+    let reply = h.call(Method::GET, "/healthz", None, None).await;
+    assert_eq!(
+        (reply.status, reply.body["status"].as_str()),
+        (StatusCode::OK, Some("ok"))
+    );
+    let reply = h.call(Method::GET, "/readyz", None, None).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    h.store.faults().fail_next(
+        "ping",
+        1,
+        openclaw_core::Error::Store {
+            message: "db down; password=hunter2".into(),
+            retryable: true,
+        },
+    );
+    let reply = h.call(Method::GET, "/readyz", None, None).await;
+    assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(reply.code(), "unavailable");
+    assert!(!reply.text.contains("hunter2"));
+    assert!(reply.headers.contains_key("retry-after"));
+    h.create(&h.manage, Some("c"), "m1").await;
+    let reply = h.call(Method::GET, "/metrics", None, None).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert!(reply.headers["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain"));
+    for family in [
+        "openclaw_provider_requests_total",
+        "openclaw_provider_requests_last_minute",
+        "openclaw_provider_rate_limited_total",
+        "openclaw_provider_retries_total",
+        "openclaw_api_rate_limited_total",
+        "openclaw_rollbacks_started_total",
+        "openclaw_rollback_success_ratio",
+        "openclaw_rollback_seconds_total",
+        "openclaw_websocket_connections",
+        "openclaw_event_delivery_seconds_bucket",
+        "openclaw_job_queue_depth 1",
+        "openclaw_instances{status=\"pending\"} 1",
+    ] {
+        assert!(reply.text.contains(family), "{family} missing");
+    }
+    let reply = h.call(Method::GET, "/openapi.json", None, None).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.body["openapi"], "3.1.0");
+    for path in [
+        "/v1/instances",
+        "/v1/instances/{id}",
+        "/v1/instances/{id}/suspend",
+        "/v1/events",
+        "/v1/events/ws",
+        "/v1/bootstrap/{token}",
+        "/v1/instances/{id}/access",
+        "/metrics",
+    ] {
+        assert!(
+            reply.body["paths"].get(path).is_some(),
+            "{path} undocumented"
+        );
+    }
+    assert!(reply.body["components"]["schemas"]
+        .get("InstanceView")
+        .is_some());
+    assert!(reply.body["components"]["securitySchemes"]
+        .get("api_key")
+        .is_some());
+}
+
+#[tokio::test]
+async fn store_failures_are_503_not_500() {
+    let h = harness().await;
+    let id = h.create(&h.manage, Some("c"), "s1").await;
+    h.store.faults().fail_next(
+        "get_instance",
+        1,
+        openclaw_core::Error::Store {
+            message: "connection reset".into(),
+            retryable: true,
+        },
+    );
+    let reply = h.get(&format!("/v1/instances/{id}"), &h.read).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        reply.text
+    );
+    h.store.faults().fail_next(
+        "get_api_key",
+        1,
+        openclaw_core::Error::Store {
+            message: "connection reset".into(),
+            retryable: true,
+        },
+    );
+    let reply = h.get(&format!("/v1/instances/{id}"), &h.read).await;
+    assert_eq!(reply.status, StatusCode::SERVICE_UNAVAILABLE);
+}
+
+/// Reads SSE frames from a response body until `n` events arrived.
+async fn sse_events(body: Body, n: usize) -> Vec<Value> {
+    let mut parser = openclaw_http::cli::sse::SseParser::default();
+    let mut stream = body.into_data_stream();
+    let mut out = Vec::new();
+    while out.len() < n {
+        let chunk = tokio::time::timeout(Duration::from_secs(5), stream.next())
+            .await
+            .expect("an event in time")
+            .expect("the stream goes on")
+            .unwrap();
+        for message in parser.feed(&chunk) {
+            let value: Value = serde_json::from_str(&message.data).unwrap();
+            assert_eq!(
+                message.id.as_deref(),
+                Some(value["sequence"].to_string().as_str())
+            );
+            out.push(value);
+        }
+    }
+    out
+}
+
+async fn open_sse(
+    h: &common::Harness,
+    key: &str,
+    query: &str,
+    last: Option<u64>,
+) -> axum::response::Response {
+    use tower::ServiceExt;
+    let mut request =
+        Request::get(format!("/v1/events{query}")).header("authorization", format!("Bearer {key}"));
+    if let Some(last) = last {
+        request = request.header("last-event-id", last.to_string());
+    }
+    let response = h
+        .app
+        .clone()
+        .oneshot(request.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/event-stream"));
+    response
+}
+
+#[tokio::test]
+async fn server_sent_events_resume_after_the_last_id_and_respect_customers() {
+    let h = harness().await;
+    let a = h.create(&h.alice, None, "ev-a").await;
+    let b = h.create(&h.bob, None, "ev-b").await;
+    h.run_jobs().await;
+    // Everything from the start: both instances' pending → provisioning → active.
+    let all = sse_events(open_sse(&h, &h.read, "?after=0", None).await.into_body(), 6).await;
+    let sequences: Vec<u64> = all
+        .iter()
+        .map(|e| e["sequence"].as_u64().unwrap())
+        .collect();
+    assert!(sequences.windows(2).all(|w| w[0] < w[1]));
+    // Resuming after the third sees the rest exactly once.
+    let rest = sse_events(
+        open_sse(&h, &h.read, "", Some(sequences[2]))
+            .await
+            .into_body(),
+        3,
+    )
+    .await;
+    assert_eq!(
+        rest.iter()
+            .map(|e| e["sequence"].as_u64().unwrap())
+            .collect::<Vec<_>>(),
+        sequences[3..]
+    );
+    // Alice's key sees Alice's instance only.
+    let alices = sse_events(
+        open_sse(&h, &h.alice, "?after=0", None).await.into_body(),
+        3,
+    )
+    .await;
+    assert!(alices.iter().all(|e| e["instance_id"] == a.as_str()));
+    // Live: a new change arrives on an open stream; instance filter applies.
+    let response = open_sse(&h, &h.read, &format!("?instance_id={b}"), None).await;
+    h.post(&format!("/v1/instances/{b}/suspend"), &h.manage, json!({}))
+        .await;
+    let live = sse_events(response.into_body(), 1).await;
+    assert_eq!(live[0]["kind"]["to"], "suspending");
+    assert_eq!(live[0]["instance_id"], b.as_str());
+    for bad in ["?topic=gossip", "?instance_id=x", "?after=-1"] {
+        let reply = h.get(&format!("/v1/events{bad}"), &h.read).await;
+        assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}");
+    }
+    let request = Request::get("/v1/events")
+        .header("authorization", format!("Bearer {}", h.read))
+        .header("last-event-id", "soon")
+        .body(Body::empty())
+        .unwrap();
+    assert_eq!(
+        h.send(request).await.status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+}
+
+#[tokio::test]
+async fn websocket_streams_events_and_resumes() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::Message;
+
+    let h = harness().await;
+    let id = h.create(&h.manage, Some("c"), "ws").await;
+    h.run_jobs().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = h.app.clone();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let connect = |after: u64| {
+        let mut request = format!("ws://{addr}/v1/events/ws?after={after}")
+            .into_client_request()
+            .unwrap();
+        request.headers_mut().insert(
+            "authorization",
+            format!("Bearer {}", h.read).parse().unwrap(),
+        );
+        tokio_tungstenite::connect_async(request)
+    };
+    let (mut socket, _) = connect(0).await.unwrap();
+    let mut seen = Vec::new();
+    while seen.len() < 3 {
+        let message = tokio::time::timeout(Duration::from_secs(5), socket.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        if let Message::Text(text) = message {
+            let event: Value = serde_json::from_str(&text).unwrap();
+            seen.push(event["sequence"].as_u64().unwrap());
+            assert_eq!(event["instance_id"], id.as_str());
+        }
+    }
+    let metrics = h.call(Method::GET, "/metrics", None, None).await;
+    assert!(
+        metrics.text.contains("openclaw_websocket_connections 1"),
+        "{}",
+        metrics.text
+    );
+    drop(socket);
+    let (mut socket, _) = connect(seen[0]).await.unwrap();
+    let message = tokio::time::timeout(Duration::from_secs(5), socket.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    let event: Value = serde_json::from_str(message.to_text().unwrap()).unwrap();
+    assert_eq!(event["sequence"].as_u64().unwrap(), seen[1]);
+
+    // Without a key the handshake is refused with 401.
+    let request = format!("ws://{addr}/v1/events/ws")
+        .into_client_request()
+        .unwrap();
+    let refused = tokio_tungstenite::connect_async(request).await.unwrap_err();
+    assert!(refused.to_string().contains("401"), "{refused}");
+}
