@@ -328,6 +328,7 @@ pub async fn concurrent_updaters_one_winner_per_version(store: Arc<dyn Store>) {
                     next.updated_at = at;
                     next.last_error = Some(LastError {
                         operation: Operation::Provision,
+                        rollback_level: None,
                         code: format!("updater-{updater}"),
                         message: format!("from version {}", current.version),
                         at,
