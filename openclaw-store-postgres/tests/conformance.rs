@@ -1,0 +1,8 @@
+//! Core's `Store` conformance suite against PostgreSQL: one test per check, each on a
+//! migrated schema of its own that is dropped when the check ends.
+
+mod common;
+
+use common::fresh_store;
+
+openclaw_core::store_conformance_tests!(fresh_store);
