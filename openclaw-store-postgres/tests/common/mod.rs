@@ -12,7 +12,7 @@ use openclaw_core::ports::Store;
 use openclaw_store_postgres::{PgConfig, PgStore};
 
 /// The test server: `DATABASE_URL`, or the local one `scripts/test` starts.
-pub fn database_url() -> String {
+pub(crate) fn database_url() -> String {
     std::env::var("DATABASE_URL")
         .ok()
         .filter(|u| !u.trim().is_empty())
@@ -20,7 +20,7 @@ pub fn database_url() -> String {
 }
 
 /// A config for a fresh schema that is dropped with the store.
-pub fn config() -> PgConfig {
+pub(crate) fn config() -> PgConfig {
     PgConfig::new(database_url())
         .ephemeral_schema()
         .max_connections(6)
@@ -28,13 +28,13 @@ pub fn config() -> PgConfig {
 }
 
 /// A migrated store in a schema of its own.
-pub async fn store() -> PgStore {
+pub(crate) async fn store() -> PgStore {
     PgStore::connect(&config())
         .await
         .expect("PostgreSQL must be reachable at DATABASE_URL (run scripts/services)")
 }
 
 /// The conformance suite's factory.
-pub async fn fresh_store() -> Arc<dyn Store> {
+pub(crate) async fn fresh_store() -> Arc<dyn Store> {
     Arc::new(store().await)
 }
