@@ -37,6 +37,22 @@ pub struct PgConfig {
     pub schema: SchemaChoice,
     /// Shown in `pg_stat_activity`, so operators can tell openclaw's sessions apart.
     pub application_name: String,
+    /// How a write that appends an event commits. Appends are serialized (that is what
+    /// keeps events visible in sequence order), so what matters is whether the disk flush
+    /// happens while the next append waits:
+    ///
+    /// - `false` (the default): the write commits without waiting for the flush, releasing
+    ///   the event log at once, and then waits for the flush before it returns. Every
+    ///   acknowledged write is on disk, and `events_after` only returns events that are;
+    ///   other reads may see a write up to one disk flush before it is durable (a server
+    ///   crash in that instant takes it back). Appends run at the rate of the CPU, not of
+    ///   the disk. Job completions return without waiting for the flush either: one lost
+    ///   in a crash makes the job run again after its lease, and a job run again finds its
+    ///   work already stored.
+    /// - `true`: PostgreSQL's own synchronous commit everywhere: nothing is visible
+    ///   before it is durable, and appends run at most one per disk flush (about 300/s on
+    ///   a disk that flushes in 3 ms).
+    pub durable_before_visible: bool,
     /// Whether [`PgStore::connect`](crate::PgStore::connect) applies pending migrations.
     /// When `false`, run [`PgStore::migrate`](crate::PgStore::migrate) (the binary's
     /// `migrate` command) before serving.
@@ -53,6 +69,7 @@ impl PgConfig {
             connect_timeout: Duration::from_secs(10),
             schema: SchemaChoice::Default,
             application_name: "openclaw".to_string(),
+            durable_before_visible: false,
             migrate_on_connect: true,
         }
     }
@@ -98,6 +115,12 @@ impl PgConfig {
         self
     }
 
+    /// Sets [`PgConfig::durable_before_visible`].
+    pub fn durable_before_visible(mut self, strict: bool) -> Self {
+        self.durable_before_visible = strict;
+        self
+    }
+
     /// Whether `connect` runs pending migrations.
     pub fn migrate_on_connect(mut self, migrate: bool) -> Self {
         self.migrate_on_connect = migrate;
@@ -118,6 +141,7 @@ impl fmt::Debug for PgConfig {
             .field("connect_timeout", &self.connect_timeout)
             .field("schema", &self.schema)
             .field("application_name", &self.application_name)
+            .field("durable_before_visible", &self.durable_before_visible)
             .field("migrate_on_connect", &self.migrate_on_connect)
             .finish()
     }

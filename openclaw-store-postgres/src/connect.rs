@@ -42,6 +42,8 @@ pub(crate) struct Inner {
     /// The schema the tables live in, as the server resolved it.
     pub(crate) schema: String,
     redacted_url: String,
+    /// See [`PgConfig::durable_before_visible`].
+    durable_before_visible: bool,
     /// Set for an ephemeral schema: dropped with the store.
     drop_schema: Option<PgConnectOptions>,
 }
@@ -128,6 +130,7 @@ impl PgStore {
                 pool,
                 schema,
                 redacted_url: redacted,
+                durable_before_visible: config.durable_before_visible,
                 drop_schema: ephemeral.then_some(options),
             }),
             clock: Arc::new(SystemClock),
@@ -169,6 +172,31 @@ impl PgStore {
 
     pub(crate) fn pool_ref(&self) -> &PgPool {
         &self.inner.pool
+    }
+
+    /// The `synchronous_commit` of statements that append an event or complete a job: see
+    /// [`PgConfig::durable_before_visible`].
+    pub(crate) fn commit_setting(&self) -> &'static str {
+        if self.inner.durable_before_visible {
+            "on"
+        } else {
+            "off"
+        }
+    }
+
+    /// Returns once everything committed so far is on disk: commits a transaction that has
+    /// a transaction id, which flushes the write-ahead log up to its own commit record, so
+    /// past every commit before it. Concurrent callers share flushes (group commit). A
+    /// no-op when appends commit synchronously anyway.
+    pub(crate) async fn make_durable(&self, operation: &'static str) -> Result<()> {
+        if self.inner.durable_before_visible {
+            return Ok(());
+        }
+        sqlx::query("SELECT pg_current_xact_id()")
+            .execute(self.pool_ref())
+            .await
+            .map_err(|e| error::map(operation, e))?;
+        Ok(())
     }
 }
 

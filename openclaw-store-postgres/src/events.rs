@@ -75,6 +75,7 @@ impl PgStore {
         let row = sqlx::query(
             "WITH head AS ( \
                  UPDATE event_log_head SET last_sequence = last_sequence + 1 \
+                 WHERE set_config('synchronous_commit', $5, true) IS NOT NULL \
                  RETURNING last_sequence) \
              INSERT INTO events (sequence, topic, instance_id, at, body) \
              SELECT last_sequence, $1, $2, $3, $4 FROM head \
@@ -84,9 +85,11 @@ impl PgStore {
         .bind(instance_id)
         .bind(at)
         .bind(body)
+        .bind(self.commit_setting())
         .fetch_one(self.pool_ref())
         .await
         .map_err(|e| error::map("append_event", e))?;
+        self.make_durable("append_event").await?;
         stored_event(event, &row)
     }
 
@@ -104,6 +107,11 @@ impl PgStore {
         .fetch_all(self.pool_ref())
         .await
         .map_err(|e| error::map("events_after", e))?;
+        if !rows.is_empty() {
+            // Never hand out an event a crash could still take back: a subscriber would
+            // resume past a sequence that is then given to another event.
+            self.make_durable("events_after").await?;
+        }
         rows.iter().map(event_from_row).collect()
     }
 

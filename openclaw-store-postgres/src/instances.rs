@@ -103,6 +103,7 @@ impl PgStore {
              head AS ( \
                  UPDATE event_log_head SET last_sequence = last_sequence + 1 \
                  WHERE EXISTS (SELECT 1 FROM inserted) \
+                   AND set_config('synchronous_commit', $20, true) IS NOT NULL \
                  RETURNING last_sequence) \
              INSERT INTO events (sequence, topic, instance_id, at, body) \
              SELECT last_sequence, $10, $11, $12, $13 FROM head \
@@ -127,9 +128,11 @@ impl PgStore {
         .bind(job_columns.max_attempts)
         .bind(job_columns.run_at)
         .bind(self.clock.now())
+        .bind(self.commit_setting())
         .fetch_one(self.pool_ref())
         .await
         .map_err(|e| error::map("insert_instance", e))?;
+        self.make_durable("insert_instance").await?;
         let stored = stored_event(event, &row)?;
         if job.is_some() {
             self.jobs_changed().await;
@@ -157,6 +160,7 @@ impl PgStore {
              head AS ( \
                  UPDATE event_log_head SET last_sequence = last_sequence + 1 \
                  WHERE $11 AND EXISTS (SELECT 1 FROM updated) \
+                   AND set_config('synchronous_commit', $22, true) IS NOT NULL \
                  RETURNING last_sequence), \
              event AS ( \
                  INSERT INTO events (sequence, topic, instance_id, at, body) \
@@ -186,12 +190,16 @@ impl PgStore {
         .bind(job_columns.max_attempts)
         .bind(job_columns.run_at)
         .bind(self.clock.now())
+        .bind(self.commit_setting())
         .fetch_optional(self.pool_ref())
         .await
         .map_err(|e| error::map("update_instance", e))?;
         let Some(row) = row else {
             return Err(self.why_not_written(write).await);
         };
+        if write.event.is_some() {
+            self.make_durable("update_instance").await?;
+        }
         let stored = instance_from_row(&row)?;
         let event = match &write.event {
             Some(event) => Some(stored_event(event, &row)?),
@@ -250,6 +258,7 @@ impl PgStore {
              head AS ( \
                  UPDATE event_log_head SET last_sequence = last_sequence + 1 \
                  WHERE EXISTS (SELECT 1 FROM deleted) \
+                   AND set_config('synchronous_commit', $11, true) IS NOT NULL \
                  RETURNING last_sequence) \
              INSERT INTO events (sequence, topic, instance_id, at, body) \
              SELECT last_sequence, $7, $8, $9, $10 FROM head \
@@ -265,11 +274,15 @@ impl PgStore {
         .bind(event_instance)
         .bind(at)
         .bind(body)
+        .bind(self.commit_setting())
         .fetch_optional(self.pool_ref())
         .await
         .map_err(|e| error::map("delete_instance", e))?;
         match row {
-            Some(row) => stored_event(event, &row),
+            Some(row) => {
+                self.make_durable("delete_instance").await?;
+                stored_event(event, &row)
+            }
             None => match self.get(id).await? {
                 Some(current) => Err(Error::conflict(format!(
                     "instance {id} is at version {}, not {expected_version}",

@@ -94,9 +94,19 @@ async fn write(store: PgStore, writer: usize) -> Vec<u64> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_writers_are_read_in_order_without_gaps() {
-    let store = PgStore::connect(&common::config().max_connections(12))
-        .await
-        .expect("connect");
+    readers_see_every_event_in_order(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_writers_are_read_in_order_when_durable_before_visible() {
+    readers_see_every_event_in_order(true).await;
+}
+
+async fn readers_see_every_event_in_order(durable_before_visible: bool) {
+    let config = common::config()
+        .max_connections(12)
+        .durable_before_visible(durable_before_visible);
+    let store = PgStore::connect(&config).await.expect("connect");
     let start = store.stats().await.expect("stats").last_event_sequence;
     let done = Arc::new(AtomicBool::new(false));
     let readers: Vec<_> = [1, 4, 16]
