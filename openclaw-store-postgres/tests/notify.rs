@@ -10,7 +10,7 @@ use openclaw_core::domain::{InstanceId, JobKind, NewJob};
 use openclaw_core::ports::Store;
 use openclaw_store_postgres::{PgConfig, PgStore};
 
-/// How long after `enqueue` finished `waiter` woke up. Wake-ups before it (the listener's
+/// How long after `enqueue` started `waiter` woke up. Wake-ups before it (the listener's
 /// own on connecting) are ignored.
 async fn waited_for(waiter: &PgStore, enqueue: impl std::future::Future<Output = ()>) -> Duration {
     let enqueued: Arc<Mutex<Option<Instant>>> = Arc::default();
@@ -30,8 +30,9 @@ async fn waited_for(waiter: &PgStore, enqueue: impl std::future::Future<Output =
         }
     });
     tokio::time::sleep(Duration::from_millis(300)).await;
-    enqueue.await;
+    // Marked first: the notification may wake the waiter before `enqueue` returns here.
     *enqueued.lock().expect("lock") = Some(Instant::now());
+    enqueue.await;
     waiting.await.expect("waiter")
 }
 
