@@ -43,7 +43,10 @@ async fn transitions(store: Arc<dyn Store>, writers: usize, each: usize) -> f64 
             "created",
             instance.created_at,
         );
-        store.insert_instance(&instance, &created, None).await.unwrap();
+        store
+            .insert_instance(&instance, &created, None)
+            .await
+            .unwrap();
         instances.push(instance);
     }
     let started = Instant::now();
@@ -149,10 +152,9 @@ async fn select_one(store: &PgStore, connections: usize, each: usize) -> f64 {
 
 fn line(what: &str, rate: f64, baseline: Option<(f64, &str)>) {
     match baseline {
-        Some((base, name)) => println!(
-            "{what:<58} {rate:>10.0} /s   {:>5.2} x {name}",
-            rate / base
-        ),
+        Some((base, name)) => {
+            println!("{what:<58} {rate:>10.0} /s   {:>5.2} x {name}", rate / base);
+        }
         None => println!("{what:<58} {rate:>10.0} /s"),
     }
 }
@@ -167,7 +169,9 @@ fn main() {
         let url = std::env::var("DATABASE_URL")
             .unwrap_or_else(|_| "postgres://postgres:postgres@127.0.0.1:5432/test".into());
         let config = PgConfig::new(url).ephemeral_schema().max_connections(12);
-        let store = PgStore::connect(&config).await.expect("PostgreSQL at DATABASE_URL");
+        let store = PgStore::connect(&config)
+            .await
+            .expect("PostgreSQL at DATABASE_URL");
         let version: String = sqlx::query_scalar("SHOW server_version")
             .fetch_one(store.pool())
             .await
@@ -186,8 +190,16 @@ fn main() {
         let memory: Arc<dyn Store> = Arc::new(InMemoryStore::new());
         let mem_transitions = transitions(Arc::clone(&memory), WRITERS, 5_000 * n).await;
         let mem_jobs = jobs(memory, WORKERS, 4_000 * n).await;
-        line("baseline: in-memory store, transitions, 8 writers", mem_transitions, None);
-        line("baseline: in-memory store, jobs claimed+completed, 4 workers", mem_jobs, None);
+        line(
+            "baseline: in-memory store, transitions, 8 writers",
+            mem_transitions,
+            None,
+        );
+        line(
+            "baseline: in-memory store, jobs claimed+completed, 4 workers",
+            mem_jobs,
+            None,
+        );
 
         let pg: Arc<dyn Store> = Arc::new(store.clone());
         let one = transitions(Arc::clone(&pg), 1, 1_000 * n).await;

@@ -82,21 +82,20 @@ impl PgStore {
                 true,
             ),
         };
-        let mut options: PgConnectOptions = config.url.parse().map_err(|e| {
-            Error::invalid("database_url", format!("cannot parse {redacted}: {e}"))
-        })?;
+        let mut options: PgConnectOptions = config
+            .url
+            .parse()
+            .map_err(|e| Error::invalid("database_url", format!("cannot parse {redacted}: {e}")))?;
         options = options.application_name(&config.application_name);
         if let Some(schema) = &schema {
             options = options.options([("search_path", schema.as_str())]);
         }
 
-        let mut first = tokio::time::timeout(
-            config.connect_timeout,
-            PgConnection::connect_with(&options),
-        )
-        .await
-        .map_err(|_| unreachable(&redacted, "timed out"))?
-        .map_err(|e| unreachable(&redacted, e))?;
+        let mut first =
+            tokio::time::timeout(config.connect_timeout, PgConnection::connect_with(&options))
+                .await
+                .map_err(|_| unreachable(&redacted, "timed out"))?
+                .map_err(|e| unreachable(&redacted, e))?;
         if let Some(schema) = &schema {
             // The name was checked (or generated) to be a plain identifier.
             first
@@ -241,7 +240,9 @@ impl Drop for Inner {
             Ok(Err(error)) => {
                 tracing::warn!(schema = %self.schema, %error, "ephemeral schema not dropped");
             }
-            Err(_) => tracing::warn!(schema = %self.schema, "dropping the ephemeral schema panicked"),
+            Err(_) => {
+                tracing::warn!(schema = %self.schema, "dropping the ephemeral schema panicked");
+            }
         }
     }
 }

@@ -224,7 +224,9 @@ impl PgStore {
         match current {
             Err(e) => error::map("update_instance", e),
             Ok(None) => Error::not_found("instance", id),
-            Ok(Some((version, status))) if u64::try_from(version).ok() == Some(write.instance.version) => {
+            Ok(Some((version, status)))
+                if u64::try_from(version).ok() == Some(write.instance.version) =>
+            {
                 Error::invalid(
                     "event",
                     format!(
@@ -323,13 +325,17 @@ impl PgStore {
             "SELECT {INSTANCE_COLUMNS} FROM instances WHERE true"
         ));
         if let Some(customer) = &filter.customer_id {
-            query.push(" AND customer_id = ").push_bind(customer.as_str());
+            query
+                .push(" AND customer_id = ")
+                .push_bind(customer.as_str());
         }
         if let Some(status) = filter.status {
             query.push(" AND status = ").push_bind(status.as_str());
         }
         if let Some(reference) = &filter.external_ref {
-            query.push(" AND external_ref = ").push_bind(reference.as_str());
+            query
+                .push(" AND external_ref = ")
+                .push_bind(reference.as_str());
         }
         if let Some(after) = filter.after {
             query.push(" AND id > ").push_bind(after.as_uuid());

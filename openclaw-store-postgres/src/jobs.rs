@@ -296,7 +296,9 @@ impl PgStore {
             query.push(" AND state = ").push_bind(state.as_str());
         }
         if let Some(instance) = filter.instance_id {
-            query.push(" AND instance_id = ").push_bind(instance.as_uuid());
+            query
+                .push(" AND instance_id = ")
+                .push_bind(instance.as_uuid());
         }
         query.push(" ORDER BY seq");
         if let Some(n) = filter.limit {
@@ -315,7 +317,7 @@ impl PgStore {
 // can lock, so a long queue (or a long history of done jobs) costs nothing here.
 static CLAIM_SQL: LazyLock<String> = LazyLock::new(|| {
     format!(
-            "WITH rescue AS ( \
+        "WITH rescue AS ( \
                  SELECT id, run_at, seq FROM jobs \
                  WHERE state = 'running' AND lease_expires_at <= $1 \
                  ORDER BY run_at, seq LIMIT 1 FOR UPDATE SKIP LOCKED), \
@@ -348,7 +350,7 @@ static CLAIM_SQL: LazyLock<String> = LazyLock::new(|| {
                  updated_at = $1 \
              FROM candidate WHERE jobs.id = candidate.id \
              RETURNING {}",
-            qualified_job_columns()
+        qualified_job_columns()
     )
 });
 

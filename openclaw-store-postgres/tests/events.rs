@@ -2,6 +2,9 @@
 //! last sequence it saw gets every event exactly once, in order. With a plain sequence the
 //! reader would skip an event whose transaction took its number first but committed last.
 
+// Helpers outside `#[test]` functions stop the test on failure, as the tests themselves do.
+#![allow(clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use std::collections::BTreeSet;
@@ -54,11 +57,13 @@ async fn write(store: PgStore, writer: usize) -> Vec<u64> {
         "created",
         instance.created_at,
     );
-    let mut sequences = vec![store
-        .insert_instance(&instance, &created, None)
-        .await
-        .expect("insert")
-        .sequence];
+    let mut sequences = vec![
+        store
+            .insert_instance(&instance, &created, None)
+            .await
+            .expect("insert")
+            .sequence,
+    ];
     for n in 0..WRITES_EACH {
         let at = Utc::now().trunc_subsecs(6);
         if n % 2 == 0 {
@@ -155,7 +160,12 @@ async fn a_refused_write_leaves_no_gap() {
         Err(Error::Conflict { .. })
     ));
     let b = store
-        .append_event(&NewEvent::alert(None, "test", "after a refusal", Utc::now()))
+        .append_event(&NewEvent::alert(
+            None,
+            "test",
+            "after a refusal",
+            Utc::now(),
+        ))
         .await
         .expect("append");
     assert_eq!(b.sequence, a.sequence + 1);

@@ -1,6 +1,9 @@
 //! Faults: a server that cannot be reached at start, and connections killed under running
 //! workers (`pg_terminate_backend`, as a failover or an administrator would).
 
+// Helpers outside `#[test]` functions stop the test on failure, as the tests themselves do.
+#![allow(clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use std::collections::BTreeMap;
@@ -155,7 +158,10 @@ async fn killed_connections_lose_no_job() {
         killed += kill_backends(&mut admin, &application).await;
     }
     assert!(killed > 0, "no connection of the store was killed");
-    let done_during_kills = store.stats().await.map(|s| s.jobs_by_state.get("done").copied());
+    let done_during_kills = store
+        .stats()
+        .await
+        .map(|s| s.jobs_by_state.get("done").copied());
 
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
@@ -186,7 +192,10 @@ async fn killed_connections_lose_no_job() {
         done_during_kills.ok().flatten().unwrap_or(0) < JOBS as u64,
         "the workers finished before the kills; nothing was tested"
     );
-    assert!(errors.load(Ordering::SeqCst) > 0, "no worker saw a killed connection");
+    assert!(
+        errors.load(Ordering::SeqCst) > 0,
+        "no worker saw a killed connection"
+    );
 
     let completions = completions.lock().expect("completions").clone();
     let twice: Vec<_> = completions.iter().filter(|(_, n)| **n > 1).collect();
@@ -217,7 +226,12 @@ async fn killed_connections_lose_no_job() {
     });
     tokio::time::sleep(Duration::from_millis(300)).await;
     other
-        .enqueue_job(&NewJob::new(InstanceId::new(), JobKind::Provision, Utc::now(), 3))
+        .enqueue_job(&NewJob::new(
+            InstanceId::new(),
+            JobKind::Provision,
+            Utc::now(),
+            3,
+        ))
         .await
         .expect("enqueue elsewhere");
     let waited = waiting.await.expect("waiter");

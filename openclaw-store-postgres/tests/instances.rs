@@ -1,5 +1,8 @@
 //! Instance writes beyond the conformance suite: what the database's constraints add.
 
+// Helpers outside `#[test]` functions stop the test on failure, as the tests themselves do.
+#![allow(clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use chrono::Utc;

@@ -2,6 +2,9 @@
 //! stopping after each step and letting `migrate` finish) end with the same tables,
 //! columns, indexes, constraints and seed rows.
 
+// Helpers outside `#[test]` functions stop the test on failure, as the tests themselves do.
+#![allow(clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use openclaw_core::ports::Store;
@@ -63,7 +66,9 @@ async fn describe(pool: &PgPool, schema: &str) -> Vec<String> {
 async fn step_by_step_ends_like_fresh() {
     let fresh = common::store().await;
     let expected = describe(fresh.pool(), fresh.schema()).await;
-    assert!(expected.iter().any(|l| l.contains("jobs_one_running_per_instance")));
+    assert!(expected
+        .iter()
+        .any(|l| l.contains("jobs_one_running_per_instance")));
     // Migrating again is a no-op.
     fresh.migrate().await.expect("second migrate");
     assert_eq!(describe(fresh.pool(), fresh.schema()).await, expected);
@@ -77,7 +82,9 @@ async fn step_by_step_ends_like_fresh() {
         for (n, migration) in steps.iter().take(stop_after).enumerate() {
             // Each step on its own connection, as separate deployments would run them.
             let mut conn = store.pool().acquire().await.expect("connection");
-            conn.ensure_migrations_table().await.expect("migrations table");
+            conn.ensure_migrations_table()
+                .await
+                .expect("migrations table");
             conn.apply(migration).await.expect("apply one migration");
             let latest: i64 = sqlx::query_scalar("SELECT max(version) FROM _sqlx_migrations")
                 .fetch_one(&mut *conn)

@@ -1,5 +1,8 @@
 //! Waking idle workers across processes with LISTEN/NOTIFY.
 
+// Helpers outside `#[test]` functions stop the test on failure, as the tests themselves do.
+#![allow(clippy::expect_used, clippy::panic)]
+
 mod common;
 
 use std::sync::{Arc, Mutex};
@@ -45,7 +48,12 @@ async fn a_job_enqueued_by_another_process_wakes_a_waiting_worker() {
         .expect("second store");
     let waited = waited_for(&ours, async {
         theirs
-            .enqueue_job(&NewJob::new(InstanceId::new(), JobKind::Provision, Utc::now(), 3))
+            .enqueue_job(&NewJob::new(
+                InstanceId::new(),
+                JobKind::Provision,
+                Utc::now(),
+                3,
+            ))
             .await
             .expect("enqueue");
     })
@@ -59,7 +67,10 @@ async fn a_job_enqueued_by_another_process_wakes_a_waiting_worker() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_notifications_the_timeout_returns() {
     let store = common::store().await;
-    store.wait_for_jobs(Duration::from_millis(300)).await.expect("wait");
+    store
+        .wait_for_jobs(Duration::from_millis(300))
+        .await
+        .expect("wait");
     let started = Instant::now();
     store
         .wait_for_jobs(Duration::from_millis(200))

@@ -59,10 +59,8 @@ impl SqliteConfig {
     /// A file in a new directory under the system's temporary directory, deleted with the
     /// store: for tests and throwaway runs.
     pub fn temporary() -> Self {
-        let dir = std::env::temp_dir().join(format!(
-            "openclaw-sqlite-{}",
-            uuid::Uuid::now_v7().simple()
-        ));
+        let dir =
+            std::env::temp_dir().join(format!("openclaw-sqlite-{}", uuid::Uuid::now_v7().simple()));
         SqliteConfig {
             temporary_dir: Some(dir.clone()),
             ..SqliteConfig::new(dir.join("openclaw.db"))

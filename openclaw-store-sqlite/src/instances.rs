@@ -201,14 +201,16 @@ impl SqliteStore {
                 None => Error::not_found("instance", id),
             });
         }
-        sqlx::query("INSERT INTO rollback_log (instance_id, level, at, entry) VALUES (?1, ?2, ?3, ?4)")
-            .bind(log.instance_id.to_string())
-            .bind(log.level.as_str())
-            .bind(ts(log.at))
-            .bind(entry)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| error::map(OP, e))?;
+        sqlx::query(
+            "INSERT INTO rollback_log (instance_id, level, at, entry) VALUES (?1, ?2, ?3, ?4)",
+        )
+        .bind(log.instance_id.to_string())
+        .bind(log.level.as_str())
+        .bind(ts(log.at))
+        .bind(entry)
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| error::map(OP, e))?;
         let stored = append_on(&mut tx, OP, event).await?;
         tx.commit().await.map_err(|e| error::map(OP, e))?;
         Ok(stored)
@@ -240,17 +242,20 @@ impl SqliteStore {
 
     pub(crate) async fn list(&self, filter: &InstanceFilter) -> Result<Page<Instance>> {
         let page_size = filter.effective_limit();
-        let mut query: QueryBuilder<'_, Sqlite> = QueryBuilder::new(format!(
-            "SELECT {INSTANCE_COLUMNS} FROM instances WHERE 1"
-        ));
+        let mut query: QueryBuilder<'_, Sqlite> =
+            QueryBuilder::new(format!("SELECT {INSTANCE_COLUMNS} FROM instances WHERE 1"));
         if let Some(customer) = &filter.customer_id {
-            query.push(" AND customer_id = ").push_bind(customer.as_str());
+            query
+                .push(" AND customer_id = ")
+                .push_bind(customer.as_str());
         }
         if let Some(status) = filter.status {
             query.push(" AND status = ").push_bind(status.as_str());
         }
         if let Some(reference) = &filter.external_ref {
-            query.push(" AND external_ref = ").push_bind(reference.as_str());
+            query
+                .push(" AND external_ref = ")
+                .push_bind(reference.as_str());
         }
         if let Some(after) = filter.after {
             query.push(" AND id > ").push_bind(after.to_string());
@@ -282,16 +287,17 @@ impl SqliteStore {
 /// without its event. Read in the writing transaction, so the answer is exact.
 async fn why_not_written(conn: &mut SqliteConnection, write: &InstanceWrite) -> Error {
     let id = write.instance.id;
-    let current = sqlx::query_as::<_, (i64, String)>(
-        "SELECT version, status FROM instances WHERE id = ?1",
-    )
-    .bind(id.to_string())
-    .fetch_optional(conn)
-    .await;
+    let current =
+        sqlx::query_as::<_, (i64, String)>("SELECT version, status FROM instances WHERE id = ?1")
+            .bind(id.to_string())
+            .fetch_optional(conn)
+            .await;
     match current {
         Err(e) => error::map("update_instance", e),
         Ok(None) => Error::not_found("instance", id),
-        Ok(Some((version, status))) if u64::try_from(version).ok() == Some(write.instance.version) => {
+        Ok(Some((version, status)))
+            if u64::try_from(version).ok() == Some(write.instance.version) =>
+        {
             Error::invalid(
                 "event",
                 format!(

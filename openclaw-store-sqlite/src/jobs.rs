@@ -309,7 +309,9 @@ impl SqliteStore {
             query.push(" AND state = ").push_bind(state.as_str());
         }
         if let Some(instance) = filter.instance_id {
-            query.push(" AND instance_id = ").push_bind(instance.to_string());
+            query
+                .push(" AND instance_id = ")
+                .push_bind(instance.to_string());
         }
         query.push(" ORDER BY seq");
         if let Some(n) = filter.limit {

@@ -1,6 +1,9 @@
 //! Core's `Store` conformance suite against SQLite: one test per check, each on a temporary
 //! file of its own that is deleted when the check ends.
 
+// Helpers outside `#[test]` functions stop the test on failure, as the tests themselves do.
+#![allow(clippy::expect_used, clippy::panic)]
+
 use std::sync::Arc;
 
 use openclaw_core::ports::Store;

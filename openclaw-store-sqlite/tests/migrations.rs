@@ -1,6 +1,9 @@
 //! Migrations: a fresh file and files migrated step by step (one migration at a time,
 //! stopping after each step and letting `migrate` finish) end with the same schema.
 
+// Helpers outside `#[test]` functions stop the test on failure, as the tests themselves do.
+#![allow(clippy::expect_used, clippy::panic)]
+
 use openclaw_core::ports::Store;
 use openclaw_store_sqlite::{migrator, SqliteConfig, SqliteStore};
 use sqlx::migrate::Migrate;

@@ -1,6 +1,9 @@
 //! What is particular to the SQLite store: the file, WAL, waking workers, and several
 //! processes (here: several stores) sharing one file.
 
+// Helpers outside `#[test]` functions stop the test on failure, as the tests themselves do.
+#![allow(clippy::expect_used, clippy::panic)]
+
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
@@ -31,7 +34,10 @@ async fn the_file_is_in_wal_mode_and_goes_with_a_temporary_store() {
         .await;
     assert!(readers_write.is_err(), "reading connections are read-only");
     drop(store);
-    assert!(!path.exists(), "a temporary store's file is deleted with it");
+    assert!(
+        !path.exists(),
+        "a temporary store's file is deleted with it"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -131,8 +137,14 @@ async fn two_stores_on_one_file_share_the_queue_and_the_log() {
     let mut all = a.await.expect("a");
     all.extend(b.await.expect("b"));
     let unique: BTreeSet<_> = all.iter().collect();
-    assert_eq!((all.len(), unique.len()), (JOBS, JOBS), "each job claimed once");
+    assert_eq!(
+        (all.len(), unique.len()),
+        (JOBS, JOBS),
+        "each job claimed once"
+    );
     let events = first.events_after(0, 1_000).await.expect("events");
     assert_eq!(events.len(), JOBS);
-    assert!(events.windows(2).all(|w| w[1].sequence == w[0].sequence + 1));
+    assert!(events
+        .windows(2)
+        .all(|w| w[1].sequence == w[0].sequence + 1));
 }
