@@ -58,6 +58,13 @@ pub enum Error {
         /// What conflicts.
         message: String,
     },
+    /// The thing existed but is used up for good (a single-use bootstrap token already
+    /// redeemed).
+    #[error("gone: {message}")]
+    Gone {
+        /// What is gone.
+        message: String,
+    },
     /// The state machine does not allow this change.
     #[error("cannot go from {from} to {to}")]
     InvalidTransition {
@@ -215,6 +222,7 @@ impl Error {
             Error::InvalidInput { .. }
             | Error::NotFound { .. }
             | Error::Conflict { .. }
+            | Error::Gone { .. }
             | Error::InvalidTransition { .. }
             | Error::Unauthorized { .. }
             | Error::RetriesExhausted { .. }
@@ -245,6 +253,7 @@ impl Error {
             Error::InvalidInput { .. } => "invalid_input",
             Error::NotFound { .. } => "not_found",
             Error::Conflict { .. } => "conflict",
+            Error::Gone { .. } => "gone",
             Error::InvalidTransition { .. } => "invalid_transition",
             Error::RateLimited { .. } => "rate_limited",
             Error::Unavailable { .. } => "unavailable",

@@ -103,10 +103,10 @@ impl Feed {
                 tokio::time::sleep(self.backoff()).await;
             }
             let Some(last) = self.last else {
-                match self.store.stats().await {
-                    Ok(stats) => {
+                match self.store.last_event_sequence().await {
+                    Ok(sequence) => {
                         self.failures = 0;
-                        self.last = Some(stats.last_event_sequence);
+                        self.last = Some(sequence);
                     }
                     Err(e) => return Some(Err(self.failed(e))),
                 }

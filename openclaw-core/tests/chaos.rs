@@ -3,6 +3,8 @@
 //! processes are killed mid-step and replaced. Afterwards every order is settled, no instance
 //! ever had two servers or two records of a kind, and the providers hold nothing that no live
 //! instance claims.
+#![allow(clippy::print_stderr)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
@@ -98,7 +100,10 @@ async fn five_hundred_provisions_under_chaos() {
     };
     world.compute.faults().set_random(Some(faults(SEED)));
     world.dns.faults().set_random(Some(faults(SEED + 1)));
-    world.compute.faults().set_latency(Duration::from_millis(200));
+    world
+        .compute
+        .faults()
+        .set_latency(Duration::from_millis(200));
     world.dns.faults().set_latency(Duration::from_millis(100));
 
     let mut rng = StdRng::seed_from_u64(SEED);
@@ -119,7 +124,12 @@ async fn five_hundred_provisions_under_chaos() {
         if rng.random_bool(0.04) {
             world.health.script(
                 instance.id,
-                vec![Health::Unhealthy { reason: "chaos".into() }; 3],
+                vec![
+                    Health::Unhealthy {
+                        reason: "chaos".into()
+                    };
+                    3
+                ],
             );
         }
         ids.push(instance.id);
@@ -156,8 +166,14 @@ async fn five_hundred_provisions_under_chaos() {
     for p in &processes {
         p.abort();
     }
-    assert!(killed >= 10, "the test must actually kill processes ({killed})");
-    assert!(settled, "every accepted order reaches active, rolled_back or failed");
+    assert!(
+        killed >= 10,
+        "the test must actually kill processes ({killed})"
+    );
+    assert!(
+        settled,
+        "every accepted order reaches active, rolled_back or failed"
+    );
 
     let instances = all_instances(&front).await;
     assert_eq!(instances.len(), ORDERS);
@@ -166,6 +182,20 @@ async fn five_hundred_provisions_under_chaos() {
         count(InstanceStatus::Active),
         count(InstanceStatus::RolledBack),
         count(InstanceStatus::Failed),
+    );
+    let jobs = world.store.list_jobs(&Default::default()).await.unwrap();
+    let rescued = jobs.iter().filter(|j| j.attempts > 1).count();
+    eprintln!(
+        "chaos: {active} active, {rolled_back} rolled back, {failed} failed; {killed} processes \
+         killed, {rescued} jobs ran more than once; compute calls {}, dns calls {}, servers \
+         ever created {}",
+        world.compute.faults().total_calls(),
+        world.dns.faults().total_calls(),
+        world.compute.created_total(),
+    );
+    assert!(
+        rescued > 0,
+        "some jobs must have been interrupted and run again"
     );
     assert_eq!(active + rolled_back + failed, ORDERS);
     assert!(active > ORDERS / 2, "most orders succeed: {active} active");
@@ -177,8 +207,16 @@ async fn five_hundred_provisions_under_chaos() {
 
     // Nothing left behind: every server and record belongs to a live instance that claims it.
     let report = front.sweep(SweepMode::DryRun).await.unwrap();
-    assert!(report.orphan_servers.is_empty(), "{:?}", report.orphan_servers);
-    assert!(report.orphan_records.is_empty(), "{:?}", report.orphan_records);
+    assert!(
+        report.orphan_servers.is_empty(),
+        "{:?}",
+        report.orphan_servers
+    );
+    assert!(
+        report.orphan_records.is_empty(),
+        "{:?}",
+        report.orphan_records
+    );
     let live_with_server = instances
         .iter()
         .filter(|i| i.status == InstanceStatus::Active)

@@ -88,3 +88,9 @@ async fn every_suite_runs_whole_on_shared_adapters() {
     let (store, bus) = bus_fixture().await;
     openclaw_core::conformance::bus::run_all(store, bus).await;
 }
+
+async fn fresh_key_store() -> Arc<dyn openclaw_core::ports::ApiKeyStore> {
+    Arc::new(InMemoryStore::new())
+}
+
+openclaw_core::api_key_conformance_tests!(fresh_key_store);

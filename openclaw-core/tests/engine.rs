@@ -1,4 +1,5 @@
 //! The engine end to end against the in-memory adapters, on tokio's paused clock.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 
@@ -6,7 +7,7 @@ use std::time::Duration;
 
 use common::{request, Harness, ZONE};
 use openclaw_core::domain::{
-    CreateInstance, Event, EventKind, InstanceStatus, JobState, Operation, RollbackLevel, Topic,
+    CreateInstance, Event, InstanceStatus, JobState, Operation, RollbackLevel, Topic,
 };
 use openclaw_core::engine::{SweepMode, Trigger};
 use openclaw_core::ports::ownership::server_labels;
@@ -21,7 +22,10 @@ async fn create_returns_pending_and_workers_make_it_active() {
     let created = h.create("alice").await;
     assert_eq!(created.status, Pending);
     assert_eq!(created.fqdn, format!("alice.{ZONE}"));
-    assert!(h.compute.servers().is_empty(), "create must not touch providers");
+    assert!(
+        h.compute.servers().is_empty(),
+        "create must not touch providers"
+    );
 
     h.settle().await;
     let active = h.provisioner.get(created.id).await.unwrap();
@@ -64,14 +68,19 @@ async fn a_provision_costs_two_compute_calls_and_one_dns_call() {
     let compute = h.compute.faults();
     assert_eq!(compute.calls("find_server"), 1);
     assert_eq!(compute.calls("create_server"), 1);
-    assert_eq!(compute.total_calls(), 2, "nothing but a look-up and the create");
+    assert_eq!(
+        compute.total_calls(),
+        2,
+        "nothing but a look-up and the create"
+    );
     assert_eq!(h.dns.faults().total_calls(), 1, "one ensure");
 }
 
 #[tokio::test(start_paused = true)]
 async fn invalid_orders_name_the_field_and_write_nothing() {
     let h = Harness::new();
-    let cases: [(&str, fn(&mut CreateInstance)); 5] = [
+    type Spoil = fn(&mut CreateInstance);
+    let cases: [(&str, Spoil); 5] = [
         ("subdomain", |r| r.subdomain = "Bad Name".into()),
         ("subdomain", |r| r.subdomain = "admin".into()),
         ("plan", |r| r.plan = "platinum".into()),
@@ -132,8 +141,14 @@ async fn suspend_unsuspend_terminate_and_their_idempotence() {
     let i = h.create("dave").await;
     h.settle().await;
 
-    assert_eq!(h.provisioner.suspend(i.id).await.unwrap().status, Suspending);
-    assert_eq!(h.provisioner.suspend(i.id).await.unwrap().status, Suspending);
+    assert_eq!(
+        h.provisioner.suspend(i.id).await.unwrap().status,
+        Suspending
+    );
+    assert_eq!(
+        h.provisioner.suspend(i.id).await.unwrap().status,
+        Suspending
+    );
     h.settle().await;
     assert_eq!(h.status(i.id).await, Suspended);
     let server = &h.compute.servers()[0];
@@ -166,7 +181,10 @@ async fn suspend_unsuspend_terminate_and_their_idempotence() {
         h.provisioner.terminate(i.id).await.unwrap().status,
         Terminated
     );
-    assert_eq!(h.provisioner.events(i.id).await.unwrap().len(), events_before);
+    assert_eq!(
+        h.provisioner.events(i.id).await.unwrap().len(),
+        events_before
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -205,7 +223,10 @@ async fn a_lost_create_response_is_looked_up_not_repeated() {
     assert_eq!(h.status(i.id).await, Active);
     assert_eq!(h.compute.created_total(), 1);
     assert_eq!(h.compute.faults().calls("create_server"), 1);
-    assert!(h.compute.faults().calls("find_server") >= 2, "looked up after the loss");
+    assert!(
+        h.compute.faults().calls("find_server") >= 2,
+        "looked up after the loss"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -315,7 +336,8 @@ async fn three_failed_health_checks_roll_back() {
     let bad = Health::Unhealthy {
         reason: "502 from /startupz".into(),
     };
-    h.health.script(i.id, vec![Health::Starting, bad.clone(), bad.clone(), bad]);
+    h.health
+        .script(i.id, vec![Health::Starting, bad.clone(), bad.clone(), bad]);
     h.settle().await;
     assert_eq!(h.status(i.id).await, RolledBack);
     assert_eq!(h.health.checks(i.id), 4);
@@ -385,13 +407,15 @@ async fn soft_and_full_rollbacks() {
         |b| b,
     );
     let i = soft.create("nina").await;
-    soft.health.script(
-        i.id,
-        vec![Health::Unhealthy { reason: "x".into() }; 3],
-    );
+    soft.health
+        .script(i.id, vec![Health::Unhealthy { reason: "x".into() }; 3]);
     soft.settle().await;
     assert_eq!(soft.status(i.id).await, Failed);
-    assert_eq!(soft.compute.servers().len(), 1, "soft touches nothing outside");
+    assert_eq!(
+        soft.compute.servers().len(),
+        1,
+        "soft touches nothing outside"
+    );
     assert_eq!(
         soft.alerts(i.id).await,
         vec!["manual_intervention_required".to_string()]
@@ -405,10 +429,8 @@ async fn soft_and_full_rollbacks() {
         |b| b,
     );
     let j = full.create("oscar").await;
-    full.health.script(
-        j.id,
-        vec![Health::Unhealthy { reason: "x".into() }; 3],
-    );
+    full.health
+        .script(j.id, vec![Health::Unhealthy { reason: "x".into() }; 3]);
     full.settle().await;
     assert!(matches!(
         full.provisioner.get(j.id).await,
@@ -447,7 +469,10 @@ async fn a_compensation_that_keeps_failing_ends_failed_with_an_alert() {
     h.settle().await;
     let failed = h.provisioner.get(i.id).await.unwrap();
     assert_eq!(failed.status, Failed);
-    assert_eq!(failed.last_error.as_ref().unwrap().operation, Operation::Rollback);
+    assert_eq!(
+        failed.last_error.as_ref().unwrap().operation,
+        Operation::Rollback
+    );
     assert!(h.alerts(i.id).await.contains(&"job_dead".to_string()));
     let dead = h
         .store
@@ -555,7 +580,11 @@ async fn sweep_finds_and_deletes_only_orphans() {
 
     let report = h.provisioner.sweep(SweepMode::DryRun).await.unwrap();
     assert_eq!(
-        report.orphan_servers.iter().map(|s| &s.id).collect::<Vec<_>>(),
+        report
+            .orphan_servers
+            .iter()
+            .map(|s| &s.id)
+            .collect::<Vec<_>>(),
         vec![&stray.id]
     );
     assert!(report.deleted_servers.is_empty());
@@ -625,7 +654,11 @@ async fn sweep_removes_records_no_live_instance_claims() {
     assert_eq!(report.deleted_records.len(), 1);
     let left = h.dns.records();
     assert_eq!(left.len(), 1);
-    assert_eq!(left[0].name, format!("www.{ZONE}"), "never touch what is not ours");
+    assert_eq!(
+        left[0].name,
+        format!("www.{ZONE}"),
+        "never touch what is not ours"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -688,8 +721,14 @@ async fn workers_run_until_shutdown_and_hand_back_their_jobs() {
     stop.send(()).unwrap();
     workers.await.unwrap().unwrap();
     let jobs = h.store.list_jobs(&Default::default()).await.unwrap();
-    assert!(jobs.iter().all(|j| j.state != JobState::Running), "{jobs:?}");
-    assert!(jobs.iter().all(|j| j.attempts <= 1), "released jobs do not count");
+    assert!(
+        jobs.iter().all(|j| j.state != JobState::Running),
+        "{jobs:?}"
+    );
+    assert!(
+        jobs.iter().all(|j| j.attempts <= 1),
+        "released jobs do not count"
+    );
     assert_eq!(h.provisioner.metrics().jobs_interrupted, 4);
 
     // A new set of workers finishes the work once the servers answer.
@@ -713,7 +752,11 @@ async fn a_worker_that_dies_mid_job_is_replaced_and_nothing_is_created_twice() {
     let _ = dying.await;
     assert_eq!(h.status(i.id).await, Provisioning);
     let running = h.store.list_jobs(&Default::default()).await.unwrap();
-    assert_eq!(running[0].state, JobState::Running, "the dead worker's lease is still held");
+    assert_eq!(
+        running[0].state,
+        JobState::Running,
+        "the dead worker's lease is still held"
+    );
 
     h.health.set_default(Health::Healthy);
     // Nothing is claimable until the lease runs out...
@@ -741,4 +784,121 @@ async fn dns_conflict_with_a_foreign_record_never_overwrites_it() {
     assert_eq!(failed.last_error.unwrap().code, "conflict");
     let records = h.dns.records();
     assert_eq!(records, vec![foreign]);
+}
+
+fn with_keys(subdomain: &str, keys: &[(&str, &str)]) -> CreateInstance {
+    let mut r = request(subdomain);
+    r.provider_keys = keys
+        .iter()
+        .map(|(k, v)| (k.to_string(), SecretString::new(*v)))
+        .collect();
+    r
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_server_fetches_its_secrets_once() {
+    let h = Harness::new();
+    h.health.set_default(Health::Starting);
+    let i = h
+        .provisioner
+        .create(with_keys("yara", &[("ANTHROPIC_API_KEY", "sk-ant-yara")]))
+        .await
+        .unwrap();
+    let provisioner = h.provisioner.clone();
+    let worker = tokio::spawn(async move { provisioner.run_pending_jobs().await });
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    assert_eq!(h.status(i.id).await, Provisioning);
+
+    let key = openclaw_core::BootstrapKey::from_bytes([42; 32]);
+    let token = key.token_for(i.id);
+    let env = h.provisioner.bootstrap(token.expose()).await.unwrap();
+    assert_eq!(env["ANTHROPIC_API_KEY"].expose(), "sk-ant-yara");
+    let gateway = env["OPENCLAW_GATEWAY_TOKEN"].expose().to_string();
+    assert!(gateway.len() >= 43, "32+ random bytes");
+    assert!(matches!(
+        h.provisioner.bootstrap(token.expose()).await,
+        Err(Error::Gone { .. })
+    ));
+    let forged = format!("{}.{}", i.id.as_uuid().simple(), "A".repeat(43));
+    assert!(matches!(
+        h.provisioner.bootstrap(&forged).await,
+        Err(Error::NotFound { .. })
+    ));
+
+    h.health.set_default(Health::Healthy);
+    worker.await.unwrap().unwrap();
+    assert_eq!(h.status(i.id).await, Active);
+    // The access link carries the same gateway token, in the fragment, and is audited.
+    let link = h.provisioner.access_link(i.id, "whmcs").await.unwrap();
+    assert_eq!(
+        link.expose(),
+        format!("https://yara.{ZONE}/#token={gateway}")
+    );
+    let audits: Vec<_> = h
+        .provisioner
+        .events(i.id)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.topic == Topic::Audit)
+        .collect();
+    assert_eq!(audits.len(), 2, "bootstrap delivered, access link issued");
+    assert!(audits.iter().all(|e| !format!("{e:?}").contains(&gateway)));
+    // An active instance's server has no business asking again.
+    assert!(matches!(
+        h.provisioner.bootstrap(token.expose()).await,
+        Err(Error::Conflict { .. })
+    ));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_retried_provisioning_can_bootstrap_again() {
+    let h = Harness::new();
+    let i = h.create("zeno").await;
+    let bad = Health::Unhealthy { reason: "x".into() };
+    h.health.script(i.id, vec![bad.clone(), bad.clone(), bad]);
+    let token = openclaw_core::BootstrapKey::from_bytes([42; 32]).token_for(i.id);
+    // The first server got its secrets, then failed its health checks and was rolled back.
+    let provisioner = h.provisioner.clone();
+    let worker = tokio::spawn(async move { provisioner.run_pending_jobs().await });
+    tokio::task::yield_now().await;
+    h.provisioner.bootstrap(token.expose()).await.unwrap();
+    worker.await.unwrap().unwrap();
+    h.settle().await;
+    assert_eq!(h.status(i.id).await, RolledBack);
+    h.provisioner.retry(i.id).await.unwrap();
+    h.health.set_default(Health::Starting);
+    let provisioner = h.provisioner.clone();
+    let worker = tokio::spawn(async move { provisioner.run_pending_jobs().await });
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    assert!(h.provisioner.bootstrap(token.expose()).await.is_ok());
+    h.health.set_default(Health::Healthy);
+    worker.await.unwrap().unwrap();
+    assert_eq!(h.status(i.id).await, Active);
+}
+
+#[tokio::test(start_paused = true)]
+async fn bad_provider_keys_are_refused_before_anything_is_written() {
+    let h = Harness::new();
+    let err = h
+        .provisioner
+        .create(with_keys("ally", &[("OPENCLAW_GATEWAY_TOKEN", "mine")]))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::InvalidInput { ref field, .. } if field.starts_with("provider_keys"))
+    );
+    assert!(h
+        .provisioner
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .items
+        .is_empty());
+    assert!(matches!(
+        h.provisioner
+            .access_link(openclaw_core::domain::InstanceId::new(), "x")
+            .await,
+        Err(Error::NotFound { .. })
+    ));
 }

@@ -1,6 +1,7 @@
 //! Property test of the engine: random sequences of operations, faults and elapsed time
 //! never produce a status change outside the transition table, never give an instance two
 //! servers, and always settle.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
 

@@ -10,7 +10,8 @@ use openclaw_core::domain::{
     CustomerId, Event, ExternalRef, Instance, InstanceFilter, InstanceId, InstanceStatus,
     LastError, NewEvent, Page, PlanName, RegionName, Resources, RollbackLogEntry, Subdomain,
 };
-use openclaw_core::ports::InstanceWrite;
+use openclaw_core::instance_secrets::SealedSecrets;
+use openclaw_core::ports::{InstanceWrite, NewInstance};
 use openclaw_core::{Error, Result};
 use serde::{Deserialize, Serialize};
 use sqlx::postgres::PgRow;
@@ -81,12 +82,8 @@ fn instance_from_row(row: &PgRow) -> Result<Instance> {
 }
 
 impl PgStore {
-    pub(crate) async fn insert(
-        &self,
-        instance: &Instance,
-        event: &NewEvent,
-        job: Option<&openclaw_core::domain::NewJob>,
-    ) -> Result<Event> {
+    pub(crate) async fn insert(&self, new: &NewInstance) -> Result<Event> {
+        let (instance, event, job) = (&new.instance, &new.event, new.job.as_ref());
         let (topic, event_instance, at, body) = event_columns(event);
         let job_columns = new_job_columns(job)?;
         let row = sqlx::query(
@@ -100,6 +97,9 @@ impl PgStore {
                      created_at, updated_at) \
                  SELECT $14, $15, $16, 'queued', 0, $17, $18, $19, $19 FROM inserted \
                  WHERE $14::uuid IS NOT NULL), \
+             secrets AS ( \
+                 INSERT INTO instance_secrets (instance_id, sealed) \
+                 SELECT id, $21 FROM inserted WHERE $21::bytea IS NOT NULL), \
              head AS ( \
                  UPDATE event_log_head SET last_sequence = last_sequence + 1 \
                  WHERE EXISTS (SELECT 1 FROM inserted) \
@@ -129,6 +129,7 @@ impl PgStore {
         .bind(job_columns.run_at)
         .bind(self.clock.now())
         .bind(self.commit_setting())
+        .bind(new.secrets.as_ref().map(SealedSecrets::as_bytes))
         .fetch_one(self.pool_ref())
         .await
         .map_err(|e| error::map("insert_instance", e))?;

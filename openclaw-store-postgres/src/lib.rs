@@ -45,6 +45,7 @@
 //! `pg_terminate_backend`, deadlocks and serialization failures are retryable
 //! [`Error::Store`](openclaw_core::Error::Store); the pool replaces broken connections.
 
+mod api_keys;
 mod config;
 mod connect;
 mod convert;
@@ -55,6 +56,7 @@ mod instances;
 mod jobs;
 mod notify;
 mod rollback_log;
+mod secrets;
 mod store;
 
 pub use config::{redact_url, PgConfig, SchemaChoice, DATABASE_URL_ENV};

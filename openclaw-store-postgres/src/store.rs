@@ -10,7 +10,8 @@ use openclaw_core::domain::{
     InstanceStatus, Job, JobFilter, JobId, JobState, Lease, NewEvent, NewJob, Page,
     RollbackLogEntry, StoredResponse,
 };
-use openclaw_core::ports::{InstanceWrite, Store, StoreStats};
+use openclaw_core::instance_secrets::SealedSecrets;
+use openclaw_core::ports::{InstanceWrite, NewInstance, Store, StoreStats};
 use openclaw_core::Result;
 
 use crate::connect::PgStore;
@@ -27,13 +28,8 @@ impl Store for PgStore {
         Ok(())
     }
 
-    async fn insert_instance(
-        &self,
-        instance: &Instance,
-        event: &NewEvent,
-        job: Option<&NewJob>,
-    ) -> Result<Event> {
-        self.insert(instance, event, job).await
+    async fn insert_instance(&self, new: &NewInstance) -> Result<Event> {
+        self.insert(new).await
     }
 
     async fn update_instance(&self, write: &InstanceWrite) -> Result<(Instance, Option<Event>)> {
@@ -52,6 +48,22 @@ impl Store for PgStore {
 
     async fn get_instance(&self, id: InstanceId) -> Result<Option<Instance>> {
         self.get(id).await
+    }
+
+    async fn instance_secrets(&self, id: InstanceId) -> Result<Option<SealedSecrets>> {
+        self.secrets(id).await
+    }
+
+    async fn consume_bootstrap(
+        &self,
+        id: InstanceId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<SealedSecrets>> {
+        self.consume(id, now).await
+    }
+
+    async fn reset_bootstrap(&self, id: InstanceId) -> Result<()> {
+        self.reset(id).await
     }
 
     async fn find_live_by_external_ref(
@@ -75,6 +87,16 @@ impl Store for PgStore {
 
     async fn instance_events(&self, id: InstanceId) -> Result<Vec<Event>> {
         self.read_instance_events(id).await
+    }
+
+    async fn last_event_sequence(&self) -> Result<u64> {
+        let last: i64 = sqlx::query_scalar("SELECT last_sequence FROM event_log_head")
+            .fetch_one(self.pool_ref())
+            .await
+            .map_err(|e| error::map("last_event_sequence", e))?;
+        // A subscriber starts after this number: it must not be one a crash could take back.
+        self.make_durable("last_event_sequence").await?;
+        to_u64(last, "event_log_head.last_sequence")
     }
 
     async fn enqueue_job(&self, job: &NewJob) -> Result<Job> {

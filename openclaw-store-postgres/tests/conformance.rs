@@ -6,3 +6,9 @@ mod common;
 use common::fresh_store;
 
 openclaw_core::store_conformance_tests!(fresh_store);
+
+async fn fresh_api_key_store() -> std::sync::Arc<dyn openclaw_core::ports::ApiKeyStore> {
+    std::sync::Arc::new(common::store().await)
+}
+
+openclaw_core::api_key_conformance_tests!(fresh_api_key_store);

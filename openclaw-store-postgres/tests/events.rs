@@ -14,7 +14,7 @@ use std::sync::Arc;
 use chrono::{SubsecRound, Utc};
 use openclaw_core::conformance::store::sample_instance;
 use openclaw_core::domain::{CustomerId, InstanceStatus, NewEvent};
-use openclaw_core::ports::{InstanceWrite, Store};
+use openclaw_core::ports::{InstanceWrite, NewInstance, Store};
 use openclaw_core::Error;
 use openclaw_store_postgres::PgStore;
 
@@ -59,7 +59,7 @@ async fn write(store: PgStore, writer: usize) -> Vec<u64> {
     );
     let mut sequences = vec![
         store
-            .insert_instance(&instance, &created, None)
+            .insert_instance(&NewInstance::new(&instance, &created, None))
             .await
             .expect("insert")
             .sequence,
@@ -150,13 +150,13 @@ async fn a_refused_write_leaves_no_gap() {
         NewEvent::status_changed(i.id, None, InstanceStatus::Pending, "created", i.created_at)
     };
     let a = store
-        .insert_instance(&first, &created(&first), None)
+        .insert_instance(&NewInstance::new(&first, &created(&first), None))
         .await
         .expect("insert");
     let mut clash = sample_instance(&customer, None);
     clash.fqdn = first.fqdn.clone();
     assert!(matches!(
-        store.insert_instance(&clash, &created(&clash), None).await,
+        store.insert_instance(&NewInstance::new(&clash, &created(&clash), None)).await,
         Err(Error::Conflict { .. })
     ));
     let b = store

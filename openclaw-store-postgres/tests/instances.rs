@@ -8,7 +8,7 @@ mod common;
 use chrono::Utc;
 use openclaw_core::conformance::store::sample_instance;
 use openclaw_core::domain::{CustomerId, ExternalRef, Instance, InstanceStatus, NewEvent};
-use openclaw_core::ports::{InstanceWrite, Store};
+use openclaw_core::ports::{InstanceWrite, NewInstance, Store};
 use openclaw_core::Error;
 
 fn customer() -> CustomerId {
@@ -40,7 +40,7 @@ async fn a_status_change_without_its_event_is_refused() {
     let store = common::store().await;
     let instance = sample_instance(&customer(), None);
     store
-        .insert_instance(&instance, &created(&instance), None)
+        .insert_instance(&NewInstance::new(&instance, &created(&instance), None))
         .await
         .expect("insert");
     let mut write = moved(&instance, InstanceStatus::Provisioning);
@@ -61,7 +61,7 @@ async fn reviving_an_instance_cannot_take_a_live_reference_or_name() {
     let reference = ExternalRef::parse("svc-revive").expect("reference");
     let old = sample_instance(&customer(), Some(&reference));
     store
-        .insert_instance(&old, &created(&old), None)
+        .insert_instance(&NewInstance::new(&old, &created(&old), None))
         .await
         .expect("insert");
     let (rolling, _) = store
@@ -77,7 +77,7 @@ async fn reviving_an_instance_cannot_take_a_live_reference_or_name() {
     new.fqdn = old.fqdn.clone();
     new.subdomain = old.subdomain.clone();
     store
-        .insert_instance(&new, &created(&new), None)
+        .insert_instance(&NewInstance::new(&new, &created(&new), None))
         .await
         .expect("a rolled-back instance's reference and name are free");
     // Retrying the old one would make two live instances share them.

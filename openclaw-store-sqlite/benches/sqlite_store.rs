@@ -15,7 +15,7 @@ use std::time::Instant;
 use chrono::Utc;
 use openclaw_core::conformance::store::sample_instance;
 use openclaw_core::domain::{ClaimRequest, CustomerId, InstanceStatus, JobKind, NewEvent, NewJob};
-use openclaw_core::ports::{InstanceWrite, Store};
+use openclaw_core::ports::{InstanceWrite, NewInstance, Store};
 use openclaw_core::InMemoryStore;
 use openclaw_store_sqlite::{SqliteConfig, SqliteStore};
 
@@ -44,7 +44,7 @@ async fn transitions(store: Arc<dyn Store>, writers: usize, each: usize) -> f64 
             instance.created_at,
         );
         store
-            .insert_instance(&instance, &created, None)
+            .insert_instance(&NewInstance::new(&instance, &created, None))
             .await
             .unwrap();
         instances.push(instance);

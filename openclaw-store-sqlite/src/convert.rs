@@ -18,7 +18,7 @@ pub(crate) fn ts(time: DateTime<Utc>) -> String {
     time.to_rfc3339_opts(SecondsFormat::Nanos, true)
 }
 
-fn parse_ts(text: &str, column: &str) -> Result<DateTime<Utc>> {
+pub(crate) fn parse_ts(text: &str, column: &str) -> Result<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(text)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|e| corrupt(format!("column {column}: {text:?}: {e}")))

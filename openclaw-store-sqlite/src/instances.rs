@@ -3,10 +3,9 @@
 
 use openclaw_core::domain::{
     CustomerId, Event, ExternalRef, Instance, InstanceFilter, InstanceId, InstanceStatus,
-    LastError, NewEvent, NewJob, Page, PlanName, RegionName, Resources, RollbackLogEntry,
-    Subdomain,
+    LastError, NewEvent, Page, PlanName, RegionName, Resources, RollbackLogEntry, Subdomain,
 };
-use openclaw_core::ports::InstanceWrite;
+use openclaw_core::ports::{InstanceWrite, NewInstance};
 use openclaw_core::{Error, Result};
 use serde::{Deserialize, Serialize};
 use sqlx::sqlite::SqliteRow;
@@ -87,13 +86,9 @@ impl SqliteStore {
             .map_err(|e| error::map(operation, e))
     }
 
-    pub(crate) async fn insert(
-        &self,
-        instance: &Instance,
-        event: &NewEvent,
-        job: Option<&NewJob>,
-    ) -> Result<Event> {
+    pub(crate) async fn insert(&self, new: &NewInstance) -> Result<Event> {
         const OP: &str = "insert_instance";
+        let (instance, event, job) = (&new.instance, &new.event, new.job.as_ref());
         let details = details_json(instance)?;
         let now = self.clock.now();
         let mut tx = self.write_tx(OP).await?;
@@ -116,6 +111,14 @@ impl SqliteStore {
         .map_err(|e| error::map(OP, e))?;
         if let Some(job) = job {
             insert_job_on(&mut tx, OP, job, now).await?;
+        }
+        if let Some(secrets) = &new.secrets {
+            sqlx::query("INSERT INTO instance_secrets (instance_id, sealed) VALUES (?1, ?2)")
+                .bind(instance.id.to_string())
+                .bind(secrets.as_bytes())
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| error::map(OP, e))?;
         }
         let stored = append_on(&mut tx, OP, event).await?;
         tx.commit().await.map_err(|e| error::map(OP, e))?;

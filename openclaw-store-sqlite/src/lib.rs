@@ -38,6 +38,7 @@
 //! - **Precision**: times are stored to the nanosecond, so values read back equal what was
 //!   written.
 
+mod api_keys;
 mod config;
 mod connect;
 mod convert;
@@ -47,6 +48,7 @@ mod idempotency;
 mod instances;
 mod jobs;
 mod rollback_log;
+mod secrets;
 mod store;
 
 pub use config::{SqliteConfig, DATABASE_URL_ENV, DEFAULT_PATH};

@@ -10,7 +10,8 @@ use openclaw_core::domain::{
     InstanceStatus, Job, JobFilter, JobId, JobState, Lease, NewEvent, NewJob, Page,
     RollbackLogEntry, StoredResponse,
 };
-use openclaw_core::ports::{InstanceWrite, Store, StoreStats};
+use openclaw_core::instance_secrets::SealedSecrets;
+use openclaw_core::ports::{InstanceWrite, NewInstance, Store, StoreStats};
 use openclaw_core::Result;
 
 use crate::connect::SqliteStore;
@@ -26,13 +27,8 @@ impl Store for SqliteStore {
         Ok(())
     }
 
-    async fn insert_instance(
-        &self,
-        instance: &Instance,
-        event: &NewEvent,
-        job: Option<&NewJob>,
-    ) -> Result<Event> {
-        self.insert(instance, event, job).await
+    async fn insert_instance(&self, new: &NewInstance) -> Result<Event> {
+        self.insert(new).await
     }
 
     async fn update_instance(&self, write: &InstanceWrite) -> Result<(Instance, Option<Event>)> {
@@ -51,6 +47,22 @@ impl Store for SqliteStore {
 
     async fn get_instance(&self, id: InstanceId) -> Result<Option<Instance>> {
         self.get(id).await
+    }
+
+    async fn instance_secrets(&self, id: InstanceId) -> Result<Option<SealedSecrets>> {
+        self.secrets(id).await
+    }
+
+    async fn consume_bootstrap(
+        &self,
+        id: InstanceId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<SealedSecrets>> {
+        self.consume(id, now).await
+    }
+
+    async fn reset_bootstrap(&self, id: InstanceId) -> Result<()> {
+        self.reset(id).await
     }
 
     async fn find_live_by_external_ref(
@@ -74,6 +86,17 @@ impl Store for SqliteStore {
 
     async fn instance_events(&self, id: InstanceId) -> Result<Vec<Event>> {
         self.read_instance_events(id).await
+    }
+
+    async fn last_event_sequence(&self) -> Result<u64> {
+        // AUTOINCREMENT keeps the highest sequence ever given out here.
+        let last: Option<i64> =
+            sqlx::query_scalar("SELECT seq FROM sqlite_sequence WHERE name = 'events'")
+                .fetch_optional(&self.inner.readers)
+                .await
+                .map_err(|e| error::map("last_event_sequence", e))?;
+        let last = last.unwrap_or(0);
+        u64::try_from(last).map_err(|_| corrupt(format!("negative sequence {last}")))
     }
 
     async fn enqueue_job(&self, job: &NewJob) -> Result<Job> {

@@ -17,3 +17,12 @@ async fn fresh_store() -> Arc<dyn Store> {
 }
 
 openclaw_core::store_conformance_tests!(fresh_store);
+
+async fn fresh_api_key_store() -> Arc<dyn openclaw_core::ports::ApiKeyStore> {
+    match SqliteStore::connect(&SqliteConfig::temporary()).await {
+        Ok(store) => Arc::new(store),
+        Err(e) => panic!("cannot open a temporary SQLite store: {e}"),
+    }
+}
+
+openclaw_core::api_key_conformance_tests!(fresh_api_key_store);

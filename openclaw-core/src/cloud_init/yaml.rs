@@ -78,6 +78,15 @@ fn needs_unicode_escape(c: char) -> bool {
 /// `\t`, `\uXXXX`) mean the same in JSON and YAML.
 pub(crate) fn push_quoted(out: &mut String, value: &str) {
     out.push('"');
+    // Nearly every value is plain printable ASCII: copy it in one go.
+    if value
+        .bytes()
+        .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+    {
+        out.push_str(value);
+        out.push('"');
+        return;
+    }
     for c in value.chars() {
         match c {
             '"' => out.push_str("\\\""),
@@ -102,7 +111,13 @@ struct Emitter<'a> {
 
 impl Emitter<'_> {
     fn pad(&mut self, columns: usize) {
-        self.out.extend(std::iter::repeat_n(' ', columns));
+        const SPACES: &str = "                                ";
+        let mut left = columns;
+        while left > 0 {
+            let n = left.min(SPACES.len());
+            self.out.push_str(&SPACES[..n]);
+            left -= n;
+        }
     }
 
     /// A block mapping whose keys sit at column `indent`. With `inline_first` the caller has
@@ -192,7 +207,11 @@ impl Emitter<'_> {
     /// the dash of a sequence entry) by both PyYAML and libyaml, so content that starts with
     /// spaces stays content instead of redefining the block's indentation.
     fn block(&mut self, text: &str, indent: usize) -> Result<()> {
-        if text.chars().any(forbidden_in_block) {
+        // Printable ASCII and newlines (nearly every file) need no per-character look.
+        let plain = text
+            .bytes()
+            .all(|b| b == b'\n' || (0x20..0x7f).contains(&b));
+        if !plain && text.chars().any(forbidden_in_block) {
             return Err(Error::invalid(
                 self.field,
                 "contains a control or line-separator character that cannot go into a file",

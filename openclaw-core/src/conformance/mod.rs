@@ -36,6 +36,7 @@
 use chrono::{DateTime, SubsecRound, Utc};
 use uuid::Uuid;
 
+pub mod api_keys;
 pub mod bus;
 pub mod compute;
 pub mod dns;
@@ -75,6 +76,10 @@ macro_rules! store_conformance_tests {
             insert_and_get,
             insert_existing_id_conflicts,
             external_ref_unique_among_live,
+            fqdn_unique_among_live,
+            secrets_are_written_with_the_instance,
+            bootstrap_hands_secrets_out_once,
+            delete_instance_removes_secrets,
             list_filters_and_pages,
             update_compare_and_swap,
             update_writes_event_and_job,
@@ -101,6 +106,19 @@ macro_rules! store_conformance_tests {
             idempotency_keys,
             idempotency_expiry_and_purge,
             stats_count,
+        );
+    };
+}
+
+/// One `#[tokio::test]` per [`api_keys`] check, in a module `api_key_conformance`; each
+/// calls `$factory().await` for a fresh `Arc<dyn ApiKeyStore>`.
+#[macro_export]
+macro_rules! api_key_conformance_tests {
+    ($factory:path) => {
+        $crate::__conformance_tests!(api_key_conformance, api_keys, ($factory().await);
+            insert_and_get,
+            list_oldest_first,
+            revoke_once,
         );
     };
 }

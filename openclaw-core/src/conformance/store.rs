@@ -11,19 +11,21 @@ use crate::domain::{
     NewJob, PlanName, RegionName, Subdomain, ValidCreate,
 };
 use crate::error::Error;
-use crate::ports::{InstanceWrite, Store};
+use crate::ports::{InstanceWrite, NewInstance, Store};
 
 mod events;
 mod idempotency;
 mod instances;
 mod jobs;
 mod rollback;
+mod secrets;
 
 pub use events::*;
 pub use idempotency::*;
 pub use instances::*;
 pub use jobs::*;
 pub use rollback::*;
+pub use secrets::*;
 
 /// Runs every check, each on a fresh store from `new_store`.
 pub async fn run_all<F, Fut>(new_store: F)
@@ -35,6 +37,10 @@ where
     insert_and_get(new_store().await).await;
     insert_existing_id_conflicts(new_store().await).await;
     external_ref_unique_among_live(new_store().await).await;
+    fqdn_unique_among_live(new_store().await).await;
+    secrets_are_written_with_the_instance(new_store().await).await;
+    bootstrap_hands_secrets_out_once(new_store().await).await;
+    delete_instance_removes_secrets(new_store().await).await;
     list_filters_and_pages(new_store().await).await;
     update_compare_and_swap(new_store().await).await;
     update_writes_event_and_job(new_store().await).await;
@@ -97,7 +103,7 @@ fn created(instance: &Instance) -> NewEvent {
 async fn insert_new(store: &Arc<dyn Store>, external_ref: Option<&ExternalRef>) -> Instance {
     let instance = sample_instance(&customer(), external_ref);
     store
-        .insert_instance(&instance, &created(&instance), None)
+        .insert_instance(&NewInstance::new(&instance, &created(&instance), None))
         .await
         .expect("insert_instance of a new instance");
     instance
@@ -160,7 +166,11 @@ pub async fn stats_count(store: Arc<dyn Store>) {
     let second = sample_instance(&customer(), None);
     let job = NewJob::new(second.id, JobKind::Provision, now(), 3);
     store
-        .insert_instance(&second, &created(&second), Some(&job))
+        .insert_instance(&NewInstance::new(
+            &second,
+            &created(&second),
+            Some(job.clone()),
+        ))
         .await
         .unwrap();
     move_to(&store, &first, InstanceStatus::Provisioning, None).await;

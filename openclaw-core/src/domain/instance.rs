@@ -1,5 +1,6 @@
 //! An instance: one customer's OpenClaw server, its DNS name, and where it is in its lifecycle.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
@@ -12,6 +13,7 @@ use super::rollback::RollbackLevel;
 use super::status::InstanceStatus;
 use super::subdomain::Subdomain;
 use crate::error::{Error, Result};
+use crate::secret::SecretString;
 
 /// One managed OpenClaw instance.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -143,7 +145,7 @@ pub struct LastError {
 }
 
 /// A request to create an instance, as it arrives (unvalidated strings).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreateInstance {
     /// The billing customer.
     pub customer_id: String,
@@ -157,6 +159,10 @@ pub struct CreateInstance {
     pub plan: String,
     /// A region name from the catalog.
     pub region: String,
+    /// Model-provider keys for the instance's environment (`ANTHROPIC_API_KEY`, …). Sealed
+    /// before they are stored; never serialized back out.
+    #[serde(default, skip_serializing)]
+    pub provider_keys: BTreeMap<String, SecretString>,
 }
 
 /// A [`CreateInstance`] whose every field passed validation.
@@ -186,6 +192,7 @@ impl CreateInstance {
         let subdomain = Subdomain::parse(self.subdomain.as_str())?;
         let (plan, _) = catalog.plan(&self.plan)?;
         let (region, _) = catalog.region(&self.region)?;
+        crate::instance_secrets::validate_provider_keys(&self.provider_keys)?;
         Ok(ValidCreate {
             customer_id,
             external_ref,
@@ -269,6 +276,7 @@ mod tests {
             subdomain: "alice".into(),
             plan: "starter".into(),
             region: "eu-west".into(),
+            provider_keys: BTreeMap::new(),
         }
     }
 

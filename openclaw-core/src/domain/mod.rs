@@ -1,5 +1,6 @@
 //! Domain types: instances and their lifecycle, the catalog, events, jobs, rollbacks.
 
+mod api_key;
 mod catalog;
 mod event;
 mod idempotency;
@@ -10,6 +11,7 @@ mod rollback;
 mod status;
 mod subdomain;
 
+pub use api_key::{ApiKey, Scope};
 pub use catalog::{Catalog, Plan, PlanName, Region, RegionName};
 pub use event::{Event, EventKind, NewEvent, Topic, ALL_TOPICS};
 pub use idempotency::{IdempotencyRecord, StoredResponse};

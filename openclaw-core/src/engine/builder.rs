@@ -14,6 +14,7 @@ use crate::bootstrap::BootstrapKey;
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, Result};
 use crate::guarded::{GuardedCompute, GuardedDns};
+use crate::instance_secrets::SealingKey;
 use crate::memory::{InMemoryStore, LocalBus};
 use crate::ports::{Compute, Dns, EventBus, HealthProbe, Store};
 use crate::retry::{Retrier, RetryBudget, RetryPolicy};
@@ -109,9 +110,7 @@ impl ProvisionerBuilder {
             compute = Arc::new(GuardedCompute::new(compute, retrier("compute", 1)));
             dns = Arc::new(GuardedDns::new(dns, retrier("dns", 2)));
         }
-        let store: Arc<dyn Store> = self
-            .store
-            .unwrap_or_else(|| Arc::new(InMemoryStore::new()));
+        let store: Arc<dyn Store> = self.store.unwrap_or_else(|| Arc::new(InMemoryStore::new()));
         let bus = self
             .bus
             .unwrap_or_else(|| Arc::new(LocalBus::new(store.clone())));
@@ -120,6 +119,13 @@ impl ProvisionerBuilder {
             None => {
                 tracing::warn!("no bootstrap key configured; using a random one, so bootstrap tokens will not verify after a restart");
                 BootstrapKey::random()
+            }
+        };
+        let secrets_key = match &config.secrets_key {
+            Some(key) => key.clone(),
+            None => {
+                tracing::warn!("no secrets key configured; using a random one, so stored instance secrets will not open after a restart");
+                SealingKey::random()
             }
         };
         let rng = match seed {
@@ -136,6 +142,7 @@ impl ProvisionerBuilder {
                 clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
                 config,
                 bootstrap_key,
+                secrets_key,
                 wake: Notify::new(),
                 rng: Mutex::new(rng),
                 metrics: EngineMetrics::default(),

@@ -10,6 +10,7 @@ use crate::bootstrap::BootstrapKey;
 use crate::cloud_init::CloudInitConfig;
 use crate::domain::{Catalog, DeploymentName, RollbackLevel};
 use crate::error::{Error, Result};
+use crate::instance_secrets::SealingKey;
 
 /// What can start an automatic rollback of a provisioning.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -183,6 +184,9 @@ pub struct EngineConfig {
     /// Key the single-use bootstrap tokens are derived from. Secret.
     #[serde(skip)]
     pub bootstrap_key: Option<BootstrapKey>,
+    /// Key instance secrets are sealed with before they reach the store. Secret.
+    #[serde(skip)]
+    pub secrets_key: Option<SealingKey>,
     /// SSH keys (names or ids at the provider) installed for admins.
     pub ssh_keys: Vec<String>,
     /// Provider firewall ids attached to every server.
@@ -214,6 +218,10 @@ impl fmt::Debug for EngineConfig {
                 "bootstrap_key",
                 &self.bootstrap_key.as_ref().map(|_| "[redacted]"),
             )
+            .field(
+                "secrets_key",
+                &self.secrets_key.as_ref().map(|_| "[redacted]"),
+            )
             .field("ssh_keys", &self.ssh_keys)
             .field("firewalls", &self.firewalls)
             .field("enable_ipv6", &self.enable_ipv6)
@@ -237,6 +245,7 @@ impl Default for EngineConfig {
             catalog: Catalog::default(),
             cloud_init: CloudInitConfig::default(),
             bootstrap_key: None,
+            secrets_key: None,
             ssh_keys: Vec::new(),
             firewalls: Vec::new(),
             enable_ipv6: true,
@@ -279,7 +288,10 @@ impl EngineConfig {
             return Err(Error::invalid("workers.max_attempts", "must be at least 1"));
         }
         if w.poll_interval.is_zero() {
-            return Err(Error::invalid("workers.poll_interval", "must be above zero"));
+            return Err(Error::invalid(
+                "workers.poll_interval",
+                "must be above zero",
+            ));
         }
         if self.health.interval.is_zero() {
             return Err(Error::invalid("health.interval", "must be above zero"));
@@ -354,19 +366,32 @@ mod tests {
     fn bad_fields_are_named() {
         let mut c = EngineConfig::default();
         c.workers.heartbeat = c.workers.lease;
-        assert!(matches!(c.validate(), Err(Error::InvalidInput { ref field, .. }) if field == "workers.heartbeat"));
-        let mut c = EngineConfig::default();
-        c.zone = "Bad_Zone".into();
-        assert!(matches!(c.validate(), Err(Error::InvalidInput { ref field, .. }) if field == "zone"));
+        assert!(
+            matches!(c.validate(), Err(Error::InvalidInput { ref field, .. }) if field == "workers.heartbeat")
+        );
+        let c = EngineConfig {
+            zone: "Bad_Zone".into(),
+            ..EngineConfig::default()
+        };
+        assert!(
+            matches!(c.validate(), Err(Error::InvalidInput { ref field, .. }) if field == "zone")
+        );
     }
 
     #[test]
     fn debug_hides_the_bootstrap_key() {
-        let mut c = EngineConfig::default();
-        c.bootstrap_key = Some(BootstrapKey::from_bytes([7; 32]));
+        let c = EngineConfig {
+            bootstrap_key: Some(BootstrapKey::from_bytes([7; 32])),
+            ..EngineConfig::default()
+        };
         let shown = format!("{c:?}");
         assert!(shown.contains("[redacted]"));
-        assert!(!shown.contains(&BootstrapKey::from_bytes([7; 32]).to_base64().expose().to_string()));
+        assert!(!shown.contains(
+            &BootstrapKey::from_bytes([7; 32])
+                .to_base64()
+                .expose()
+                .to_string()
+        ));
     }
 
     #[test]

@@ -18,6 +18,7 @@ use crate::domain::{
     Event, Instance, InstanceId, InstanceStatus, JobKind, LastError, NewEvent, NewJob, Resources,
 };
 use crate::error::{Error, Result};
+use crate::instance_secrets::SealingKey;
 use crate::ports::{Compute, Dns, EventBus, HealthProbe, InstanceWrite, Store};
 
 /// How many times a write is re-applied to a freshly read instance after a version conflict
@@ -34,6 +35,7 @@ pub(crate) struct Engine {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) config: EngineConfig,
     pub(crate) bootstrap_key: BootstrapKey,
+    pub(crate) secrets_key: SealingKey,
     /// Wakes idle workers of this process when a job is enqueued here.
     pub(crate) wake: Notify,
     /// Jitter of job retries; seeded from the config for reproducible tests.

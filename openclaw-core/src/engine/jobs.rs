@@ -25,6 +25,13 @@ pub(crate) enum Outcome {
     Interrupted,
 }
 
+/// Whether another attempt of the job may succeed: the cause of the error (looking through
+/// retries that ran out inside this attempt) is transient. Job attempts back off far longer
+/// than provider retries, so an outage of minutes is waited out here.
+fn worth_retrying(error: &Error) -> bool {
+    error.root().is_retryable()
+}
+
 /// The statuses a job of `kind` acts on; in any other status it has been superseded.
 pub(crate) fn statuses_driven_by(kind: JobKind) -> &'static [InstanceStatus] {
     match kind {
@@ -140,7 +147,7 @@ async fn provision(run: &Run<'_>, id: InstanceId) -> Result<Outcome> {
             if let Some(trigger) = triggers.into_iter().find(|t| policy.enabled(*t)) {
                 start_rollback(engine, id, trigger, &error).await?;
                 Ok(Outcome::Done)
-            } else if error.is_retryable() {
+            } else if worth_retrying(&error) {
                 Ok(Outcome::Retry(error))
             } else {
                 fail_instance(
@@ -169,14 +176,17 @@ async fn start_rollback(
     let level = engine.config.rollback.level;
     tracing::warn!(instance = %id, %trigger, %level, %error, "automatic rollback");
     engine.metrics.rollbacks_started.incr();
-    let recorded = last_error(engine, Operation::Provision, None, error);
+    let mut recorded = last_error(engine, Operation::Provision, None, error);
+    recorded.message = format!("{trigger}: {error}");
     let reason = format!("automatic rollback ({trigger}): {error}");
     let from = [InstanceStatus::Provisioning];
     match level {
         RollbackLevel::Soft => {
-            let change =
-                Change::to(InstanceStatus::Failed, reason.clone()).with_error(recorded);
-            if transition_latest(engine, id, &from, change).await?.is_some() {
+            let change = Change::to(InstanceStatus::Failed, reason.clone()).with_error(recorded);
+            if transition_latest(engine, id, &from, change)
+                .await?
+                .is_some()
+            {
                 engine
                     .alert(Some(id), "manual_intervention_required", &reason)
                     .await;
@@ -201,7 +211,7 @@ async fn compensation_failed(
     level: Option<RollbackLevel>,
     error: Error,
 ) -> Result<Outcome> {
-    if error.is_retryable() {
+    if worth_retrying(&error) {
         return Ok(Outcome::Retry(error));
     }
     let code = match operation {
@@ -317,7 +327,9 @@ async fn finish_full_rollback(
             Err(other) => return Err(other),
         }
     }
-    Err(Error::conflict("instance kept changing while it was deleted"))
+    Err(Error::conflict(
+        "instance kept changing while it was deleted",
+    ))
 }
 
 async fn terminate(run: &Run<'_>, id: InstanceId) -> Result<Outcome> {
@@ -343,7 +355,10 @@ async fn terminate(run: &Run<'_>, id: InstanceId) -> Result<Outcome> {
 }
 
 /// The instance's server id: the recorded one, or the one its label finds.
-async fn server_of(engine: &Engine, instance: &Instance) -> Result<Option<crate::domain::ServerId>> {
+async fn server_of(
+    engine: &Engine,
+    instance: &Instance,
+) -> Result<Option<crate::domain::ServerId>> {
     if let Some(id) = &instance.resources.server_id {
         return Ok(Some(id.clone()));
     }
@@ -357,7 +372,7 @@ async fn power_failed(
     operation: Operation,
     error: Error,
 ) -> Result<Outcome> {
-    if error.is_retryable() {
+    if worth_retrying(&error) {
         return Ok(Outcome::Retry(error));
     }
     let code = format!("{operation}_failed");
@@ -412,7 +427,14 @@ async fn unsuspend(run: &Run<'_>, id: InstanceId) -> Result<Outcome> {
     let timeout = chrono::Duration::from_std(engine.config.health.unsuspend_timeout)
         .unwrap_or(chrono::Duration::MAX);
     let deadline = instance.status_changed_at + timeout;
-    match wait_until_healthy(run, instance.clone(), InstanceStatus::Unsuspending, deadline).await {
+    match wait_until_healthy(
+        run,
+        instance.clone(),
+        InstanceStatus::Unsuspending,
+        deadline,
+    )
+    .await
+    {
         Ok(_) => {}
         Err(StepFailure::Superseded) => return Ok(Outcome::Done),
         Err(StepFailure::Interrupted) => return Ok(Outcome::Interrupted),

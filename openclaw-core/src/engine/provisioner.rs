@@ -1,6 +1,7 @@
 //! The public face of the engine: the operations billing calls, and the workers that carry
 //! them out.
 
+use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -9,11 +10,13 @@ use super::metrics::MetricsSnapshot;
 use super::sweep::{self, SweepMode, SweepReport};
 use super::worker;
 use crate::domain::{
-    CreateInstance, Event, Instance, InstanceFilter, InstanceId, InstanceStatus, JobKind,
-    NewEvent, Operation, Page, RollbackLevel, Topic,
+    CreateInstance, Event, EventKind, Instance, InstanceFilter, InstanceId, InstanceStatus,
+    JobKind, NewEvent, Operation, Page, RollbackLevel, Topic,
 };
 use crate::error::{Error, Result};
-use crate::ports::{EventStream, Store};
+use crate::instance_secrets::InstanceSecrets;
+use crate::ports::{EventStream, NewInstance, Store};
+use crate::secret::SecretString;
 
 use InstanceStatus::*;
 
@@ -71,11 +74,14 @@ impl Provisioner {
         let instance = Instance::new(InstanceId::new(), valid, &engine.config.zone, now);
         let event = NewEvent::status_changed(instance.id, None, Pending, "order accepted", now);
         let job = engine.new_job(instance.id, JobKind::Provision);
-        match engine
-            .store
-            .insert_instance(&instance, &event, Some(&job))
-            .await
-        {
+        let secrets = InstanceSecrets::generate(request.provider_keys.clone())?;
+        let new = NewInstance {
+            instance: instance.clone(),
+            event,
+            job: Some(job),
+            secrets: Some(engine.secrets_key.seal(instance.id, &secrets)?),
+        };
+        match engine.store.insert_instance(&new).await {
             Ok(stored_event) => {
                 engine.publish(&stored_event).await;
                 engine.wake.notify_one();
@@ -162,9 +168,7 @@ impl Provisioner {
         let soft = level == RollbackLevel::Soft;
         let instance = self
             .decide(id, |i| match (i.status, level) {
-                (RollingBack | RolledBack, _) | (Failed, RollbackLevel::Soft) => {
-                    Ok(Decision::AsIs)
-                }
+                (RollingBack | RolledBack, _) | (Failed, RollbackLevel::Soft) => Ok(Decision::AsIs),
                 (_, RollbackLevel::Soft) => Ok(Decision::Change(Change::to(Failed, &reason))),
                 _ => Ok(Decision::Change(
                     Change::to(RollingBack, &reason).with_job(JobKind::Rollback { level }),
@@ -186,6 +190,16 @@ impl Provisioner {
     /// (provisioning when none is recorded); for a `rolled_back` one, a fresh provisioning.
     /// Any other status is `InvalidTransition`.
     pub async fn retry(&self, id: InstanceId) -> Result<Instance> {
+        let before = self.engine.load_existing(id).await?;
+        let fresh_server = match (before.status, before.last_error.as_ref()) {
+            (RolledBack, _) => true,
+            (Failed, last) => last.is_none_or(|e| e.operation == Operation::Provision),
+            _ => false,
+        };
+        if fresh_server && before.resources.server_id.is_none() {
+            // The server this retry creates must be able to fetch its secrets once more.
+            self.engine.store.reset_bootstrap(id).await?;
+        }
         self.decide(id, |i| {
             let provision = || Change::to(Pending, "retry requested").with_job(JobKind::Provision);
             match i.status {
@@ -194,12 +208,15 @@ impl Provisioner {
                     let last = i.last_error.as_ref();
                     let change = match last.map(|e| e.operation) {
                         None | Some(Operation::Provision) => provision(),
-                        Some(Operation::Suspend) => Change::to(Suspending, "retry requested")
-                            .with_job(JobKind::Suspend),
-                        Some(Operation::Unsuspend) => Change::to(Unsuspending, "retry requested")
-                            .with_job(JobKind::Unsuspend),
-                        Some(Operation::Terminate) => Change::to(Terminating, "retry requested")
-                            .with_job(JobKind::Terminate),
+                        Some(Operation::Suspend) => {
+                            Change::to(Suspending, "retry requested").with_job(JobKind::Suspend)
+                        }
+                        Some(Operation::Unsuspend) => {
+                            Change::to(Unsuspending, "retry requested").with_job(JobKind::Unsuspend)
+                        }
+                        Some(Operation::Terminate) => {
+                            Change::to(Terminating, "retry requested").with_job(JobKind::Terminate)
+                        }
                         Some(Operation::Rollback) => {
                             let level = last
                                 .and_then(|e| e.rollback_level)
@@ -237,7 +254,91 @@ impl Provisioner {
                 Err(other) => return Err(other),
             }
         }
-        Err(Error::conflict(format!("instance {id} kept changing; try again")))
+        Err(Error::conflict(format!(
+            "instance {id} kept changing; try again"
+        )))
+    }
+
+    /// Redeems a single-use bootstrap token: the environment (gateway token and provider keys)
+    /// the instance's server writes before it starts the gateway.
+    ///
+    /// A token that does not verify is `NotFound` (it says nothing about which instances
+    /// exist); a token already redeemed is `Gone`; an instance that is not being provisioned
+    /// or unsuspended is `Conflict`.
+    pub async fn bootstrap(&self, token: &str) -> Result<BTreeMap<String, SecretString>> {
+        let engine = &self.engine;
+        let id = engine
+            .bootstrap_key
+            .verify(token)
+            .ok_or_else(|| Error::not_found("bootstrap token", "presented"))?;
+        let instance = engine.load_existing(id).await?;
+        if !matches!(instance.status, Pending | Provisioning | Unsuspending) {
+            return Err(Error::conflict(format!(
+                "instance {id} is {}; its server fetches secrets only while provisioning",
+                instance.status
+            )));
+        }
+        let sealed = engine
+            .store
+            .consume_bootstrap(id, engine.now())
+            .await?
+            .ok_or_else(|| Error::Gone {
+                message: "this bootstrap token was already used".to_string(),
+            })?;
+        let secrets = engine.secrets_key.open(id, &sealed)?;
+        let event = NewEvent {
+            topic: Topic::Audit,
+            instance_id: Some(id),
+            kind: EventKind::Audit {
+                action: "bootstrap_delivered".to_string(),
+                actor: "instance server".to_string(),
+            },
+            reason: "the server fetched its secrets".to_string(),
+            at: engine.now(),
+        };
+        let stored = engine.store.append_event(&event).await?;
+        engine.publish(&stored).await;
+        Ok(secrets.environment())
+    }
+
+    /// The customer's Control UI link, `https://<fqdn>/#token=<gateway token>` (the token in
+    /// the fragment never reaches a server log). Every call is recorded as an audit event
+    /// naming `actor`. Only for instances that are active or suspended (`Conflict` otherwise).
+    pub async fn access_link(&self, id: InstanceId, actor: &str) -> Result<SecretString> {
+        let engine = &self.engine;
+        let instance = engine.load_existing(id).await?;
+        if !matches!(
+            instance.status,
+            Active | Suspended | Suspending | Unsuspending
+        ) {
+            return Err(Error::conflict(format!(
+                "instance {id} is {}; it has no gateway to open",
+                instance.status
+            )));
+        }
+        let sealed = engine
+            .store
+            .instance_secrets(id)
+            .await?
+            .ok_or_else(|| Error::not_found("instance secrets", id))?;
+        let secrets = engine.secrets_key.open(id, &sealed)?;
+        let event = NewEvent {
+            topic: Topic::Audit,
+            instance_id: Some(id),
+            kind: EventKind::Audit {
+                action: "access_link_issued".to_string(),
+                actor: actor.to_string(),
+            },
+            reason: "the Control UI link was handed out".to_string(),
+            at: engine.now(),
+        };
+        let stored = engine.store.append_event(&event).await?;
+        engine.publish(&stored).await;
+        Ok(SecretString::new(format!(
+            "https://{}/#token={}",
+            instance.fqdn,
+            secrets.gateway_token.expose()
+        )))
     }
 
     /// Lists what the providers say this deployment owns and no live instance claims; with

@@ -230,6 +230,9 @@ mod tests {
         let order: Vec<_> = STEPS.iter().rev().map(|s| s.name()).collect();
         let dns = order.iter().position(|s| *s == "ensure_dns");
         let server = order.iter().position(|s| *s == "create_server");
-        assert!(dns < server, "a name must stop pointing at an address before it is freed");
+        assert!(
+            dns < server,
+            "a name must stop pointing at an address before it is freed"
+        );
     }
 }

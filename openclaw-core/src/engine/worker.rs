@@ -259,7 +259,10 @@ pub(crate) async fn reap_dead_jobs(engine: &Engine) -> Result<usize> {
         if live {
             continue;
         }
-        let error = job.last_error.clone().unwrap_or_else(|| "out of attempts".into());
+        let error = job
+            .last_error
+            .clone()
+            .unwrap_or_else(|| "out of attempts".into());
         jobs::on_dead_job(engine, &job, &error).await?;
         failed += 1;
     }

@@ -1,6 +1,6 @@
 //! A first-come first-served token bucket on `tokio::time`.
 
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -8,10 +8,6 @@ use tokio::time::Instant;
 
 use crate::error::{Error, Result};
 use crate::ports::{RateLimitObservation, RateLimiter};
-
-/// The longest single sleep of a waiter. A waiter re-checks after every sleep anyway, so the
-/// cap costs nothing and keeps instant arithmetic far away from overflow for tiny rates.
-const MAX_SLEEP: Duration = Duration::from_secs(3600);
 
 /// How far ahead "forever" is when a provider asks for an absurd pause (the same horizon tokio
 /// uses for its own far-future instants).
@@ -46,39 +42,32 @@ const FAR_FUTURE: Duration = Duration::from_secs(86_400 * 365 * 30);
 pub struct TokenBucket {
     capacity: u32,
     refill_per_second: f64,
-    state: Mutex<State>,
+    /// Nanoseconds per permit, rounded up so the bucket never refills faster than asked.
+    interval: u64,
+    /// `capacity × interval`: how far ahead of now the bucket may be booked.
+    tolerance: u64,
+    /// What `0` on the atomics below means.
+    origin: Instant,
+    // # Why one atomic instead of "tokens at a time stamp" under a lock
+    // The bucket is kept as a theoretical arrival time (GCRA): the instant, in nanoseconds
+    // after `origin`, at which the bucket would be full again if nothing else were taken.
+    // Taking `n` permits at `now` moves it to `max(tat, now) + n × interval` and is allowed
+    // while that stays within `tolerance` of now — the same accounting as a token bucket of
+    // `capacity` refilled at the rate, but one compare-and-swap instead of two locks, so an
+    // uncontended grant costs little more than reading the clock. Corrections only ever move
+    // it forward (`fetch_max`), which is what keeps "never more than capacity + rate × t".
+    tat: AtomicU64,
+    /// Nothing is granted before this (nanoseconds after `origin`; 0 = not paused).
+    paused_until: AtomicU64,
+    /// Callers inside `acquire`'s slow path; the fast path stands back while any are there.
+    queued: AtomicUsize,
     // # Why a fair async mutex as the queue
     // tokio's `Mutex` hands the lock to waiters strictly in the order they asked, and a
     // waiter that is dropped leaves the queue. The head of the queue holds the lock while it
-    // sleeps until its permits exist, so later waiters (big or small) cannot overtake it, and
-    // `try_acquire` can see that someone is queued by failing `try_lock`. Permits are only
-    // taken after the sleep, so a waiter dropped at any point has taken nothing.
+    // sleeps until its permits exist, so later waiters (big or small) cannot overtake it.
+    // Permits are only taken after the sleep, so a waiter dropped at any point has taken
+    // nothing.
     queue: tokio::sync::Mutex<()>,
-}
-
-/// The bucket's accounting, kept lazily: `tokens` is what the bucket held at `stamp`, and the
-/// refill since then is computed when needed.
-///
-/// # Why lazy
-/// Storing a refilled value on every check would round away tiny refills over and over on a
-/// very slow bucket; computing from the last change keeps the refill exact.
-#[derive(Debug)]
-struct State {
-    tokens: f64,
-    stamp: Instant,
-    paused_until: Option<Instant>,
-}
-
-impl State {
-    fn tokens_at(&self, now: Instant, capacity: u32, rate: f64) -> f64 {
-        let elapsed = now.saturating_duration_since(self.stamp).as_secs_f64();
-        (self.tokens + elapsed * rate).min(f64::from(capacity))
-    }
-
-    fn pause_until(&mut self, until: Instant) {
-        // A shorter pause never shortens a longer one: the provider's stricter word wins.
-        self.paused_until = Some(self.paused_until.map_or(until, |p| p.max(until)));
-    }
 }
 
 impl TokenBucket {
@@ -122,14 +111,23 @@ impl TokenBucket {
     }
 
     fn build(capacity: u32, refill_per_second: f64) -> Self {
+        let interval = (1e9 / refill_per_second).ceil();
+        // A rate so slow that one permit takes longer than the clock can count is "never".
+        let interval = if interval >= NEVER as f64 {
+            NEVER
+        } else {
+            (interval as u64).max(1)
+        };
         TokenBucket {
             capacity,
             refill_per_second,
-            state: Mutex::new(State {
-                tokens: f64::from(capacity),
-                stamp: Instant::now(),
-                paused_until: None,
-            }),
+            interval,
+            tolerance: interval.saturating_mul(u64::from(capacity)),
+            origin: Instant::now(),
+            // Full: the bucket was "full again" at the origin.
+            tat: AtomicU64::new(0),
+            paused_until: AtomicU64::new(0),
+            queued: AtomicUsize::new(0),
             queue: tokio::sync::Mutex::new(()),
         }
     }
@@ -147,8 +145,10 @@ impl TokenBucket {
     /// Permits in the bucket now, after refill. Grants may still be paused by
     /// [`observe`](TokenBucket::observe), and queued waiters come first.
     pub fn available(&self) -> f64 {
-        self.lock_state()
-            .tokens_at(Instant::now(), self.capacity, self.refill_per_second)
+        let now = self.now();
+        let booked = self.tat.load(Ordering::Acquire).saturating_sub(now);
+        let free = self.tolerance.saturating_sub(booked);
+        (free as f64 / self.interval as f64).min(f64::from(self.capacity))
     }
 
     /// Waits until `n` permits are granted.
@@ -159,16 +159,17 @@ impl TokenBucket {
     /// `InvalidInput` (it could never be granted); asking for 0 returns at once.
     pub async fn acquire(&self, n: u32) -> Result<()> {
         self.check_request(n)?;
-        if n == 0 {
+        if n == 0 || self.try_acquire(n) {
             return Ok(());
         }
+        let _queued = Queued::enter(&self.queued);
         let _turn = self.queue.lock().await;
         loop {
-            match self.take_or_wait(n, Instant::now()) {
+            match self.take_or_wait(n, self.now()) {
                 None => return Ok(()),
                 // Re-checking after the sleep matters: `observe` may have lowered the tokens
                 // or paused grants while this waiter slept.
-                Some(ready_at) => tokio::time::sleep_until(ready_at).await,
+                Some(ready_at) => tokio::time::sleep_until(self.instant(ready_at)).await,
             }
         }
     }
@@ -181,13 +182,10 @@ impl TokenBucket {
         if n == 0 {
             return true;
         }
-        if n > self.capacity {
+        if n > self.capacity || self.queued.load(Ordering::Acquire) > 0 {
             return false;
         }
-        let Ok(_turn) = self.queue.try_lock() else {
-            return false;
-        };
-        self.take_or_wait(n, Instant::now()).is_none()
+        self.take_or_wait(n, self.now()).is_none()
     }
 
     /// Corrects the bucket from what the provider reported; it only ever lowers what will be
@@ -206,23 +204,30 @@ impl TokenBucket {
     ///
     /// A pause never shortens an earlier, longer one.
     pub fn observe(&self, observation: &RateLimitObservation) {
-        let now = Instant::now();
-        let mut state = self.lock_state();
-        let mut tokens = state.tokens_at(now, self.capacity, self.refill_per_second);
+        let now = self.now();
+        let mut booked_until = None;
         if let Some(remaining) = observation.remaining {
-            tokens = tokens.min(f64::from(remaining));
+            // At most `remaining` permits free: booked up to (capacity - remaining) × interval.
+            let missing = u64::from(self.capacity.saturating_sub(remaining));
+            booked_until = Some(now.saturating_add(missing.saturating_mul(self.interval)));
         }
         if let Some(retry_after) = observation.retry_after {
-            tokens = 0.0;
-            state.pause_until(later(now, retry_after));
+            booked_until = Some(now.saturating_add(self.tolerance));
+            self.pause_until(now.saturating_add(nanos(retry_after)));
         }
         if observation.remaining == Some(0) {
             if let Some(reset_after) = observation.reset_after {
-                state.pause_until(later(now, reset_after));
+                self.pause_until(now.saturating_add(nanos(reset_after)));
             }
         }
-        state.tokens = tokens;
-        state.stamp = now;
+        if let Some(until) = booked_until {
+            self.tat.fetch_max(until, Ordering::AcqRel);
+        }
+    }
+
+    fn pause_until(&self, until: u64) {
+        // A shorter pause never shortens a longer one: the provider's stricter word wins.
+        self.paused_until.fetch_max(until, Ordering::AcqRel);
     }
 
     fn check_request(&self, n: u32) -> Result<()> {
@@ -238,42 +243,60 @@ impl TokenBucket {
         Ok(())
     }
 
-    /// Takes `n` permits and returns `None`, or returns when they could next be available.
-    /// The caller must hold the queue lock.
-    fn take_or_wait(&self, n: u32, now: Instant) -> Option<Instant> {
-        let mut state = self.lock_state();
-        let tokens = state.tokens_at(now, self.capacity, self.refill_per_second);
-        let paused = state.paused_until.filter(|until| *until > now);
-        let wanted = f64::from(n);
-        if paused.is_none() && tokens >= wanted {
-            state.tokens = tokens - wanted;
-            state.stamp = now;
-            state.paused_until = None;
-            return None;
+    /// Takes `n` permits and returns `None`, or returns when (nanoseconds after `origin`) they
+    /// could next be available.
+    fn take_or_wait(&self, n: u32, now: u64) -> Option<u64> {
+        let paused = self.paused_until.load(Ordering::Acquire);
+        let cost = u64::from(n).saturating_mul(self.interval);
+        let mut tat = self.tat.load(Ordering::Acquire);
+        loop {
+            let next = tat.max(now).saturating_add(cost);
+            // Allowed while the bucket is booked no further than `tolerance` ahead of now.
+            let ready_at = next.saturating_sub(self.tolerance);
+            if paused > now || ready_at > now {
+                return Some(ready_at.max(paused).max(now.saturating_add(1)));
+            }
+            match self
+                .tat
+                .compare_exchange_weak(tat, next, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => return None,
+                Err(current) => tat = current,
+            }
         }
-        let refilled_at = later(now, self.time_to_refill(wanted - tokens));
-        Some(paused.map_or(refilled_at, |until| until.max(refilled_at)))
     }
 
-    /// How long until `deficit` more tokens exist, rounded up to whole nanoseconds so that a
-    /// waiter that sleeps this long finds them (and at least 1 ns, so a waiter never spins
-    /// without time passing).
-    fn time_to_refill(&self, deficit: f64) -> Duration {
-        if deficit <= 0.0 {
-            return Duration::ZERO;
-        }
-        let nanos = (deficit / self.refill_per_second * 1e9).ceil();
-        if !nanos.is_finite() || nanos >= MAX_SLEEP.as_nanos() as f64 {
-            return MAX_SLEEP;
-        }
-        // In range by the check above, so the conversion neither truncates nor saturates.
-        Duration::from_nanos((nanos as u64).max(1))
+    fn now(&self) -> u64 {
+        nanos(self.origin.elapsed())
     }
 
-    fn lock_state(&self) -> MutexGuard<'_, State> {
-        // Every update of the state is a few assignments that cannot panic half-way, so a
-        // poisoned lock still guards consistent numbers.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    fn instant(&self, at: u64) -> Instant {
+        later(self.origin, Duration::from_nanos(at))
+    }
+}
+
+/// "Never" on the bucket's clock: far beyond any real pause (about 292 years), and small
+/// enough that adding an interval to it cannot overflow.
+const NEVER: u64 = u64::MAX / 2;
+
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(NEVER).min(NEVER)
+}
+
+/// Counts a caller in `acquire`'s slow path for as long as it is there (also when its future
+/// is dropped while it waits).
+struct Queued<'a>(&'a AtomicUsize);
+
+impl<'a> Queued<'a> {
+    fn enter(count: &'a AtomicUsize) -> Self {
+        count.fetch_add(1, Ordering::AcqRel);
+        Queued(count)
+    }
+}
+
+impl Drop for Queued<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -306,19 +329,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn refill_time_rounds_up_and_never_spins() {
+    fn the_interval_rounds_up_so_the_rate_is_never_exceeded() {
         let bucket = TokenBucket::new(10, 3.5).unwrap();
-        let wait = bucket.time_to_refill(1.0);
-        assert!(wait.as_secs_f64() * 3.5 >= 1.0);
-        assert_eq!(bucket.time_to_refill(1e-30), Duration::from_nanos(1));
-        assert_eq!(bucket.time_to_refill(0.0), Duration::ZERO);
+        assert_eq!(bucket.interval, 285_714_286);
+        assert!(1e9 / bucket.interval as f64 <= 3.5);
+        assert_eq!(TokenBucket::new(1, 1e12).unwrap().interval, 1);
         let slow = TokenBucket::new(1, 1e-300).unwrap();
-        assert_eq!(slow.time_to_refill(1.0), MAX_SLEEP);
+        assert_eq!(slow.interval, NEVER);
+        assert_eq!(slow.tolerance, NEVER);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_waiter_never_spins_without_time_passing() {
+        let bucket = TokenBucket::new(1, 1.0).unwrap();
+        assert!(bucket.try_acquire(1));
+        let now = bucket.now();
+        let ready = bucket.take_or_wait(1, now).unwrap();
+        assert!(ready > now);
     }
 
     #[test]
     fn absurd_pauses_do_not_overflow() {
         let now = Instant::now();
         assert!(later(now, Duration::MAX) > now);
+        assert_eq!(nanos(Duration::MAX), NEVER);
     }
 }

@@ -69,7 +69,7 @@ impl EventBus for LocalBus {
         let receiver = self.sender.subscribe();
         let after = match after {
             Some(after) => after,
-            None => self.store.stats().await?.last_event_sequence,
+            None => self.store.last_event_sequence().await?,
         };
         let live = stream::unfold(receiver, |mut receiver| async move {
             let item = match receiver.recv().await {

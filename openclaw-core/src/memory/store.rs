@@ -14,11 +14,13 @@ use self::queue::QueuedJob;
 use super::faults::{respond, FaultInjector};
 use crate::clock::{Clock, SystemClock};
 use crate::domain::{
-    ClaimRequest, Event, ExternalRef, IdempotencyRecord, Instance, InstanceFilter, InstanceId, Job,
-    JobFilter, JobId, JobState, Lease, NewEvent, NewJob, Page, RollbackLogEntry, StoredResponse,
+    ApiKey, ClaimRequest, Event, ExternalRef, IdempotencyRecord, Instance, InstanceFilter,
+    InstanceId, Job, JobFilter, JobId, JobState, Lease, NewEvent, NewJob, Page, RollbackLogEntry,
+    StoredResponse,
 };
 use crate::error::{Error, Result};
-use crate::ports::{InstanceWrite, Store, StoreStats};
+use crate::instance_secrets::SealedSecrets;
+use crate::ports::{ApiKeyStore, InstanceWrite, NewInstance, Store, StoreStats};
 
 mod queue;
 
@@ -41,6 +43,8 @@ struct State {
     instances: BTreeMap<InstanceId, Instance>,
     /// Live instances by external reference: the unique index of a database.
     live_refs: HashMap<ExternalRef, InstanceId>,
+    /// Live instances by fully qualified name: another unique index.
+    live_names: HashMap<String, InstanceId>,
     /// `events[i]` has sequence `i + 1`.
     events: Vec<Event>,
     events_by_instance: HashMap<InstanceId, Vec<usize>>,
@@ -50,6 +54,10 @@ struct State {
     last_job_seq: u64,
     idempotency: HashMap<String, IdempotencyRecord>,
     rollback_log: Vec<RollbackLogEntry>,
+    /// Sealed secrets by instance, with when the bootstrap handed them out.
+    secrets: HashMap<InstanceId, (SealedSecrets, Option<DateTime<Utc>>)>,
+    api_keys: BTreeMap<String, (u64, ApiKey)>,
+    last_key_seq: u64,
 }
 
 impl Default for InMemoryStore {
@@ -127,33 +135,49 @@ impl State {
         }
     }
 
-    /// Refuses `instance` when its external reference is carried by another live instance.
-    fn check_ref(&self, instance: &Instance) -> Result<()> {
-        let Some(reference) = instance.external_ref.as_ref() else {
+    /// Refuses `instance` when its external reference or its name is carried by another live
+    /// instance.
+    fn check_unique(&self, instance: &Instance) -> Result<()> {
+        if !instance.status.is_live() {
             return Ok(());
-        };
-        match self.live_refs.get(reference) {
-            Some(holder) if *holder != instance.id && instance.status.is_live() => {
-                Err(Error::conflict(format!(
-                    "external_ref {reference} belongs to live instance {holder}"
-                )))
+        }
+        if let Some(reference) = instance.external_ref.as_ref() {
+            if let Some(holder) = self.live_refs.get(reference) {
+                if *holder != instance.id {
+                    return Err(Error::conflict(format!(
+                        "external_ref {reference} belongs to live instance {holder}"
+                    )));
+                }
             }
+        }
+        match self.live_names.get(&instance.fqdn) {
+            Some(holder) if *holder != instance.id => Err(Error::conflict(format!(
+                "{} belongs to live instance {holder}",
+                instance.fqdn
+            ))),
             _ => Ok(()),
         }
     }
 
-    fn unindex_ref(&mut self, instance: &Instance) {
+    fn unindex_live(&mut self, instance: &Instance) {
         if let Some(reference) = &instance.external_ref {
             if self.live_refs.get(reference) == Some(&instance.id) {
                 self.live_refs.remove(reference);
             }
         }
+        if self.live_names.get(&instance.fqdn) == Some(&instance.id) {
+            self.live_names.remove(&instance.fqdn);
+        }
     }
 
-    fn index_ref(&mut self, instance: &Instance) {
-        if let (Some(reference), true) = (&instance.external_ref, instance.status.is_live()) {
+    fn index_live(&mut self, instance: &Instance) {
+        if !instance.status.is_live() {
+            return;
+        }
+        if let Some(reference) = &instance.external_ref {
             self.live_refs.insert(reference.clone(), instance.id);
         }
+        self.live_names.insert(instance.fqdn.clone(), instance.id);
     }
 
     fn insert(
@@ -166,11 +190,11 @@ impl State {
         if self.instances.contains_key(&instance.id) {
             return Err(Error::conflict(format!("instance {} exists", instance.id)));
         }
-        self.check_ref(instance)?;
+        self.check_unique(instance)?;
         self.check_new_job(job)?;
         let mut stored = instance.clone();
         stored.version = 1;
-        self.index_ref(&stored);
+        self.index_live(&stored);
         self.instances.insert(stored.id, stored);
         if let Some(job) = job {
             self.enqueue(job, now);
@@ -203,13 +227,13 @@ impl State {
                 ),
             ));
         }
-        self.check_ref(&write.instance)?;
+        self.check_unique(&write.instance)?;
         self.check_new_job(write.job.as_ref())?;
         let previous = current.clone();
         let mut stored = write.instance.clone();
         stored.version = previous.version + 1;
-        self.unindex_ref(&previous);
-        self.index_ref(&stored);
+        self.unindex_live(&previous);
+        self.index_live(&stored);
         self.instances.insert(id, stored.clone());
         if let Some(job) = &write.job {
             self.enqueue(job, now);
@@ -248,17 +272,18 @@ impl Store for InMemoryStore {
         self.run("ping", |_| Ok(())).await
     }
 
-    async fn insert_instance(
-        &self,
-        instance: &Instance,
-        event: &NewEvent,
-        job: Option<&NewJob>,
-    ) -> Result<Event> {
+    async fn insert_instance(&self, new: &NewInstance) -> Result<Event> {
         let now = self.clock.now();
         let event = self
-            .run("insert_instance", |s| s.insert(instance, event, job, now))
+            .run("insert_instance", |s| {
+                let event = s.insert(&new.instance, &new.event, new.job.as_ref(), now)?;
+                if let Some(secrets) = &new.secrets {
+                    s.secrets.insert(new.instance.id, (secrets.clone(), None));
+                }
+                Ok(event)
+            })
             .await?;
-        if job.is_some() {
+        if new.job.is_some() {
             self.wake_workers();
         }
         Ok(event)
@@ -295,7 +320,8 @@ impl Store for InMemoryStore {
             }
             let removed = current.clone();
             s.instances.remove(&id);
-            s.unindex_ref(&removed);
+            s.secrets.remove(&id);
+            s.unindex_live(&removed);
             s.rollback_log.push(log.clone());
             Ok(s.append(event))
         })
@@ -305,6 +331,44 @@ impl Store for InMemoryStore {
     async fn get_instance(&self, id: InstanceId) -> Result<Option<Instance>> {
         self.run("get_instance", |s| Ok(s.instances.get(&id).cloned()))
             .await
+    }
+
+    async fn instance_secrets(&self, id: InstanceId) -> Result<Option<SealedSecrets>> {
+        self.run("instance_secrets", |s| {
+            Ok(s.secrets.get(&id).map(|(sealed, _)| sealed.clone()))
+        })
+        .await
+    }
+
+    async fn consume_bootstrap(
+        &self,
+        id: InstanceId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<SealedSecrets>> {
+        self.run("consume_bootstrap", |s| {
+            let (sealed, used) = s
+                .secrets
+                .get_mut(&id)
+                .ok_or_else(|| Error::not_found("instance secrets", id))?;
+            if used.is_some() {
+                return Ok(None);
+            }
+            *used = Some(now);
+            Ok(Some(sealed.clone()))
+        })
+        .await
+    }
+
+    async fn reset_bootstrap(&self, id: InstanceId) -> Result<()> {
+        self.run("reset_bootstrap", |s| {
+            let (_, used) = s
+                .secrets
+                .get_mut(&id)
+                .ok_or_else(|| Error::not_found("instance secrets", id))?;
+            *used = None;
+            Ok(())
+        })
+        .await
     }
 
     async fn find_live_by_external_ref(
@@ -518,6 +582,11 @@ impl Store for InMemoryStore {
         .await
     }
 
+    async fn last_event_sequence(&self) -> Result<u64> {
+        self.run("last_event_sequence", |s| Ok(s.events.len() as u64))
+            .await
+    }
+
     async fn stats(&self) -> Result<StoreStats> {
         self.run("stats", |s| {
             let mut stats = StoreStats {
@@ -544,3 +613,50 @@ impl Store for InMemoryStore {
 
 #[cfg(test)]
 mod tests;
+
+#[async_trait]
+impl ApiKeyStore for InMemoryStore {
+    async fn insert_api_key(&self, key: &ApiKey) -> Result<()> {
+        self.run("insert_api_key", |s| {
+            if s.api_keys.contains_key(&key.id) {
+                return Err(Error::conflict(format!("api key {} exists", key.id)));
+            }
+            s.last_key_seq += 1;
+            let seq = s.last_key_seq;
+            s.api_keys.insert(key.id.clone(), (seq, key.clone()));
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_api_key(&self, id: &str) -> Result<Option<ApiKey>> {
+        self.run("get_api_key", |s| {
+            Ok(s.api_keys.get(id).map(|(_, key)| key.clone()))
+        })
+        .await
+    }
+
+    async fn list_api_keys(&self) -> Result<Vec<ApiKey>> {
+        self.run("list_api_keys", |s| {
+            let mut keys: Vec<_> = s.api_keys.values().cloned().collect();
+            keys.sort_by_key(|(seq, _)| *seq);
+            Ok(keys.into_iter().map(|(_, key)| key).collect())
+        })
+        .await
+    }
+
+    async fn revoke_api_key(&self, id: &str, at: DateTime<Utc>) -> Result<bool> {
+        self.run("revoke_api_key", |s| {
+            let (_, key) = s
+                .api_keys
+                .get_mut(id)
+                .ok_or_else(|| Error::not_found("api key", id))?;
+            if key.revoked_at.is_some() {
+                return Ok(false);
+            }
+            key.revoked_at = Some(at);
+            Ok(true)
+        })
+        .await
+    }
+}

@@ -4,6 +4,7 @@
 //! `# Contract`, checked by the [`conformance`](crate::conformance) suites, and mocked with
 //! mockall behind the `mock` feature (`MockCompute`, `MockDns`, …).
 
+mod api_keys;
 mod bus;
 mod compute;
 mod dns;
@@ -12,13 +13,16 @@ pub mod ownership;
 mod rate_limiter;
 mod store;
 
+pub use api_keys::ApiKeyStore;
 pub use bus::{EventBus, EventStream};
 pub use compute::{Compute, Server, ServerSpec, ServerStatus};
 pub use dns::{Dns, DnsRecord, RecordSpec, RecordType};
 pub use health::{Health, HealthProbe};
 pub use rate_limiter::{RateLimitObservation, RateLimiter};
-pub use store::{InstanceWrite, Store, StoreStats};
+pub use store::{InstanceWrite, NewInstance, Store, StoreStats};
 
+#[cfg(feature = "mock")]
+pub use api_keys::MockApiKeyStore;
 #[cfg(feature = "mock")]
 pub use bus::MockEventBus;
 #[cfg(feature = "mock")]

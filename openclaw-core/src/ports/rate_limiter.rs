@@ -13,7 +13,10 @@ pub struct RateLimitObservation {
     pub limit: Option<u32>,
     /// Requests left (`RateLimit-Remaining`, or `r=` of Cloudflare's `Ratelimit`).
     pub remaining: Option<u32>,
-    /// Time until the budget is fully refilled (`RateLimit-Reset` minus now, or `t=`).
+    /// Time until the provider lets requests through again: the reset of a windowed limit
+    /// (Cloudflare's `t=`), or for a continuously refilled one (Hetzner) the time until the
+    /// next request is allowed — not `RateLimit-Reset`, which is when it is *fully* refilled.
+    /// Only read when `remaining` is 0.
     pub reset_after: Option<Duration>,
     /// The provider refused a call and asked to wait this long (`Retry-After` on a 429).
     pub retry_after: Option<Duration>,

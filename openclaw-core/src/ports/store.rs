@@ -13,6 +13,33 @@ use crate::domain::{
     StoredResponse,
 };
 use crate::error::Result;
+use crate::instance_secrets::SealedSecrets;
+
+/// A new instance with everything written in the same transaction: its creation event, its
+/// first job, and its sealed secrets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewInstance {
+    /// The instance (version 1).
+    pub instance: Instance,
+    /// Its creation event.
+    pub event: NewEvent,
+    /// Its first job.
+    pub job: Option<NewJob>,
+    /// Its secrets, sealed by the engine (the store never sees them in the clear).
+    pub secrets: Option<SealedSecrets>,
+}
+
+impl NewInstance {
+    /// A new instance without secrets.
+    pub fn new(instance: &Instance, event: &NewEvent, job: Option<NewJob>) -> Self {
+        NewInstance {
+            instance: instance.clone(),
+            event: event.clone(),
+            job,
+            secrets: None,
+        }
+    }
+}
 
 /// A write of an instance: its new content plus, in the same transaction, an optional event
 /// and an optional job.
@@ -43,16 +70,22 @@ pub struct StoreStats {
 /// # Contract
 ///
 /// Instances
-/// - `insert_instance` writes a new instance (version 1), its creation event and optionally its
-///   first job in one transaction. An existing id, or an `external_ref` or `fqdn` already
+/// - `insert_instance` writes a new instance (version 1), its creation event, and optionally
+///   its first job and its sealed secrets, in one transaction. An existing id, or an `external_ref` or `fqdn` already
 ///   carried by a live instance (status not `terminated`/`rolled_back`), is `Conflict` and
 ///   writes nothing.
 /// - `update_instance` writes `write.instance` only if the stored version equals
 ///   `write.instance.version` (else `Conflict`, nothing written); it stores `version + 1` and
 ///   returns the stored instance and the event, written with the job in the same transaction.
 ///   An unknown id is `NotFound`.
-/// - `delete_instance` removes the row (at `expected_version`, else `Conflict`) and in the same
-///   transaction appends `event` and `log`.
+/// - `delete_instance` removes the row and its secrets (at `expected_version`, else
+///   `Conflict`) and in the same transaction appends `event` and `log`.
+///
+/// Secrets
+/// - `instance_secrets` returns the sealed secrets stored with the instance, or `None`.
+/// - `consume_bootstrap` is single use: the first call for an instance with secrets marks them
+///   delivered and returns them; every later call returns `None` until `reset_bootstrap`.
+///   Two concurrent calls never both get them. An instance without secrets is `NotFound`.
 ///
 /// Events
 /// - Sequence numbers are global, start at 1 and strictly increase. An event becomes visible
@@ -84,12 +117,7 @@ pub trait Store: Send + Sync + 'static {
     async fn ping(&self) -> Result<()>;
 
     /// Inserts a new instance with its creation event and optional first job.
-    async fn insert_instance(
-        &self,
-        instance: &Instance,
-        event: &NewEvent,
-        job: Option<&NewJob>,
-    ) -> Result<Event>;
+    async fn insert_instance(&self, new: &NewInstance) -> Result<Event>;
     /// Compare-and-swap update of an instance, with event and job in the same transaction.
     async fn update_instance(&self, write: &InstanceWrite) -> Result<(Instance, Option<Event>)>;
     /// Deletes an instance (full rollback), appending `event` and `log` in the same
@@ -103,6 +131,16 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Event>;
     /// One instance.
     async fn get_instance(&self, id: InstanceId) -> Result<Option<Instance>>;
+    /// The sealed secrets of an instance, if it has any.
+    async fn instance_secrets(&self, id: InstanceId) -> Result<Option<SealedSecrets>>;
+    /// Hands out the sealed secrets of an instance once: `None` if already handed out.
+    async fn consume_bootstrap(
+        &self,
+        id: InstanceId,
+        now: DateTime<Utc>,
+    ) -> Result<Option<SealedSecrets>>;
+    /// Allows one more `consume_bootstrap` (the instance gets a new server).
+    async fn reset_bootstrap(&self, id: InstanceId) -> Result<()>;
     /// The live instance carrying `external_ref`, if any.
     async fn find_live_by_external_ref(
         &self,
@@ -117,6 +155,11 @@ pub trait Store: Send + Sync + 'static {
     async fn events_after(&self, after: u64, limit: usize) -> Result<Vec<Event>>;
     /// Every event of one instance, ascending.
     async fn instance_events(&self, id: InstanceId) -> Result<Vec<Event>>;
+    /// The highest sequence written so far (0 for an empty log). Subscribers that start
+    /// "from now" read it; stores should answer it without counting anything.
+    async fn last_event_sequence(&self) -> Result<u64> {
+        Ok(self.stats().await?.last_event_sequence)
+    }
 
     /// Enqueues a job on its own.
     async fn enqueue_job(&self, job: &NewJob) -> Result<Job>;

@@ -14,22 +14,22 @@ use openclaw_core::ports::Store;
 use openclaw_core::retry::RetryPolicy;
 use openclaw_core::TokioClock;
 
-pub const ZONE: &str = "claw.example.com";
+pub(crate) const ZONE: &str = "claw.example.com";
 
-pub struct Harness {
-    pub provisioner: Provisioner,
-    pub compute: InMemoryCompute,
-    pub dns: InMemoryDns,
-    pub health: InMemoryHealth,
-    pub store: InMemoryStore,
+pub(crate) struct Harness {
+    pub(crate) provisioner: Provisioner,
+    pub(crate) compute: InMemoryCompute,
+    pub(crate) dns: InMemoryDns,
+    pub(crate) health: InMemoryHealth,
+    pub(crate) store: InMemoryStore,
 }
 
-pub fn deployment() -> DeploymentName {
+pub(crate) fn deployment() -> DeploymentName {
     DeploymentName::parse("test-deploy").unwrap()
 }
 
 /// The configuration the tests use: fixed seed, fixed bootstrap key, short health interval.
-pub fn config() -> EngineConfig {
+pub(crate) fn config() -> EngineConfig {
     let mut config = EngineConfig::new(deployment(), ZONE);
     config.bootstrap_key = Some(BootstrapKey::from_bytes([42; 32]));
     config.seed = Some(7);
@@ -38,7 +38,7 @@ pub fn config() -> EngineConfig {
 }
 
 /// A fast retry policy so paused-clock tests do not wander far in time.
-pub fn fast_retries() -> RetryPolicy {
+pub(crate) fn fast_retries() -> RetryPolicy {
     RetryPolicy {
         max_attempts: 4,
         base_delay: Duration::from_millis(100),
@@ -49,12 +49,12 @@ pub fn fast_retries() -> RetryPolicy {
 }
 
 impl Harness {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::with(|c| c, |b| b)
     }
 
     /// Builds with the config and builder adjusted by the caller.
-    pub fn with(
+    pub(crate) fn with(
         adjust_config: impl FnOnce(EngineConfig) -> EngineConfig,
         adjust_builder: impl FnOnce(ProvisionerBuilder) -> ProvisionerBuilder,
     ) -> Self {
@@ -80,13 +80,13 @@ impl Harness {
         }
     }
 
-    pub async fn create(&self, subdomain: &str) -> Instance {
+    pub(crate) async fn create(&self, subdomain: &str) -> Instance {
         self.provisioner.create(request(subdomain)).await.unwrap()
     }
 
     /// Runs jobs until the queue has nothing left, advancing the paused clock past retry
     /// backoffs. Panics if work is still queued after `rounds` rounds.
-    pub async fn settle(&self) {
+    pub(crate) async fn settle(&self) {
         for _ in 0..200 {
             self.provisioner.run_pending_jobs().await.unwrap();
             let pending = self
@@ -110,12 +110,15 @@ impl Harness {
         panic!("jobs did not settle");
     }
 
-    pub async fn status(&self, id: InstanceId) -> InstanceStatus {
+    pub(crate) async fn status(&self, id: InstanceId) -> InstanceStatus {
         self.provisioner.get(id).await.unwrap().status
     }
 
     /// The status changes of one instance, as (from, to) pairs.
-    pub async fn transitions(&self, id: InstanceId) -> Vec<(Option<InstanceStatus>, InstanceStatus)> {
+    pub(crate) async fn transitions(
+        &self,
+        id: InstanceId,
+    ) -> Vec<(Option<InstanceStatus>, InstanceStatus)> {
         self.provisioner
             .events(id)
             .await
@@ -126,7 +129,7 @@ impl Harness {
     }
 
     /// Alert codes raised for one instance.
-    pub async fn alerts(&self, id: InstanceId) -> Vec<String> {
+    pub(crate) async fn alerts(&self, id: InstanceId) -> Vec<String> {
         self.provisioner
             .events(id)
             .await
@@ -140,12 +143,13 @@ impl Harness {
     }
 }
 
-pub fn request(subdomain: &str) -> CreateInstance {
+pub(crate) fn request(subdomain: &str) -> CreateInstance {
     CreateInstance {
         customer_id: "customer-1".into(),
         external_ref: None,
         subdomain: subdomain.into(),
         plan: "starter".into(),
         region: "eu-west".into(),
+        ..Default::default()
     }
 }

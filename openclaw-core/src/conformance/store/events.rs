@@ -43,6 +43,11 @@ pub async fn event_sequences_strictly_increase(store: Arc<dyn Store>) {
         "instance events share the sequence"
     );
     assert_eq!(last_sequence(&store).await, events[0].sequence);
+    assert_eq!(
+        store.last_event_sequence().await.unwrap(),
+        events[0].sequence,
+        "last_event_sequence is the highest sequence written"
+    );
 }
 
 /// `events_after(n, limit)` returns the events after `n`, ascending, at most `limit`, as

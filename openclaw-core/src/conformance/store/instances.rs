@@ -11,7 +11,7 @@ use crate::domain::{
     NewJob, Operation, Topic,
 };
 use crate::error::Error;
-use crate::ports::{InstanceWrite, Store};
+use crate::ports::{InstanceWrite, NewInstance, Store};
 
 /// An inserted instance reads back equal at version 1; its creation event and first job are
 /// written with it; an unknown id reads as `None`.
@@ -20,7 +20,7 @@ pub async fn insert_and_get(store: Arc<dyn Store>) {
     let event = created(&instance);
     let job = NewJob::new(instance.id, JobKind::Provision, instance.created_at, 5);
     let written = store
-        .insert_instance(&instance, &event, Some(&job))
+        .insert_instance(&NewInstance::new(&instance, &event, Some(job.clone())))
         .await
         .expect("insert_instance");
     assert!(written.sequence >= 1, "event sequences start at 1");
@@ -57,7 +57,11 @@ pub async fn insert_existing_id_conflicts(store: Arc<dyn Store>) {
     let job = NewJob::new(first.id, JobKind::Provision, now(), 3);
     assert_conflict(
         store
-            .insert_instance(&again, &created(&again), Some(&job))
+            .insert_instance(&NewInstance::new(
+                &again,
+                &created(&again),
+                Some(job.clone()),
+            ))
             .await,
         "insert_instance with an existing id",
     );
@@ -73,6 +77,31 @@ pub async fn insert_existing_id_conflicts(store: Arc<dyn Store>) {
     );
 }
 
+/// Two live instances never share a name: a second one with the `fqdn` of a live instance
+/// is `Conflict` and writes nothing; once the first is terminated the name is free.
+pub async fn fqdn_unique_among_live(store: Arc<dyn Store>) {
+    let first = insert_new(&store, None).await;
+    let before = last_sequence(&store).await;
+    let mut second = sample_instance(&customer(), None);
+    second.subdomain = first.subdomain.clone();
+    second.fqdn = first.fqdn.clone();
+    assert_conflict(
+        store
+            .insert_instance(&NewInstance::new(&second, &created(&second), None))
+            .await,
+        "insert_instance with the fqdn of a live instance",
+    );
+    assert!(store.get_instance(second.id).await.unwrap().is_none());
+    assert_eq!(last_sequence(&store).await, before);
+
+    let terminating = move_to(&store, &first, InstanceStatus::Terminating, None).await;
+    move_to(&store, &terminating, InstanceStatus::Terminated, None).await;
+    store
+        .insert_instance(&NewInstance::new(&second, &created(&second), None))
+        .await
+        .expect("the name of a terminated instance is free");
+}
+
 /// An external reference is unique among live instances, and free again once its instance
 /// is terminated.
 pub async fn external_ref_unique_among_live(store: Arc<dyn Store>) {
@@ -82,7 +111,7 @@ pub async fn external_ref_unique_among_live(store: Arc<dyn Store>) {
     let second = sample_instance(&customer(), Some(&reference));
     assert_conflict(
         store
-            .insert_instance(&second, &created(&second), None)
+            .insert_instance(&NewInstance::new(&second, &created(&second), None))
             .await,
         "insert_instance with the external_ref of a live instance",
     );
@@ -108,7 +137,7 @@ pub async fn external_ref_unique_among_live(store: Arc<dyn Store>) {
         .unwrap()
         .is_none());
     store
-        .insert_instance(&second, &created(&second), None)
+        .insert_instance(&NewInstance::new(&second, &created(&second), None))
         .await
         .expect("the external_ref of a terminated instance is free");
     let found = store.find_live_by_external_ref(&reference).await.unwrap();
@@ -124,7 +153,7 @@ pub async fn list_filters_and_pages(store: Arc<dyn Store>) {
     for i in 0..5 {
         let instance = sample_instance(&customer, (i == 0).then_some(&reference));
         store
-            .insert_instance(&instance, &created(&instance), None)
+            .insert_instance(&NewInstance::new(&instance, &created(&instance), None))
             .await
             .unwrap();
         if i % 2 == 1 {

@@ -11,7 +11,7 @@ use crate::domain::{
     ClaimRequest, Instance, InstanceId, Job, JobFilter, JobKind, JobState, Lease, NewJob,
 };
 use crate::error::Error;
-use crate::ports::Store;
+use crate::ports::{NewInstance, Store};
 
 const LEASE: i64 = 30;
 
@@ -36,7 +36,11 @@ async fn instance_with_job(
     let instance = sample_instance(&customer(), None);
     let job = NewJob::new(instance.id, JobKind::Provision, run_at, max_attempts);
     store
-        .insert_instance(&instance, &created(&instance), Some(&job))
+        .insert_instance(&NewInstance::new(
+            &instance,
+            &created(&instance),
+            Some(job.clone()),
+        ))
         .await
         .unwrap();
     (instance, job)

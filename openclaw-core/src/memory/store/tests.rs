@@ -42,7 +42,7 @@ async fn an_enqueued_job_wakes_a_waiting_worker() {
     tokio::task::yield_now().await;
     let i = instance();
     store
-        .insert_instance(&i, &created(&i), Some(&job_for(&i)))
+        .insert_instance(&NewInstance::new(&i, &created(&i), Some(job_for(&i))))
         .await
         .unwrap();
     assert_eq!(waiter.await.unwrap(), Duration::ZERO);
@@ -52,7 +52,10 @@ async fn an_enqueued_job_wakes_a_waiting_worker() {
 async fn a_change_just_before_the_wait_is_not_missed() {
     let store = InMemoryStore::new();
     let i = instance();
-    store.insert_instance(&i, &created(&i), None).await.unwrap();
+    store
+        .insert_instance(&NewInstance::new(&i, &created(&i), None))
+        .await
+        .unwrap();
     store.enqueue_job(&job_for(&i)).await.unwrap();
     let start = tokio::time::Instant::now();
     store
@@ -69,7 +72,10 @@ async fn a_change_just_before_the_wait_is_not_missed() {
 async fn a_status_change_without_its_event_is_refused() {
     let store = InMemoryStore::new();
     let i = instance();
-    store.insert_instance(&i, &created(&i), None).await.unwrap();
+    store
+        .insert_instance(&NewInstance::new(&i, &created(&i), None))
+        .await
+        .unwrap();
     let mut next = i.clone();
     next.status = InstanceStatus::Provisioning;
     let err = store
@@ -91,11 +97,14 @@ async fn injected_faults_fail_before_or_lose_after_the_write() {
     store
         .faults()
         .fail_next("insert_instance", 1, Error::unavailable("db", "gone"));
-    assert!(store.insert_instance(&i, &created(&i), None).await.is_err());
+    assert!(store
+        .insert_instance(&NewInstance::new(&i, &created(&i), None))
+        .await
+        .is_err());
     assert!(store.get_instance(i.id).await.unwrap().is_none());
     store.faults().lose_next_responses("insert_instance", 1);
     let err = store
-        .insert_instance(&i, &created(&i), None)
+        .insert_instance(&NewInstance::new(&i, &created(&i), None))
         .await
         .unwrap_err();
     assert_eq!(err.code(), "ambiguous");
@@ -108,7 +117,10 @@ async fn enqueue_times_come_from_the_stores_clock() {
     let clock = TokioClock::default();
     let store = InMemoryStore::with_clock(Arc::new(clock));
     let i = instance();
-    store.insert_instance(&i, &created(&i), None).await.unwrap();
+    store
+        .insert_instance(&NewInstance::new(&i, &created(&i), None))
+        .await
+        .unwrap();
     tokio::time::advance(Duration::from_secs(30)).await;
     let job = store.enqueue_job(&job_for(&i)).await.unwrap();
     assert_eq!(job.created_at, clock.now());
@@ -121,7 +133,7 @@ async fn reviving_an_instance_cannot_steal_a_live_external_ref() {
     let mut old = instance();
     old.external_ref = Some(reference.clone());
     store
-        .insert_instance(&old, &created(&old), None)
+        .insert_instance(&NewInstance::new(&old, &created(&old), None))
         .await
         .unwrap();
     let write = |i: &Instance, to| {
@@ -150,7 +162,7 @@ async fn reviving_an_instance_cannot_steal_a_live_external_ref() {
     let mut new = instance();
     new.external_ref = Some(reference.clone());
     store
-        .insert_instance(&new, &created(&new), None)
+        .insert_instance(&NewInstance::new(&new, &created(&new), None))
         .await
         .unwrap();
     let err = store
