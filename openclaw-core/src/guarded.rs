@@ -63,6 +63,15 @@ impl Guard {
         }
         result
     }
+
+    /// An idempotent call, retried under the retrier, each attempt through [`Guard::call`].
+    async fn run<T, F, Fut>(&self, operation: &str, mut attempt: F) -> Result<T>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T>>,
+    {
+        self.retrier.run(operation, || self.call(attempt())).await
+    }
 }
 
 impl fmt::Debug for Guard {
@@ -134,50 +143,36 @@ impl Compute for GuardedCompute {
     }
 
     async fn find_server(&self, instance: InstanceId) -> Result<Option<Server>> {
-        let (inner, guard) = (&self.inner, &self.guard);
-        guard
-            .retrier
-            .run("find_server", || guard.call(inner.find_server(instance)))
+        self.guard
+            .run("find_server", || self.inner.find_server(instance))
             .await
     }
 
     async fn get_server(&self, id: &ServerId) -> Result<Option<Server>> {
-        let (inner, guard) = (&self.inner, &self.guard);
-        guard
-            .retrier
-            .run("get_server", || guard.call(inner.get_server(id)))
+        self.guard
+            .run("get_server", || self.inner.get_server(id))
             .await
     }
 
     async fn delete_server(&self, id: &ServerId) -> Result<()> {
-        let (inner, guard) = (&self.inner, &self.guard);
-        guard
-            .retrier
-            .run("delete_server", || guard.call(inner.delete_server(id)))
+        self.guard
+            .run("delete_server", || self.inner.delete_server(id))
             .await
     }
 
     async fn power_off(&self, id: &ServerId) -> Result<()> {
-        let (inner, guard) = (&self.inner, &self.guard);
-        guard
-            .retrier
-            .run("power_off", || guard.call(inner.power_off(id)))
+        self.guard
+            .run("power_off", || self.inner.power_off(id))
             .await
     }
 
     async fn power_on(&self, id: &ServerId) -> Result<()> {
-        let (inner, guard) = (&self.inner, &self.guard);
-        guard
-            .retrier
-            .run("power_on", || guard.call(inner.power_on(id)))
-            .await
+        self.guard.run("power_on", || self.inner.power_on(id)).await
     }
 
     async fn list_owned(&self) -> Result<Vec<Server>> {
-        let (inner, guard) = (&self.inner, &self.guard);
-        guard
-            .retrier
-            .run("list_owned_servers", || guard.call(inner.list_owned()))
+        self.guard
+            .run("list_owned_servers", || self.inner.list_owned())
             .await
     }
 }
@@ -223,34 +218,26 @@ impl GuardedDns {
 #[async_trait]
 impl Dns for GuardedDns {
     async fn ensure_records(&self, spec: &RecordSpec) -> Result<Vec<DnsRecord>> {
-        let (inner, guard) = (&self.inner, &self.guard);
-        guard
-            .retrier
-            .run("ensure_records", || guard.call(inner.ensure_records(spec)))
+        self.guard
+            .run("ensure_records", || self.inner.ensure_records(spec))
             .await
     }
 
     async fn find_records(&self, name: &str) -> Result<Vec<DnsRecord>> {
-        let (inner, guard) = (&self.inner, &self.guard);
-        guard
-            .retrier
-            .run("find_records", || guard.call(inner.find_records(name)))
+        self.guard
+            .run("find_records", || self.inner.find_records(name))
             .await
     }
 
     async fn delete_record(&self, id: &RecordId) -> Result<()> {
-        let (inner, guard) = (&self.inner, &self.guard);
-        guard
-            .retrier
-            .run("delete_record", || guard.call(inner.delete_record(id)))
+        self.guard
+            .run("delete_record", || self.inner.delete_record(id))
             .await
     }
 
     async fn list_owned(&self) -> Result<Vec<DnsRecord>> {
-        let (inner, guard) = (&self.inner, &self.guard);
-        guard
-            .retrier
-            .run("list_owned_records", || guard.call(inner.list_owned()))
+        self.guard
+            .run("list_owned_records", || self.inner.list_owned())
             .await
     }
 }

@@ -35,6 +35,7 @@ fn order(subdomain: &str) -> CreateInstance {
         subdomain: subdomain.into(),
         plan: "starter".into(),
         region: "eu-west".into(),
+        ..Default::default()
     }
 }
 

@@ -118,6 +118,18 @@ impl Run<'_> {
         Ok(())
     }
 
+    /// What a step recorded, if the instance is still being provisioned; `Superseded` if the
+    /// row is gone or has moved on (its resources are recorded either way).
+    pub(crate) fn still_provisioning(
+        &self,
+        recorded: Option<Instance>,
+    ) -> Result<Instance, StepFailure> {
+        match recorded {
+            Some(stored) if stored.status == InstanceStatus::Provisioning => Ok(stored),
+            _ => Err(StepFailure::Superseded),
+        }
+    }
+
     /// Re-reads the instance; `Superseded` unless it is still in `expected`.
     pub(crate) async fn still(
         &self,

@@ -3,7 +3,7 @@
 
 use std::net::Ipv4Addr;
 
-use crate::domain::{Instance, InstanceStatus, RecordId};
+use crate::domain::{Instance, RecordId};
 use crate::engine::config::Trigger;
 use crate::engine::context::Engine;
 use crate::engine::saga::{Run, StepFailure};
@@ -68,10 +68,7 @@ pub(crate) async fn execute(run: &Run<'_>, instance: Instance) -> Result<Instanc
     let recorded = engine
         .record_resources(&instance, |r| r.dns_record_ids = ids.clone())
         .await?;
-    match recorded {
-        Some(stored) if stored.status == InstanceStatus::Provisioning => Ok(stored),
-        _ => Err(StepFailure::Superseded),
-    }
+    run.still_provisioning(recorded)
 }
 
 /// Deletes the recorded records and any other record at the instance's name that carries its

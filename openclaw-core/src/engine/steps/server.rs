@@ -2,7 +2,7 @@
 //! its id and addresses before anything else happens.
 
 use crate::cloud_init::render_user_data;
-use crate::domain::{Instance, InstanceStatus};
+use crate::domain::Instance;
 use crate::engine::config::Trigger;
 use crate::engine::context::Engine;
 use crate::engine::saga::{Run, StepFailure};
@@ -75,10 +75,7 @@ pub(crate) async fn execute(run: &Run<'_>, instance: Instance) -> Result<Instanc
             r.ipv6 = server.ipv6;
         })
         .await?;
-    match recorded {
-        Some(stored) if stored.status == InstanceStatus::Provisioning => Ok(stored),
-        _ => Err(StepFailure::Superseded),
-    }
+    run.still_provisioning(recorded)
 }
 
 /// Deletes the recorded server and any other server labelled with the instance (one whose
