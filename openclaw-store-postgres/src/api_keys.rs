@@ -77,14 +77,13 @@ impl ApiKeyStore for PgStore {
     }
 
     async fn revoke_api_key(&self, id: &str, at: DateTime<Utc>) -> Result<bool> {
-        let revoked = sqlx::query(
-            "UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
-        )
-        .bind(id)
-        .bind(at)
-        .execute(self.pool_ref())
-        .await
-        .map_err(|e| error::map("revoke_api_key", e))?;
+        let revoked =
+            sqlx::query("UPDATE api_keys SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
+                .bind(id)
+                .bind(at)
+                .execute(self.pool_ref())
+                .await
+                .map_err(|e| error::map("revoke_api_key", e))?;
         if revoked.rows_affected() == 1 {
             return Ok(true);
         }

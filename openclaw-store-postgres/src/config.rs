@@ -46,9 +46,10 @@ pub struct PgConfig {
     ///   acknowledged write is on disk, and `events_after` only returns events that are;
     ///   other reads may see a write up to one disk flush before it is durable (a server
     ///   crash in that instant takes it back). Appends run at the rate of the CPU, not of
-    ///   the disk. Job completions return without waiting for the flush either: one lost
-    ///   in a crash makes the job run again after its lease, and a job run again finds its
-    ///   work already stored.
+    ///   the disk. Job claims and completions return without waiting for the flush either:
+    ///   a claim lost in a crash is a lease lost (the job is claimed again and its first
+    ///   worker is fenced off at its next heartbeat), a completion lost makes the job run
+    ///   again after its lease, and a job run again finds its work already stored.
     /// - `true`: PostgreSQL's own synchronous commit everywhere: nothing is visible
     ///   before it is durable, and appends run at most one per disk flush (about 300/s on
     ///   a disk that flushes in 3 ms).

@@ -173,7 +173,8 @@ impl PgStore {
         &self.inner.pool
     }
 
-    /// The `synchronous_commit` of statements that append an event or complete a job: see
+    /// The `synchronous_commit` of statements that append an event, claim or complete a
+    /// job: see
     /// [`PgConfig::durable_before_visible`].
     pub(crate) fn commit_setting(&self) -> &'static str {
         if self.inner.durable_before_visible {

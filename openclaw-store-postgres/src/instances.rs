@@ -161,7 +161,8 @@ impl PgStore {
              head AS ( \
                  UPDATE event_log_head SET last_sequence = last_sequence + 1 \
                  WHERE $11 AND EXISTS (SELECT 1 FROM updated) \
-                   AND set_config('synchronous_commit', $22, true) IS NOT NULL \
+                   AND set_config('synchronous_commit', \
+                                  CASE WHEN $11 THEN $22 ELSE 'on' END, true) IS NOT NULL \
                  RETURNING last_sequence), \
              event AS ( \
                  INSERT INTO events (sequence, topic, instance_id, at, body) \
@@ -198,6 +199,9 @@ impl PgStore {
         let Some(row) = row else {
             return Err(self.why_not_written(write).await);
         };
+        // Only a write with an event commits without waiting for the disk (the planner may
+        // evaluate `set_config` whatever the `WHERE`, hence the `CASE`): a write without one,
+        // such as the record of a server just created, is durable when it returns.
         if write.event.is_some() {
             self.make_durable("update_instance").await?;
         }

@@ -123,6 +123,11 @@ impl PgStore {
         Ok(stored)
     }
 
+    /// Unless [`PgConfig::durable_before_visible`](crate::PgConfig::durable_before_visible)
+    /// is set, a claim returns without waiting for the disk. A claim lost in a server crash
+    /// is a lease lost: the job is claimed again, and its first worker is fenced off at its
+    /// next heartbeat, as when a lease runs out under a slow worker. The worker's next
+    /// write flushes the claim along with itself (the log is written in order).
     pub(crate) async fn claim(&self, request: &ClaimRequest) -> Result<Option<Job>> {
         let expires_at = request
             .now
@@ -134,6 +139,7 @@ impl PgStore {
                 .bind(Uuid::now_v7())
                 .bind(expires_at)
                 .bind(&request.worker)
+                .bind(self.commit_setting())
                 .fetch_optional(self.pool_ref())
                 .await;
             match claimed {
@@ -349,6 +355,7 @@ static CLAIM_SQL: LazyLock<String> = LazyLock::new(|| {
                      ELSE last_error END, \
                  updated_at = $1 \
              FROM candidate WHERE jobs.id = candidate.id \
+               AND set_config('synchronous_commit', $5, true) IS NOT NULL \
              RETURNING {}",
         qualified_job_columns()
     )

@@ -37,7 +37,10 @@ impl PgStore {
         .map_err(|e| error::map("consume_bootstrap", e))?;
         match sealed {
             Some(sealed) => Ok(Some(SealedSecrets::from_bytes(sealed))),
-            None => self.secrets_exist(id, "consume_bootstrap").await.map(|_| None),
+            None => self
+                .secrets_exist(id, "consume_bootstrap")
+                .await
+                .map(|_| None),
         }
     }
 

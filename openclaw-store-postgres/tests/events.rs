@@ -156,7 +156,9 @@ async fn a_refused_write_leaves_no_gap() {
     let mut clash = sample_instance(&customer, None);
     clash.fqdn = first.fqdn.clone();
     assert!(matches!(
-        store.insert_instance(&NewInstance::new(&clash, &created(&clash), None)).await,
+        store
+            .insert_instance(&NewInstance::new(&clash, &created(&clash), None))
+            .await,
         Err(Error::Conflict { .. })
     ));
     let b = store

@@ -79,14 +79,13 @@ impl ApiKeyStore for SqliteStore {
     }
 
     async fn revoke_api_key(&self, id: &str, at: DateTime<Utc>) -> Result<bool> {
-        let revoked = sqlx::query(
-            "UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL",
-        )
-        .bind(id)
-        .bind(ts(at))
-        .execute(&self.inner.writer)
-        .await
-        .map_err(|e| error::map("revoke_api_key", e))?;
+        let revoked =
+            sqlx::query("UPDATE api_keys SET revoked_at = ?2 WHERE id = ?1 AND revoked_at IS NULL")
+                .bind(id)
+                .bind(ts(at))
+                .execute(&self.inner.writer)
+                .await
+                .map_err(|e| error::map("revoke_api_key", e))?;
         if revoked.rows_affected() == 1 {
             return Ok(true);
         }
