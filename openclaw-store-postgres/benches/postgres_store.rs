@@ -20,6 +20,8 @@ use openclaw_core::InMemoryStore;
 use openclaw_store_postgres::{PgConfig, PgStore};
 
 const WRITERS: usize = 8;
+/// Enough concurrent writers for one disk flush to cover many commits (group commit).
+const CROWD: usize = 32;
 const WORKERS: usize = 4;
 
 fn scale() -> usize {
@@ -168,7 +170,9 @@ fn main() {
     runtime.block_on(async {
         let url = std::env::var("DATABASE_URL")
             .unwrap_or_else(|_| "postgres://postgres:postgres@127.0.0.1:5432/test".into());
-        let config = PgConfig::new(url).ephemeral_schema().max_connections(12);
+        let config = PgConfig::new(url)
+            .ephemeral_schema()
+            .max_connections(CROWD as u32 + 4);
         let store = PgStore::connect(&config)
             .await
             .expect("PostgreSQL at DATABASE_URL");
@@ -212,6 +216,12 @@ fn main() {
         line(
             "postgres: transitions (update + event), 8 writers",
             many,
+            Some((rtt8, "SELECT 1 (8 conns)")),
+        );
+        let crowd = transitions(Arc::clone(&pg), CROWD, 250 * n).await;
+        line(
+            "postgres: transitions (update + event), 32 writers",
+            crowd,
             Some((rtt8, "SELECT 1 (8 conns)")),
         );
         let claimed = jobs(Arc::clone(&pg), WORKERS, 4_000 * n).await;

@@ -184,15 +184,20 @@ impl PgStore {
         }
     }
 
-    /// Returns once everything committed so far is on disk: commits a transaction that has
-    /// a transaction id, which flushes the write-ahead log up to its own commit record, so
-    /// past every commit before it. Concurrent callers share flushes (group commit). A
-    /// no-op when appends commit synchronously anyway.
+    /// Returns once everything committed so far is on disk: commits, synchronously, a
+    /// transaction that wrote to the write-ahead log, which flushes the log up to its own
+    /// commit record and so past every commit before it. Concurrent callers share flushes
+    /// (group commit). A no-op when appends commit synchronously anyway.
+    ///
+    /// The write is a transactional logical-decoding message (ignored by anything that does
+    /// not decode the log): it touches no table, so callers never wait on each other's
+    /// locks. A transaction that only takes an id writes no log before its commit record,
+    /// and PostgreSQL commits such a transaction without flushing.
     pub(crate) async fn make_durable(&self, operation: &'static str) -> Result<()> {
         if self.inner.durable_before_visible {
             return Ok(());
         }
-        sqlx::query("SELECT pg_current_xact_id()")
+        sqlx::query("SELECT pg_logical_emit_message(true, 'openclaw.flush', '')")
             .execute(self.pool_ref())
             .await
             .map_err(|e| error::map(operation, e))?;
