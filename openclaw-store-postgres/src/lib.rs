@@ -30,7 +30,9 @@
 //!   `event_log_head`, updated by the statement that appends the event. Its row lock is held
 //!   until commit, so appends commit in sequence order and a reader resuming after `n`
 //!   never misses an event that commits later with a smaller number (the gap a plain
-//!   sequence leaves). The price is that appends are serialized: one commit at a time.
+//!   sequence leaves). Appends are therefore serialized; by default each one releases the
+//!   log before its disk flush and returns after it, so concurrent writers share flushes
+//!   (see [`PgConfig::durable_before_visible`] for the trade-off and the strict mode).
 //! - **Live uniqueness.** Partial unique indexes allow one live instance (not `terminated`
 //!   or `rolled_back`) per `external_ref` and per `fqdn`: a violation is `Conflict`.
 //! - **Jobs.** Claims lock with `FOR UPDATE SKIP LOCKED`, so concurrent workers never wait
