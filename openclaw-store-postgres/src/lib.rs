@@ -1,8 +1,10 @@
 //! # openclaw-store-postgres
 //!
-//! openclaw's [`Store`](openclaw_core::ports::Store) on PostgreSQL: instances with
-//! optimistic versions, the event log (the outbox), the job queue, idempotency keys and the
-//! rollback log. The production store; `openclaw-store-sqlite` is the embedded default.
+//! openclaw's [`Store`](openclaw_core::ports::Store) and
+//! [`ApiKeyStore`](openclaw_core::ports::ApiKeyStore) on PostgreSQL: instances with
+//! optimistic versions, the event log (the outbox), the job queue, idempotency keys, sealed
+//! instance secrets, API keys and the rollback log. The production store;
+//! `openclaw-store-sqlite` is the embedded default.
 //!
 //! ```no_run
 //! use std::sync::Arc;

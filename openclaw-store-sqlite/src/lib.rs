@@ -1,9 +1,10 @@
 //! # openclaw-store-sqlite
 //!
-//! openclaw's [`Store`](openclaw_core::ports::Store) on SQLite: the embedded default of the
+//! openclaw's [`Store`](openclaw_core::ports::Store) and
+//! [`ApiKeyStore`](openclaw_core::ports::ApiKeyStore) on SQLite: the embedded default of the
 //! `openclaw` binary, so a new user needs no database server. Instances with optimistic
-//! versions, the event log (the outbox), the job queue, idempotency keys and the rollback
-//! log, in one file (`./openclaw.db` unless configured).
+//! versions, the event log (the outbox), the job queue, idempotency keys, sealed instance
+//! secrets, API keys and the rollback log, in one file (`./openclaw.db` unless configured).
 //!
 //! ```no_run
 //! use std::sync::Arc;
