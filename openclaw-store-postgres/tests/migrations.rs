@@ -101,3 +101,32 @@ async fn step_by_step_ends_like_fresh() {
         store.ping().await.expect("usable");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_named_schema_is_created_migrated_and_kept() {
+    let name = format!("oc_named_{}", uuid::Uuid::now_v7().simple());
+    let config = openclaw_store_postgres::PgConfig::new(common::database_url()).schema(&name);
+    let store = PgStore::connect(&config).await.expect("connect");
+    assert_eq!(store.schema(), name);
+    store.ping().await.expect("usable");
+    let tables: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = $1",
+    )
+    .bind(&name)
+    .fetch_one(store.pool())
+    .await
+    .expect("tables");
+    assert!(
+        tables >= 8,
+        "the migrations ran in the schema: {tables} tables"
+    );
+    drop(store);
+    // A named schema outlives its store; this test made it, so it drops it.
+    let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&common::database_url())
+        .await
+        .expect("admin connection");
+    sqlx::query(&format!("DROP SCHEMA {name} CASCADE"))
+        .execute(&mut admin)
+        .await
+        .expect("the schema was kept");
+}
