@@ -35,6 +35,15 @@ fn uncontended(c: &mut Criterion) {
         b.iter(|| bucket.try_acquire(1));
     });
     group.finish();
+
+    // What one grant cannot avoid: reading a monotonic clock. governor reads the TSC through
+    // quanta; the token bucket reads tokio's clock (std's `Instant`), so that it follows
+    // tokio's paused clock in tests.
+    let mut clocks = c.benchmark_group("clock_read");
+    clocks.bench_function("tokio_instant_now", |b| b.iter(tokio::time::Instant::now));
+    let quanta = quanta::Clock::new();
+    clocks.bench_function("quanta_now", |b| b.iter(|| quanta.now()));
+    clocks.finish();
 }
 
 criterion_group!(benches, uncontended);

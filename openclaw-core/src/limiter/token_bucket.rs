@@ -280,7 +280,12 @@ impl TokenBucket {
 const NEVER: u64 = u64::MAX / 2;
 
 fn nanos(d: Duration) -> u64 {
-    u64::try_from(d.as_nanos()).unwrap_or(NEVER).min(NEVER)
+    // Whole seconds and the rest in u64, rather than `as_nanos` through u128: this runs on
+    // every grant.
+    d.as_secs()
+        .saturating_mul(1_000_000_000)
+        .saturating_add(u64::from(d.subsec_nanos()))
+        .min(NEVER)
 }
 
 /// Counts a caller in `acquire`'s slow path for as long as it is there (also when its future

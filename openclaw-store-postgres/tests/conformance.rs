@@ -1,0 +1,14 @@
+//! Core's `Store` conformance suite against PostgreSQL: one test per check, each on a
+//! migrated schema of its own that is dropped when the check ends.
+
+mod common;
+
+use common::fresh_store;
+
+openclaw_core::store_conformance_tests!(fresh_store);
+
+async fn fresh_api_key_store() -> std::sync::Arc<dyn openclaw_core::ports::ApiKeyStore> {
+    std::sync::Arc::new(common::store().await)
+}
+
+openclaw_core::api_key_conformance_tests!(fresh_api_key_store);
