@@ -17,9 +17,8 @@ use crate::rate_limit::RateLimitConfig;
 
 /// The file read when no `--config` is given, if it exists.
 pub const DEFAULT_CONFIG_FILE: &str = "openclaw.toml";
-/// The database of the sandbox and of any configuration that names none: an in-memory store
-/// until the SQL stores land in this workspace (then `sqlite://openclaw.db`).
-pub const DEFAULT_DATABASE_URL: &str = "memory";
+/// The database of any configuration that names none: SQLite beside the working directory.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://openclaw.db";
 /// Where generated keys are kept (mode 0600).
 pub const DEFAULT_SECRETS_FILE: &str = "openclaw.secrets";
 /// The control plane URL cloud-init gets when none is configured: it never resolves.
@@ -250,8 +249,14 @@ pub struct Config {
     pub mode: Mode,
     /// Address to listen on (default `127.0.0.1:8080`). `OPENCLAW_LISTEN`.
     pub listen: String,
-    /// `memory`, `sqlite://PATH` or `postgres://…`. `OPENCLAW_DATABASE_URL`.
+    /// `sqlite://PATH` (default `sqlite://openclaw.db`), `postgres://…` or `memory`.
+    /// `OPENCLAW_DATABASE_URL`. Migrations run when the server starts.
     pub database_url: String,
+    /// PostgreSQL only: the schema the tables live in (created if missing; default the
+    /// server's `search_path`). `OPENCLAW_DATABASE_SCHEMA`.
+    pub database_schema: Option<String>,
+    /// PostgreSQL only: connections in the pool (default 10).
+    pub database_max_connections: Option<u32>,
     /// File where generated keys are kept, mode 0600 (default `openclaw.secrets`).
     /// `OPENCLAW_SECRETS_FILE`.
     pub secrets_file: PathBuf,
@@ -282,6 +287,8 @@ impl Default for Config {
             mode: Mode::Auto,
             listen: "127.0.0.1:8080".to_string(),
             database_url: DEFAULT_DATABASE_URL.to_string(),
+            database_schema: None,
+            database_max_connections: None,
             secrets_file: PathBuf::from(DEFAULT_SECRETS_FILE),
             bootstrap_key: None,
             secrets_key: None,
@@ -300,6 +307,7 @@ pub const ENV_VARS: &[(&[&str], &str)] = &[
     (&["OPENCLAW_MODE"], "mode"),
     (&["OPENCLAW_LISTEN"], "listen"),
     (&["OPENCLAW_DATABASE_URL"], "database_url"),
+    (&["OPENCLAW_DATABASE_SCHEMA"], "database_schema"),
     (&["OPENCLAW_SECRETS_FILE"], "secrets_file"),
     (&["OPENCLAW_BOOTSTRAP_KEY"], "bootstrap_key"),
     (&["OPENCLAW_SECRETS_KEY"], "secrets_key"),
@@ -385,6 +393,7 @@ impl Config {
                 }
                 "listen" => self.listen = value,
                 "database_url" => self.database_url = value,
+                "database_schema" => self.database_schema = Some(value),
                 "secrets_file" => self.secrets_file = PathBuf::from(value),
                 "bootstrap_key" => self.bootstrap_key = Some(Secret::new(value)),
                 "secrets_key" => self.secrets_key = Some(Secret::new(value)),
@@ -426,10 +435,18 @@ impl Config {
         })
     }
 
+    /// The store options beside the URL.
+    pub fn store_options(&self) -> crate::store::StoreOptions {
+        crate::store::StoreOptions {
+            schema: self.database_schema.clone(),
+            max_connections: self.database_max_connections,
+        }
+    }
+
     /// Checks everything and returns the effective mode. Errors name the field.
     pub fn resolve(&self) -> Result<Mode> {
         self.listen_addr()?;
-        crate::store::StoreUrl::parse(&self.database_url)?;
+        let store = crate::store::StoreUrl::parse(&self.database_url)?;
         if !(1024..=16 * 1024 * 1024).contains(&self.http.body_limit) {
             return Err(Error::invalid(
                 "http.body_limit",
@@ -495,6 +512,13 @@ impl Config {
             }
             if self.cloudflare.zone_id.is_none() {
                 return Err(missing("cloudflare.zone_id", "OPENCLAW_CLOUDFLARE_ZONE_ID"));
+            }
+            if !store.is_durable() {
+                return Err(Error::invalid(
+                    "database_url",
+                    "must be a sqlite:// or postgres:// database in live mode: an in-memory \
+                     store forgets the servers it created",
+                ));
             }
             if self.engine.cloud_init.control_plane_url == PLACEHOLDER_CONTROL_PLANE {
                 return Err(Error::invalid(

@@ -5,6 +5,8 @@ use std::sync::Arc;
 use openclaw_core::memory::InMemoryStore;
 use openclaw_core::ports::{ApiKeyStore, Store};
 use openclaw_core::{Error, Result};
+use openclaw_store_postgres::{PgConfig, PgStore};
+use openclaw_store_sqlite::{SqliteConfig, SqliteStore};
 
 /// A parsed `database_url`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,21 +42,15 @@ impl StoreUrl {
         match self {
             StoreUrl::Memory => "in-memory store (nothing survives a restart)".to_string(),
             StoreUrl::Sqlite(url) => format!("SQLite {url}"),
-            StoreUrl::Postgres(url) => format!("PostgreSQL {}", without_credentials(url)),
+            StoreUrl::Postgres(url) => {
+                format!("PostgreSQL {}", openclaw_store_postgres::redact_url(url))
+            }
         }
     }
 
     /// Whether what is written survives a restart.
     pub fn is_durable(&self) -> bool {
         !matches!(self, StoreUrl::Memory)
-    }
-}
-
-/// `postgres://user:pass@host/db` → `postgres://host/db`.
-fn without_credentials(url: &str) -> String {
-    match (url.split_once("://"), url.rfind('@')) {
-        (Some((scheme, _)), Some(at)) => format!("{scheme}://{}", &url[at + 1..]),
-        _ => url.to_string(),
     }
 }
 
@@ -73,8 +69,18 @@ impl std::fmt::Debug for Stores {
     }
 }
 
+/// Where and how to open the store, beyond its URL.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// PostgreSQL: the schema the tables live in (created if missing); `None` for the
+    /// server's default `search_path`.
+    pub schema: Option<String>,
+    /// PostgreSQL: the pool size.
+    pub max_connections: Option<u32>,
+}
+
 /// Opens the store `url` names, applying pending migrations when `migrate` is set.
-pub async fn open(url: &StoreUrl, _migrate: bool) -> Result<Stores> {
+pub async fn open(url: &StoreUrl, options: &StoreOptions, migrate: bool) -> Result<Stores> {
     match url {
         StoreUrl::Memory => {
             let store = InMemoryStore::new();
@@ -83,20 +89,55 @@ pub async fn open(url: &StoreUrl, _migrate: bool) -> Result<Stores> {
                 keys: Arc::new(store),
             })
         }
-        StoreUrl::Sqlite(_) | StoreUrl::Postgres(_) => Err(Error::invalid(
-            "database_url",
-            "the SQL stores are not part of this build yet; use memory",
-        )),
+        StoreUrl::Sqlite(url) => {
+            let config = SqliteConfig::from_url(url)?.migrate_on_connect(migrate);
+            if let Some(dir) = config.path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    Error::invalid(
+                        "database_url",
+                        format!("cannot create {}: {e}", dir.display()),
+                    )
+                })?;
+            }
+            let store = Arc::new(SqliteStore::connect(&config).await?);
+            Ok(Stores {
+                store: store.clone(),
+                keys: store,
+            })
+        }
+        StoreUrl::Postgres(url) => {
+            let mut config = PgConfig::new(url.clone()).migrate_on_connect(migrate);
+            if let Some(schema) = &options.schema {
+                config = config.schema(schema.clone());
+            }
+            if let Some(n) = options.max_connections {
+                config = config.max_connections(n);
+            }
+            let store = Arc::new(PgStore::connect(&config).await?);
+            Ok(Stores {
+                store: store.clone(),
+                keys: store,
+            })
+        }
     }
 }
 
 /// Applies pending migrations; returns what was done, for a person.
-pub async fn migrate(url: &StoreUrl) -> Result<String> {
+pub async fn migrate(url: &StoreUrl, options: &StoreOptions) -> Result<String> {
     match url {
         StoreUrl::Memory => Ok("the in-memory store has no schema to migrate".to_string()),
-        other => {
-            open(other, true).await?;
-            Ok(format!("{} is up to date", other.describe()))
+        StoreUrl::Sqlite(sqlite) => {
+            let config = SqliteConfig::from_url(sqlite)?.migrate_on_connect(false);
+            SqliteStore::connect(&config).await?.migrate().await?;
+            Ok(format!("{} is up to date", url.describe()))
+        }
+        StoreUrl::Postgres(pg) => {
+            let mut config = PgConfig::new(pg.clone()).migrate_on_connect(false);
+            if let Some(schema) = &options.schema {
+                config = config.schema(schema.clone());
+            }
+            PgStore::connect(&config).await?.migrate().await?;
+            Ok(format!("{} is up to date", url.describe()))
         }
     }
 }
@@ -114,7 +155,11 @@ mod tests {
         ));
         let pg = StoreUrl::parse("postgres://u:hunter2@db:5432/openclaw").unwrap();
         assert!(!pg.describe().contains("hunter2"));
-        assert!(pg.describe().contains("db:5432/openclaw"));
+        assert!(
+            pg.describe().contains("db:5432/openclaw"),
+            "{}",
+            pg.describe()
+        );
         assert!(StoreUrl::parse("mysql://x").is_err());
     }
 }

@@ -302,7 +302,9 @@ fn config_check(config: &Config, out: &mut dyn Write) -> Result<(), String> {
 
 async fn migrate(config: &Config, out: &mut dyn Write) -> Result<(), String> {
     let url = StoreUrl::parse(&config.database_url).map_err(|e| e.to_string())?;
-    let done = store::migrate(&url).await.map_err(|e| e.to_string())?;
+    let done = store::migrate(&url, &config.store_options())
+        .await
+        .map_err(|e| e.to_string())?;
     let _ = writeln!(out, "{done}");
     Ok(())
 }
@@ -316,7 +318,9 @@ async fn keys(config: &Config, command: KeysCommand, out: &mut dyn Write) -> Res
                 .to_string(),
         );
     }
-    let stores = store::open(&url, false).await.map_err(|e| e.to_string())?;
+    let stores = store::open(&url, &config.store_options(), true)
+        .await
+        .map_err(|e| e.to_string())?;
     match command {
         KeysCommand::Create {
             name,
