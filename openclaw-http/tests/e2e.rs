@@ -1,0 +1,106 @@
+//! End to end: the built binary in sandbox mode (fake Hetzner and Cloudflare in process,
+//! fake machines that bootstrap over HTTP), driven over HTTP with an SSE client attached —
+//! on SQLite, and on PostgreSQL.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod process;
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use futures_util::future::join_all;
+use openclaw_http::model::Status;
+use process::{database_url, fast_config, temp_dir, until_all, Api, Server};
+
+const INSTANCES: usize = 20;
+
+/// Creates `INSTANCES` instances with an event stream attached, sees each go active, then
+/// suspends, unsuspends and terminates them all, watching the stream each time.
+async fn lifecycle(server: &Server) {
+    let api = Api::new(&server.url, server.admin_key.as_deref().expect("an admin key on first start"));
+    let mut stream = api.events(None).await;
+    let ids: Vec<String> = join_all((0..INSTANCES).map(|i| {
+        let api = api.clone();
+        async move { api.create(&format!("e2e-{i}")).await }
+    }))
+    .await;
+    let set: HashSet<String> = ids.iter().cloned().collect();
+    assert_eq!(set.len(), INSTANCES);
+    until_all(&mut stream, &set, Status::Active, Duration::from_secs(120)).await;
+
+    for (action, status) in [
+        ("suspend", Status::Suspended),
+        ("unsuspend", Status::Active),
+    ] {
+        let replies = join_all(ids.iter().map(|id| {
+            let api = api.clone();
+            let path = format!("/v1/instances/{id}/{action}");
+            async move { api.post(&path).await }
+        }))
+        .await;
+        assert!(replies.iter().all(|(s, _)| *s == 202), "{action}: {replies:?}");
+        until_all(&mut stream, &set, status, Duration::from_secs(120)).await;
+    }
+    let replies = join_all(ids.iter().map(|id| {
+        let api = api.clone();
+        let path = format!("/v1/instances/{id}");
+        async move { api.call(reqwest::Method::DELETE, &path, None).await }
+    }))
+    .await;
+    assert!(replies.iter().all(|(s, _)| *s == 202), "terminate: {replies:?}");
+    until_all(&mut stream, &set, Status::Terminated, Duration::from_secs(120)).await;
+
+    // Every server fetched its secrets once (an audit event each), and nothing is left.
+    let (_, sweep) = api
+        .call(reqwest::Method::POST, "/v1/sweep", Some(serde_json::json!({"dry_run": true})))
+        .await;
+    assert_eq!(sweep["orphans"], serde_json::json!([]), "{sweep}");
+    for id in &ids {
+        let (_, events) = api.call(reqwest::Method::GET, &format!("/v1/instances/{id}/events"), None).await;
+        let delivered = events["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["kind"]["action"] == "bootstrap_delivered")
+            .count();
+        assert_eq!(delivered, 1, "{id}: {events}");
+        assert!(!events.to_string().contains("sk-e2e"));
+    }
+    let metrics = reqwest::get(format!("{}/metrics", server.url)).await.unwrap().text().await.unwrap();
+    assert!(metrics.contains(&format!("openclaw_instances{{status=\"terminated\"}} {INSTANCES}")), "{metrics}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_instances_live_and_die_in_the_sandbox_on_sqlite() {
+    let dir = temp_dir("e2e-sqlite");
+    let server = Server::start(&dir, &fast_config(""), &[]).await;
+    assert!(server.stdout.iter().any(|l| l.contains("sandbox mode") && l.contains("SQLite")), "{:?}", server.stdout);
+    lifecycle(&server).await;
+    let status = server.terminate().await;
+    assert!(status.success(), "{status}");
+    assert!(dir.join("openclaw.db").exists());
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_instances_live_and_die_in_the_sandbox_on_postgresql() {
+    let url = database_url();
+    let schema = format!("openclaw_e2e_{}", uuid::Uuid::now_v7().simple());
+    let dir = temp_dir("e2e-postgres");
+    let server = Server::start(
+        &dir,
+        &fast_config(""),
+        &[("OPENCLAW_DATABASE_URL", &url), ("OPENCLAW_DATABASE_SCHEMA", &schema)],
+    )
+    .await;
+    assert!(server.stdout.iter().any(|l| l.contains("PostgreSQL")), "{:?}", server.stdout);
+    lifecycle(&server).await;
+    let status = server.terminate().await;
+    assert!(status.success(), "{status}");
+    let pool = sqlx::PgPool::connect(&url).await.expect("PostgreSQL must be reachable at DATABASE_URL");
+    sqlx::query(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
+        .execute(&pool)
+        .await
+        .unwrap();
+    std::fs::remove_dir_all(dir).unwrap();
+}
