@@ -17,7 +17,13 @@ const INSTANCES: usize = 20;
 /// Creates `INSTANCES` instances with an event stream attached, sees each go active, then
 /// suspends, unsuspends and terminates them all, watching the stream each time.
 async fn lifecycle(server: &Server) {
-    let api = Api::new(&server.url, server.admin_key.as_deref().expect("an admin key on first start"));
+    let api = Api::new(
+        &server.url,
+        server
+            .admin_key
+            .as_deref()
+            .expect("an admin key on first start"),
+    );
     let mut stream = api.events(None).await;
     let ids: Vec<String> = join_all((0..INSTANCES).map(|i| {
         let api = api.clone();
@@ -38,7 +44,10 @@ async fn lifecycle(server: &Server) {
             async move { api.post(&path).await }
         }))
         .await;
-        assert!(replies.iter().all(|(s, _)| *s == 202), "{action}: {replies:?}");
+        assert!(
+            replies.iter().all(|(s, _)| *s == 202),
+            "{action}: {replies:?}"
+        );
         until_all(&mut stream, &set, status, Duration::from_secs(120)).await;
     }
     let replies = join_all(ids.iter().map(|id| {
@@ -47,16 +56,35 @@ async fn lifecycle(server: &Server) {
         async move { api.call(reqwest::Method::DELETE, &path, None).await }
     }))
     .await;
-    assert!(replies.iter().all(|(s, _)| *s == 202), "terminate: {replies:?}");
-    until_all(&mut stream, &set, Status::Terminated, Duration::from_secs(120)).await;
+    assert!(
+        replies.iter().all(|(s, _)| *s == 202),
+        "terminate: {replies:?}"
+    );
+    until_all(
+        &mut stream,
+        &set,
+        Status::Terminated,
+        Duration::from_secs(120),
+    )
+    .await;
 
     // Every server fetched its secrets once (an audit event each), and nothing is left.
     let (_, sweep) = api
-        .call(reqwest::Method::POST, "/v1/sweep", Some(serde_json::json!({"dry_run": true})))
+        .call(
+            reqwest::Method::POST,
+            "/v1/sweep",
+            Some(serde_json::json!({"dry_run": true})),
+        )
         .await;
     assert_eq!(sweep["orphans"], serde_json::json!([]), "{sweep}");
     for id in &ids {
-        let (_, events) = api.call(reqwest::Method::GET, &format!("/v1/instances/{id}/events"), None).await;
+        let (_, events) = api
+            .call(
+                reqwest::Method::GET,
+                &format!("/v1/instances/{id}/events"),
+                None,
+            )
+            .await;
         let delivered = events["items"]
             .as_array()
             .unwrap()
@@ -66,15 +94,32 @@ async fn lifecycle(server: &Server) {
         assert_eq!(delivered, 1, "{id}: {events}");
         assert!(!events.to_string().contains("sk-e2e"));
     }
-    let metrics = reqwest::get(format!("{}/metrics", server.url)).await.unwrap().text().await.unwrap();
-    assert!(metrics.contains(&format!("openclaw_instances{{status=\"terminated\"}} {INSTANCES}")), "{metrics}");
+    let metrics = reqwest::get(format!("{}/metrics", server.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(&format!(
+            "openclaw_instances{{status=\"terminated\"}} {INSTANCES}"
+        )),
+        "{metrics}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twenty_instances_live_and_die_in_the_sandbox_on_sqlite() {
     let dir = temp_dir("e2e-sqlite");
     let server = Server::start(&dir, &fast_config(""), &[]).await;
-    assert!(server.stdout.iter().any(|l| l.contains("sandbox mode") && l.contains("SQLite")), "{:?}", server.stdout);
+    assert!(
+        server
+            .stdout
+            .iter()
+            .any(|l| l.contains("sandbox mode") && l.contains("SQLite")),
+        "{:?}",
+        server.stdout
+    );
     lifecycle(&server).await;
     let status = server.terminate().await;
     assert!(status.success(), "{status}");
@@ -90,14 +135,23 @@ async fn twenty_instances_live_and_die_in_the_sandbox_on_postgresql() {
     let server = Server::start(
         &dir,
         &fast_config(""),
-        &[("OPENCLAW_DATABASE_URL", &url), ("OPENCLAW_DATABASE_SCHEMA", &schema)],
+        &[
+            ("OPENCLAW_DATABASE_URL", &url),
+            ("OPENCLAW_DATABASE_SCHEMA", &schema),
+        ],
     )
     .await;
-    assert!(server.stdout.iter().any(|l| l.contains("PostgreSQL")), "{:?}", server.stdout);
+    assert!(
+        server.stdout.iter().any(|l| l.contains("PostgreSQL")),
+        "{:?}",
+        server.stdout
+    );
     lifecycle(&server).await;
     let status = server.terminate().await;
     assert!(status.success(), "{status}");
-    let pool = sqlx::PgPool::connect(&url).await.expect("PostgreSQL must be reachable at DATABASE_URL");
+    let pool = sqlx::PgPool::connect(&url)
+        .await
+        .expect("PostgreSQL must be reachable at DATABASE_URL");
     sqlx::query(&format!("DROP SCHEMA \"{schema}\" CASCADE"))
         .execute(&pool)
         .await

@@ -66,6 +66,11 @@ pub enum Command {
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Run one of the sandbox's fake providers on its own (the same fakes as the
+    /// `openclaw-fake-hetzner` and `openclaw-fake-cloudflare` binaries), for a server pointed
+    /// at it with `hetzner.endpoint` or `cloudflare.base_url`.
+    #[command(subcommand)]
+    Fake(FakeCommand),
     /// Create and manage instances through the running server.
     Instances {
         /// Where the server is, and the key to use.
@@ -136,6 +141,47 @@ impl From<ScopeArg> for Scope {
             ScopeArg::Read => Scope::Read,
         }
     }
+}
+
+/// `openclaw fake …`.
+#[derive(Debug, Subcommand)]
+pub enum FakeCommand {
+    /// A fake Hetzner Cloud API with fake machines; prints its base URL first.
+    Hetzner {
+        /// Port on 127.0.0.1 (0: any free one).
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+        /// Milliseconds a power action takes.
+        #[arg(long, default_value_t = 50)]
+        action_delay_ms: u64,
+        /// Milliseconds a machine takes to boot.
+        #[arg(long, default_value_t = 500)]
+        boot_delay_ms: u64,
+        /// Milliseconds between a machine's bootstrap attempts.
+        #[arg(long, default_value_t = 5000)]
+        bootstrap_retry_delay_ms: u64,
+        /// Bootstrap attempts of a machine.
+        #[arg(long, default_value_t = 11)]
+        bootstrap_attempts: u32,
+        /// Rate limit: requests in the bucket.
+        #[arg(long, default_value_t = 3600)]
+        rate_limit: u32,
+        /// Rate limit: requests refilled per second.
+        #[arg(long, default_value_t = 1.0)]
+        refill_per_second: f64,
+    },
+    /// A fake Cloudflare DNS API with one zone; prints `base_url=`, `zone_id=`, `zone_name=`.
+    Cloudflare {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: std::net::SocketAddr,
+        /// The zone.
+        #[arg(long, default_value = "openclaw.localhost")]
+        zone: String,
+        /// Requests allowed per window.
+        #[arg(long, default_value_t = 1200)]
+        rate_limit: u32,
+    },
 }
 
 /// `openclaw config …`.
@@ -277,6 +323,7 @@ pub async fn run(cli: Cli, io: Io<'_>) -> ExitCode {
         Command::Config(ConfigCommand::Check) => config_check(&config, out),
         Command::Keys(command) => keys(&config, command, out).await,
         Command::Sweep { dry_run, server } => sweep(&config, &server, dry_run, out).await,
+        Command::Fake(command) => fake(command, out).await,
         Command::Instances { server, command } => {
             instances(&config, &server, command, out, err).await
         }
@@ -288,6 +335,68 @@ pub async fn run(cli: Cli, io: Io<'_>) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+async fn fake(command: FakeCommand, out: &mut dyn Write) -> Result<(), String> {
+    use std::time::Duration;
+    match command {
+        FakeCommand::Hetzner {
+            port,
+            action_delay_ms,
+            boot_delay_ms,
+            bootstrap_retry_delay_ms,
+            bootstrap_attempts,
+            rate_limit,
+            refill_per_second,
+        } => {
+            let fake = openclaw_hetzner::fake::FakeHetzner::start_with(
+                openclaw_hetzner::fake::FakeOptions {
+                    port,
+                    rate_limit,
+                    refill_per_second,
+                    action_delay: Duration::from_millis(action_delay_ms),
+                    vps: openclaw_hetzner::fake::VpsOptions {
+                        boot_delay: Duration::from_millis(boot_delay_ms),
+                        bootstrap_retry_delay: Duration::from_millis(bootstrap_retry_delay_ms),
+                        bootstrap_attempts,
+                        ..Default::default()
+                    },
+                },
+            )
+            .await
+            .map_err(|e| format!("cannot start the fake Hetzner: {e}"))?;
+            let _ = writeln!(out, "{}", fake.base_url());
+            let _ = out.flush();
+            crate::server::shutdown_signal().await;
+        }
+        FakeCommand::Cloudflare {
+            listen,
+            zone,
+            rate_limit,
+        } => {
+            let fake = openclaw_cloudflare::fake::FakeCloudflare::bind(
+                listen,
+                openclaw_cloudflare::fake::FakeOptions {
+                    token: None,
+                    rate_limit: openclaw_cloudflare::fake::RateLimitSettings {
+                        limit: rate_limit,
+                        ..Default::default()
+                    },
+                },
+            )
+            .await
+            .map_err(|e| format!("cannot start the fake Cloudflare: {e}"))?;
+            let zone_id = fake.create_zone(&zone);
+            let _ = writeln!(
+                out,
+                "base_url={}\nzone_id={zone_id}\nzone_name={zone}",
+                fake.base_url()
+            );
+            let _ = out.flush();
+            crate::server::shutdown_signal().await;
+        }
+    }
+    Ok(())
 }
 
 fn config_check(config: &Config, out: &mut dyn Write) -> Result<(), String> {

@@ -17,7 +17,8 @@ pub(crate) const BIN: &str = env!("CARGO_BIN_EXE_openclaw");
 
 /// A fresh directory under the system's temporary directory.
 pub(crate) fn temp_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("openclaw-{name}-{}", uuid::Uuid::now_v7().simple()));
+    let dir =
+        std::env::temp_dir().join(format!("openclaw-{name}-{}", uuid::Uuid::now_v7().simple()));
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
@@ -90,7 +91,11 @@ impl Server {
         let mut admin_key = None;
         let url = tokio::time::timeout(Duration::from_secs(60), async {
             loop {
-                let line = lines.next_line().await.unwrap().expect("openclaw exited before listening");
+                let line = lines
+                    .next_line()
+                    .await
+                    .unwrap()
+                    .expect("openclaw exited before listening");
                 if let Some(key) = line.split_whitespace().find(|w| w.starts_with("ock_")) {
                     admin_key = Some(key.to_string());
                 }
@@ -150,7 +155,12 @@ impl Api {
         }
     }
 
-    pub(crate) async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> (u16, Value) {
+    pub(crate) async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
         let mut request = self
             .http
             .request(method, format!("{}{path}", self.url))
@@ -183,13 +193,21 @@ impl Api {
     }
 
     pub(crate) async fn events(&self, after: Option<u64>) -> EventStream {
-        EventStream::open(&self.http, &self.url, &self.key, "topic=provisioning", after)
-            .await
-            .unwrap()
+        EventStream::open(
+            &self.http,
+            &self.url,
+            &self.key,
+            "topic=provisioning",
+            after,
+        )
+        .await
+        .unwrap()
     }
 
     pub(crate) async fn status(&self, id: &str) -> String {
-        let (_, body) = self.call(reqwest::Method::GET, &format!("/v1/instances/{id}"), None).await;
+        let (_, body) = self
+            .call(reqwest::Method::GET, &format!("/v1/instances/{id}"), None)
+            .await;
         body["status"].as_str().unwrap_or("").to_string()
     }
 }
@@ -204,16 +222,27 @@ pub(crate) fn database_url() -> String {
 }
 
 /// Reads `stream` until every id in `ids` has reached `status`; fails after `within`.
-pub(crate) async fn until_all(stream: &mut EventStream, ids: &HashSet<String>, status: Status, within: Duration) {
+pub(crate) async fn until_all(
+    stream: &mut EventStream,
+    ids: &HashSet<String>,
+    status: Status,
+    within: Duration,
+) {
     let mut reached: HashSet<String> = HashSet::new();
     let mut last: HashMap<String, u64> = HashMap::new();
     let outcome = tokio::time::timeout(within, async {
         while reached.len() < ids.len() {
             let event = stream.next().await.expect("the stream goes on").unwrap();
-            let Some(id) = event.instance_id.clone() else { continue };
+            let Some(id) = event.instance_id.clone() else {
+                continue;
+            };
             // Per instance, sequences only grow: nothing is seen twice.
             if let Some(previous) = last.insert(id.clone(), event.sequence) {
-                assert!(event.sequence > previous, "{id}: {previous} then {}", event.sequence);
+                assert!(
+                    event.sequence > previous,
+                    "{id}: {previous} then {}",
+                    event.sequence
+                );
             }
             if let EventKindView::StatusChanged { to, .. } = event.kind {
                 assert!(
@@ -228,5 +257,10 @@ pub(crate) async fn until_all(stream: &mut EventStream, ids: &HashSet<String>, s
         }
     })
     .await;
-    assert!(outcome.is_ok(), "only {} of {} reached {status:?}", reached.len(), ids.len());
+    assert!(
+        outcome.is_ok(),
+        "only {} of {} reached {status:?}",
+        reached.len(),
+        ids.len()
+    );
 }
