@@ -58,6 +58,44 @@ impl<'de> Deserialize<'de> for Secret {
     }
 }
 
+/// A database URL. `Debug` and `Serialize` replace its password with `***`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct DatabaseUrl(pub String);
+
+impl DatabaseUrl {
+    /// The URL itself, password included.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The URL with its password hidden.
+    pub fn redacted(&self) -> String {
+        if self.0.contains("://") && !self.0.starts_with("sqlite:") {
+            openclaw_store_postgres::redact_url(&self.0)
+        } else {
+            self.0.clone()
+        }
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.redacted())
+    }
+}
+
+impl Serialize for DatabaseUrl {
+    fn serialize<S: Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        s.serialize_str(&self.redacted())
+    }
+}
+
+impl<'de> Deserialize<'de> for DatabaseUrl {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+        String::deserialize(d).map(DatabaseUrl)
+    }
+}
+
 /// Durations as seconds (fractions allowed), as in the engine's own configuration.
 mod secs {
     use std::time::Duration;
@@ -251,7 +289,7 @@ pub struct Config {
     pub listen: String,
     /// `sqlite://PATH` (default `sqlite://openclaw.db`), `postgres://…` or `memory`.
     /// `OPENCLAW_DATABASE_URL`. Migrations run when the server starts.
-    pub database_url: String,
+    pub database_url: DatabaseUrl,
     /// PostgreSQL only: the schema the tables live in (created if missing; default the
     /// server's `search_path`). `OPENCLAW_DATABASE_SCHEMA`.
     pub database_schema: Option<String>,
@@ -286,7 +324,7 @@ impl Default for Config {
         Config {
             mode: Mode::Auto,
             listen: "127.0.0.1:8080".to_string(),
-            database_url: DEFAULT_DATABASE_URL.to_string(),
+            database_url: DatabaseUrl(DEFAULT_DATABASE_URL.to_string()),
             database_schema: None,
             database_max_connections: None,
             secrets_file: PathBuf::from(DEFAULT_SECRETS_FILE),
@@ -392,7 +430,7 @@ impl Config {
                     }
                 }
                 "listen" => self.listen = value,
-                "database_url" => self.database_url = value,
+                "database_url" => self.database_url = DatabaseUrl(value),
                 "database_schema" => self.database_schema = Some(value),
                 "secrets_file" => self.secrets_file = PathBuf::from(value),
                 "bootstrap_key" => self.bootstrap_key = Some(Secret::new(value)),
@@ -446,7 +484,7 @@ impl Config {
     /// Checks everything and returns the effective mode. Errors name the field.
     pub fn resolve(&self) -> Result<Mode> {
         self.listen_addr()?;
-        let store = crate::store::StoreUrl::parse(&self.database_url)?;
+        let store = crate::store::StoreUrl::parse(self.database_url.as_str())?;
         if !(1024..=16 * 1024 * 1024).contains(&self.http.body_limit) {
             return Err(Error::invalid(
                 "http.body_limit",

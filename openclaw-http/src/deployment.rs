@@ -80,7 +80,7 @@ pub fn local_url(addr: SocketAddr) -> String {
 /// Assembles the deployment `config` describes, for a server listening on `listen`.
 pub async fn assemble(config: &Config, listen: SocketAddr) -> Result<Deployment> {
     let mode = config.resolve()?;
-    let url = StoreUrl::parse(&config.database_url)?;
+    let url = StoreUrl::parse(config.database_url.as_str())?;
     let stores = store::open(&url, &config.store_options(), true).await?;
     let keys = secrets_file::load_or_create(config)?;
     let metrics = Arc::new(HttpMetrics::default());

@@ -410,7 +410,7 @@ fn config_check(config: &Config, out: &mut dyn Write) -> Result<(), String> {
 }
 
 async fn migrate(config: &Config, out: &mut dyn Write) -> Result<(), String> {
-    let url = StoreUrl::parse(&config.database_url).map_err(|e| e.to_string())?;
+    let url = StoreUrl::parse(config.database_url.as_str()).map_err(|e| e.to_string())?;
     let done = store::migrate(&url, &config.store_options())
         .await
         .map_err(|e| e.to_string())?;
@@ -419,7 +419,7 @@ async fn migrate(config: &Config, out: &mut dyn Write) -> Result<(), String> {
 }
 
 async fn keys(config: &Config, command: KeysCommand, out: &mut dyn Write) -> Result<(), String> {
-    let url = StoreUrl::parse(&config.database_url).map_err(|e| e.to_string())?;
+    let url = StoreUrl::parse(config.database_url.as_str()).map_err(|e| e.to_string())?;
     if !url.is_durable() {
         return Err(
             "keys live in the database, and database_url is memory: the server's keys are \

@@ -1,0 +1,204 @@
+//! The command line: every command's `--help`, `config check` redaction, and
+//! `instances create --wait` against a running sandbox.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod process;
+
+use std::process::Command;
+
+use process::{fast_config, temp_dir, Server, BIN};
+
+fn run(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let mut command = Command::new(BIN);
+    command
+        .args(args)
+        .current_dir(dir)
+        .env_remove("HCLOUD_TOKEN")
+        .env_remove("OPENCLAW_HETZNER_TOKEN")
+        .env_remove("OPENCLAW_API_KEY")
+        .env_remove("OPENCLAW_DATABASE_URL");
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    let output = command.output().unwrap();
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).to_string(),
+        String::from_utf8_lossy(&output.stderr).to_string(),
+    )
+}
+
+#[test]
+fn every_command_has_help() {
+    let dir = temp_dir("cli-help");
+    let commands: &[&[&str]] = &[
+        &[],
+        &["serve"],
+        &["migrate"],
+        &["sweep"],
+        &["keys"],
+        &["keys", "create"],
+        &["keys", "list"],
+        &["keys", "revoke"],
+        &["config"],
+        &["config", "check"],
+        &["fake"],
+        &["fake", "hetzner"],
+        &["fake", "cloudflare"],
+        &["instances"],
+        &["instances", "create"],
+        &["instances", "get"],
+        &["instances", "list"],
+        &["instances", "suspend"],
+        &["instances", "unsuspend"],
+        &["instances", "terminate"],
+        &["instances", "retry"],
+        &["instances", "rollback"],
+    ];
+    for command in commands {
+        let mut args = command.to_vec();
+        args.push("--help");
+        let (code, out, err) = run(&dir, &args, &[]);
+        assert_eq!(code, 0, "{args:?}: {err}");
+        assert!(out.contains("Usage:"), "{args:?}: {out}");
+    }
+    let (code, out, _) = run(&dir, &["--version"], &[]);
+    assert_eq!(code, 0);
+    assert!(out.starts_with("openclaw "));
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn config_check_prints_the_effective_config_without_secrets() {
+    let dir = temp_dir("cli-config");
+    let secrets = [
+        ("OPENCLAW_HETZNER_TOKEN", "hz-very-secret-1"),
+        ("CLOUDFLARE_API_TOKEN", "cf-very-secret-2"),
+        (
+            "OPENCLAW_CLOUDFLARE_ZONE_ID",
+            "023e105f4ecef8ad9ca31a8372d0c353",
+        ),
+        ("OPENCLAW_CONTROL_PLANE_URL", "https://panel.example.com"),
+        (
+            "OPENCLAW_DATABASE_URL",
+            "postgres://openclaw:db-very-secret-3@db.internal/openclaw",
+        ),
+        (
+            "OPENCLAW_SECRETS_KEY",
+            "c2VjcmV0c2tleXNlY3JldHNrZXlzZWNyZXRza2V5c2U",
+        ),
+    ];
+    let (code, out, err) = run(&dir, &["config", "check"], &secrets);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("effective mode: Live"), "{out}");
+    assert!(out.contains("[redacted]"));
+    for (_, secret) in &secrets[..2] {
+        assert!(
+            !out.contains(secret) && !err.contains(secret),
+            "{secret} printed:\n{out}"
+        );
+    }
+    assert!(
+        !out.contains("db-very-secret-3"),
+        "the database password printed:\n{out}"
+    );
+    assert!(!out.contains("c2VjcmV0c2tleXNlY3JldHNrZXlzZWNyZXRza2V5c2U"));
+    // A bad value names its field and fails.
+    std::fs::write(
+        dir.join("openclaw.toml"),
+        "[engine.workers]\nconcurrency = 0\n",
+    )
+    .unwrap();
+    let (code, _, err) = run(&dir, &["config", "check"], &[]);
+    assert_eq!(code, 1);
+    assert!(err.contains("engine.workers.concurrency"), "{err}");
+    std::fs::write(dir.join("openclaw.toml"), "colour = \"red\"\n").unwrap();
+    let (code, _, err) = run(&dir, &["config", "check"], &[]);
+    assert_ne!(code, 0);
+    assert!(err.contains("colour"), "{err}");
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_wait_follows_the_instance_to_active() {
+    let dir = temp_dir("cli-wait");
+    let server = Server::start(&dir, &fast_config(""), &[]).await;
+    let key = server.admin_key.clone().unwrap();
+    let env = [
+        ("OPENCLAW_URL", server.url.as_str()),
+        ("OPENCLAW_API_KEY", key.as_str()),
+    ];
+    let dir2 = dir.clone();
+    let env2: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let (code, out, err) = tokio::task::spawn_blocking(move || {
+        let env: Vec<(&str, &str)> = env2.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        run(
+            &dir2,
+            &[
+                "instances",
+                "create",
+                "--customer",
+                "c1",
+                "--subdomain",
+                "cli-wait",
+                "--provider-key",
+                "OPENAI_API_KEY=sk-x",
+                "--wait",
+            ],
+            &env,
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 0, "{err}");
+    // Not a terminal here: one plain line per change, ending at active.
+    let lines: Vec<&str> = err.lines().collect();
+    assert!(lines.last().unwrap().contains("active"), "{err}");
+    assert!(err.contains("provisioning"), "{err}");
+    let instance: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(instance["status"], "active");
+    let id = instance["id"].as_str().unwrap().to_string();
+
+    let dir3 = dir.clone();
+    let env3: Vec<(String, String)> = env
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let (code, out, err) = tokio::task::spawn_blocking(move || {
+        let env: Vec<(&str, &str)> = env3.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let listed = run(&dir3, &["instances", "list"], &env);
+        let terminated = run(&dir3, &["instances", "terminate", &id, "--wait"], &env);
+        assert_eq!(terminated.0, 0, "{}", terminated.2);
+        assert!(terminated.1.contains("\"terminated\""), "{}", terminated.1);
+        listed
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("cli-wait.openclaw.localhost"), "{out}");
+    // Keys are managed in the database while the server runs.
+    let dir4 = dir.clone();
+    let (code, out, err) = tokio::task::spawn_blocking(move || {
+        let made = run(
+            &dir4,
+            &["keys", "create", "--name", "whmcs", "--scope", "manage"],
+            &[],
+        );
+        assert_eq!(made.0, 0, "{}", made.2);
+        assert!(made.1.trim().starts_with("ock_"));
+        run(&dir4, &["keys", "list"], &[])
+    })
+    .await
+    .unwrap();
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("whmcs") && out.contains("admin"), "{out}");
+    assert!(
+        !out.contains("ock_"),
+        "a listing never shows a token: {out}"
+    );
+    server.terminate().await;
+    std::fs::remove_dir_all(dir).unwrap();
+}
