@@ -131,7 +131,9 @@ pub async fn serve(
         Ok(Ok(Err(error))) => tracing::warn!(%error, "workers stopped with an error"),
         Ok(Err(error)) => tracing::warn!(%error, "workers panicked"),
         Err(_) => {
-            tracing::warn!("workers did not stop within {deadline:?}; their leases run out instead")
+            tracing::warn!(
+                "workers did not stop within {deadline:?}; their leases run out instead"
+            );
         }
     }
     drop(deployment);

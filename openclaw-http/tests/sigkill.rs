@@ -94,7 +94,7 @@ async fn a_killed_server_leaves_nothing_half_done() {
 
     // The same port both times: the fake machines call back the URL in their user data.
     let port = free_port();
-    let config = process::fast_config(&format!(
+    let config = process::fast_config(
         r#"
 [engine.workers]
 lease = 2.0
@@ -105,8 +105,8 @@ retry_max = 1.0
 
 [engine.rollback]
 provision_timeout = 60.0
-"#
-    ))
+"#,
+    )
     .replace("listen = \"127.0.0.1:0\"", &format!("listen = \"127.0.0.1:{port}\""))
     .replace(
         "[hetzner]\n",

@@ -85,7 +85,7 @@ pub enum Command {
 /// Where a running server is.
 #[derive(Debug, Clone, Args)]
 pub struct ServerArgs {
-    /// The server's base URL (default: http://<listen> from the configuration).
+    /// The server's base URL (default: `http://<listen>` from the configuration).
     #[arg(long, env = "OPENCLAW_URL", value_name = "URL")]
     pub server: Option<String>,
     /// An API key (`ock_<id>.<secret>`).
