@@ -13,7 +13,12 @@
 //!
 //! Run: `cargo bench -p openclaw-benches --bench http_scenario` (`BENCH_SECONDS` sets each load
 //! phase's length, default 5).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stdout)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout
+)]
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
@@ -115,7 +120,9 @@ async fn spawn(role: &str, dir: &Path) -> Spawned {
 
 async fn stop(mut child: Spawned) {
     let pid = child.child.id().unwrap();
-    let _ = std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
     let _ = tokio::time::timeout(Duration::from_secs(30), child.child.wait()).await;
 }
 
@@ -238,7 +245,9 @@ async fn create(client: &reqwest::Client, url: &str, key: &str, subdomain: &str)
 /// Seeds `n` active instances straight into the SQLite file of `dir`.
 async fn seed(dir: &Path, n: usize) {
     let config = openclaw_store_sqlite::SqliteConfig::new(dir.join("openclaw.db"));
-    let store = openclaw_store_sqlite::SqliteStore::connect(&config).await.unwrap();
+    let store = openclaw_store_sqlite::SqliteStore::connect(&config)
+        .await
+        .unwrap();
     let catalog = openclaw_core::domain::Catalog::default();
     for i in 0..n {
         let valid = CreateInstance {
@@ -252,10 +261,15 @@ async fn seed(dir: &Path, n: usize) {
         .validate(&catalog)
         .unwrap();
         let now = chrono::Utc::now();
-        let mut instance =
-            openclaw_core::domain::Instance::new(InstanceId::new(), valid, "openclaw.localhost", now);
+        let mut instance = openclaw_core::domain::Instance::new(
+            InstanceId::new(),
+            valid,
+            "openclaw.localhost",
+            now,
+        );
         instance.status = InstanceStatus::Active;
-        let event = NewEvent::status_changed(instance.id, None, InstanceStatus::Active, "seeded", now);
+        let event =
+            NewEvent::status_changed(instance.id, None, InstanceStatus::Active, "seeded", now);
         store
             .insert_instance(&NewInstance::new(&instance, &event, None))
             .await
@@ -286,9 +300,15 @@ async fn scenario() {
     let client = reqwest::Client::new();
 
     // POST → active, one at a time, watched on the event stream.
-    let mut stream = openclaw_http::cli::sse::EventStream::open(&client, &server.url, &key, "topic=provisioning", None)
-        .await
-        .unwrap();
+    let mut stream = openclaw_http::cli::sse::EventStream::open(
+        &client,
+        &server.url,
+        &key,
+        "topic=provisioning",
+        None,
+    )
+    .await
+    .unwrap();
     let mut to_active = Vec::new();
     let mut last_id = String::new();
     for i in 0..200 {
@@ -297,7 +317,13 @@ async fn scenario() {
         loop {
             let event = stream.next().await.unwrap().unwrap();
             if event.instance_id.as_deref() == Some(id.as_str())
-                && matches!(event.kind, openclaw_http::model::EventKindView::StatusChanged { to: openclaw_http::model::Status::Active, .. })
+                && matches!(
+                    event.kind,
+                    openclaw_http::model::EventKindView::StatusChanged {
+                        to: openclaw_http::model::Status::Active,
+                        ..
+                    }
+                )
             {
                 break;
             }
@@ -338,7 +364,15 @@ async fn scenario() {
         if let Some(a) = &after {
             url.push_str(&format!("&after={a}"));
         }
-        let page: serde_json::Value = client.get(url).bearer_auth(&key).send().await.unwrap().json().await.unwrap();
+        let page: serde_json::Value = client
+            .get(url)
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         listed += page["items"].as_array().unwrap().len();
         match page["next"].as_str() {
             Some(next) => after = Some(next.to_string()),
@@ -357,21 +391,45 @@ async fn scenario() {
     println!("|---|---|---|---|");
     println!(
         "| GET /v1/instances/{{id}} req/s | {:.0} | {:.0} | {:.2} |",
-        get.per_second, baseline.per_second, get.per_second / baseline.per_second
+        get.per_second,
+        baseline.per_second,
+        get.per_second / baseline.per_second
     );
-    println!("| GET p50 | {:.2} ms | {:.2} ms | {:.2} |", ms(get.p50), ms(baseline.p50), ms(get.p50) / ms(baseline.p50));
-    println!("| GET p99 | {:.2} ms | {:.2} ms | {:.2} |", ms(get.p99), ms(baseline.p99), ms(get.p99) / ms(baseline.p99));
+    println!(
+        "| GET p50 | {:.2} ms | {:.2} ms | {:.2} |",
+        ms(get.p50),
+        ms(baseline.p50),
+        ms(get.p50) / ms(baseline.p50)
+    );
+    println!(
+        "| GET p99 | {:.2} ms | {:.2} ms | {:.2} |",
+        ms(get.p99),
+        ms(baseline.p99),
+        ms(get.p99) / ms(baseline.p99)
+    );
     println!(
         "| GET req/s with {SEEDED} instances | {:.0} (p99 {:.2} ms) | {:.0} | {:.2} |",
-        get_seeded.per_second, ms(get_seeded.p99), baseline.per_second, get_seeded.per_second / baseline.per_second
+        get_seeded.per_second,
+        ms(get_seeded.p99),
+        baseline.per_second,
+        get_seeded.per_second / baseline.per_second
     );
     println!(
         "| POST → active p50 (p99), 200 creates | {:.1} ms ({:.1} ms) | GET p50 {:.2} ms | {:.0} |",
-        ms(post_p50), ms(post_p99), ms(get.p50), ms(post_p50) / ms(get.p50)
+        ms(post_p50),
+        ms(post_p99),
+        ms(get.p50),
+        ms(post_p50) / ms(get.p50)
     );
     println!("| RSS idle | {rss_idle:.1} MiB | | |");
     println!("| RSS after the GET load | {rss_after_load:.1} MiB | | |");
     println!("| RSS, {SEEDED} instances, idle | {rss_seeded_idle:.1} MiB | | |");
-    println!("| RSS, {SEEDED} instances, after listing all and the GET load | {rss_seeded:.1} MiB | | |");
-    println!("\n({} baseline requests, {} openclaw requests)", baseline.requests, get.requests + get_seeded.requests);
+    println!(
+        "| RSS, {SEEDED} instances, after listing all and the GET load | {rss_seeded:.1} MiB | | |"
+    );
+    println!(
+        "\n({} baseline requests, {} openclaw requests)",
+        baseline.requests,
+        get.requests + get_seeded.requests
+    );
 }
