@@ -30,6 +30,10 @@ pub struct SqliteConfig {
     /// migrations. When `false`, call [`SqliteStore::migrate`](crate::SqliteStore::migrate)
     /// (the binary's `migrate` command) before serving.
     pub migrate_on_connect: bool,
+    /// How long this process may answer `get_instance` from memory without reading the
+    /// file (default 1 s; zero turns the cache off). Writes through this store are seen at
+    /// once whatever this is; it bounds how late a write by *another* process is seen.
+    pub instance_cache_ttl: Duration,
     /// The folder [`SqliteConfig::temporary`] made, deleted with the store. Private, so
     /// nothing else can ever be deleted.
     pub(crate) temporary_dir: Option<PathBuf>,
@@ -52,6 +56,7 @@ impl SqliteConfig {
             busy_timeout: Duration::from_secs(5),
             durable_commits: true,
             migrate_on_connect: true,
+            instance_cache_ttl: Duration::from_secs(1),
             temporary_dir: None,
         }
     }

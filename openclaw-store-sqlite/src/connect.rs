@@ -13,6 +13,8 @@ use sqlx::sqlite::{
 };
 use tokio::sync::Notify;
 
+use crate::cache::InstanceCache;
+
 use crate::config::SqliteConfig;
 
 /// The embedded migrations: numbered, forward-only SQL files from the crate's
@@ -40,6 +42,8 @@ pub(crate) struct Inner {
     /// Wakes workers of this process waiting in `wait_for_jobs`. Other processes sharing
     /// the file find new jobs when they poll.
     pub(crate) jobs_changed: Notify,
+    /// Instances this process has read or written (see `cache.rs`).
+    pub(crate) cache: InstanceCache,
     path: PathBuf,
     temporary_dir: Option<PathBuf>,
 }
@@ -95,6 +99,7 @@ impl SqliteStore {
                 writer,
                 readers,
                 jobs_changed: Notify::new(),
+                cache: InstanceCache::new(config.instance_cache_ttl),
                 path: config.path.clone(),
                 temporary_dir: config.temporary_dir.clone(),
             }),

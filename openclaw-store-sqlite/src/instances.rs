@@ -122,6 +122,9 @@ impl SqliteStore {
         }
         let stored = append_on(&mut tx, OP, event).await?;
         tx.commit().await.map_err(|e| error::map(OP, e))?;
+        let mut written = instance.clone();
+        written.version = 1;
+        self.inner.cache.wrote(&written);
         if job.is_some() {
             self.wake_workers();
         }
@@ -129,6 +132,17 @@ impl SqliteStore {
     }
 
     pub(crate) async fn update(&self, write: &InstanceWrite) -> Result<(Instance, Option<Event>)> {
+        let result = self.write_update(write).await;
+        match &result {
+            Ok((stored, _)) => self.inner.cache.wrote(stored),
+            // A newer version elsewhere (or an outcome we cannot be sure of): the caller's
+            // next read must come from the file.
+            Err(_) => self.inner.cache.forget(write.instance.id),
+        }
+        result
+    }
+
+    async fn write_update(&self, write: &InstanceWrite) -> Result<(Instance, Option<Event>)> {
         const OP: &str = "update_instance";
         let instance = &write.instance;
         let details = details_json(instance)?;
@@ -181,6 +195,18 @@ impl SqliteStore {
         event: &NewEvent,
         log: &RollbackLogEntry,
     ) -> Result<Event> {
+        let result = self.write_delete(id, expected_version, event, log).await;
+        self.inner.cache.forget(id);
+        result
+    }
+
+    async fn write_delete(
+        &self,
+        id: InstanceId,
+        expected_version: u64,
+        event: &NewEvent,
+        log: &RollbackLogEntry,
+    ) -> Result<Event> {
         const OP: &str = "delete_instance";
         let entry = json(log)?;
         let mut tx = self.write_tx(OP).await?;
@@ -220,6 +246,11 @@ impl SqliteStore {
     }
 
     pub(crate) async fn get(&self, id: InstanceId) -> Result<Option<Instance>> {
+        let cache = &self.inner.cache;
+        if let Some(instance) = cache.get(id) {
+            return Ok(Some(instance));
+        }
+        let start = cache.read_start();
         let row = sqlx::query(&format!(
             "SELECT {INSTANCE_COLUMNS} FROM instances WHERE id = ?1"
         ))
@@ -227,7 +258,11 @@ impl SqliteStore {
         .fetch_optional(&self.inner.readers)
         .await
         .map_err(|e| error::map("get_instance", e))?;
-        row.as_ref().map(instance_from_row).transpose()
+        let instance = row.as_ref().map(instance_from_row).transpose()?;
+        if let Some(found) = &instance {
+            cache.fill(start, found);
+        }
+        Ok(instance)
     }
 
     pub(crate) async fn find_live(&self, external_ref: &ExternalRef) -> Result<Option<Instance>> {

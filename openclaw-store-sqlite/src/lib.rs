@@ -40,6 +40,7 @@
 //!   written.
 
 mod api_keys;
+mod cache;
 mod config;
 mod connect;
 mod convert;

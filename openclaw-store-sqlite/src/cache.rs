@@ -1,0 +1,166 @@
+//! A cache of instances in front of `get_instance`.
+//!
+//! # Why
+//! Every sqlx query on SQLite travels to the connection's own thread and back, about 70 µs of
+//! CPU on a small machine, which caps `GET /v1/instances/{id}` far below what the HTTP layer
+//! can serve. Reads of one instance are by far the most frequent query (the API, every step
+//! of every job), and this store is the single-node default, where one process makes all
+//! the writes. So this process remembers the instances it has read or written.
+//!
+//! # Why it stays right
+//! - Every write of an instance through this store replaces or drops its entry after the
+//!   commit, so this process reads its own writes at once.
+//! - A read that raced a write must not put the older row back: a read fills the cache only
+//!   if no write of this store happened between its start and its end (a generation count
+//!   taken under the same lock as the fill).
+//! - Another process writing the same file (a second server, an operator's tool) is seen
+//!   within `ttl`, and sooner whenever this process's compare-and-swap finds a newer version
+//!   (a conflict drops the entry, so the caller's re-read goes to the file).
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use openclaw_core::domain::{Instance, InstanceId};
+
+/// More entries than this and the cache starts over (instances are a few hundred bytes each).
+const MAX_ENTRIES: usize = 100_000;
+
+#[derive(Debug)]
+pub(crate) struct InstanceCache {
+    ttl: Duration,
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    /// Bumped by every write of this store.
+    generation: u64,
+    entries: HashMap<InstanceId, (Instance, Instant)>,
+}
+
+/// Where a read started, for [`InstanceCache::fill`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ReadStart(u64);
+
+impl InstanceCache {
+    /// A cache whose entries live `ttl`; a zero `ttl` turns it off.
+    pub(crate) fn new(ttl: Duration) -> Self {
+        InstanceCache {
+            ttl,
+            state: Mutex::default(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // Every change under the lock is a few assignments that cannot panic half-way.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The cached instance, if there is a fresh entry.
+    pub(crate) fn get(&self, id: InstanceId) -> Option<Instance> {
+        if self.ttl.is_zero() {
+            return None;
+        }
+        let state = self.lock();
+        let (instance, at) = state.entries.get(&id)?;
+        (at.elapsed() < self.ttl).then(|| instance.clone())
+    }
+
+    /// Call before reading the file; pass the result to [`fill`](Self::fill).
+    pub(crate) fn read_start(&self) -> ReadStart {
+        ReadStart(self.lock().generation)
+    }
+
+    /// Remembers what a read found, unless a write of this store happened since `start`.
+    pub(crate) fn fill(&self, start: ReadStart, instance: &Instance) {
+        if self.ttl.is_zero() {
+            return;
+        }
+        let mut state = self.lock();
+        if state.generation == start.0 {
+            Self::put(&mut state, instance);
+        }
+    }
+
+    /// After a committed write: the instance as stored.
+    pub(crate) fn wrote(&self, instance: &Instance) {
+        let mut state = self.lock();
+        state.generation += 1;
+        if !self.ttl.is_zero() {
+            Self::put(&mut state, instance);
+        }
+    }
+
+    /// After a delete, or a write that failed or found a newer version: read the file next
+    /// time.
+    pub(crate) fn forget(&self, id: InstanceId) {
+        let mut state = self.lock();
+        state.generation += 1;
+        state.entries.remove(&id);
+    }
+
+    fn put(state: &mut State, instance: &Instance) {
+        if state.entries.len() >= MAX_ENTRIES {
+            state.entries.clear();
+        }
+        state
+            .entries
+            .insert(instance.id, (instance.clone(), Instant::now()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+    use openclaw_core::domain::{Catalog, CreateInstance};
+
+    use super::*;
+
+    fn instance(version: u64) -> Instance {
+        let request = CreateInstance {
+            customer_id: "c".into(),
+            subdomain: "cached".into(),
+            plan: "starter".into(),
+            region: "eu-west".into(),
+            ..Default::default()
+        }
+        .validate(&Catalog::default())
+        .unwrap();
+        let mut i = Instance::new(
+            InstanceId::from_uuid(uuid::Uuid::nil()),
+            request,
+            "z.test",
+            Utc::now(),
+        );
+        i.version = version;
+        i
+    }
+
+    #[test]
+    fn a_read_that_raced_a_write_does_not_put_the_old_row_back() {
+        let cache = InstanceCache::new(Duration::from_secs(60));
+        let start = cache.read_start();
+        cache.wrote(&instance(2));
+        cache.fill(start, &instance(1));
+        assert_eq!(cache.get(instance(1).id).unwrap().version, 2);
+        let start = cache.read_start();
+        cache.forget(instance(1).id);
+        cache.fill(start, &instance(1));
+        assert!(cache.get(instance(1).id).is_none());
+    }
+
+    #[test]
+    fn entries_expire_and_a_zero_ttl_caches_nothing() {
+        let cache = InstanceCache::new(Duration::from_millis(20));
+        cache.wrote(&instance(3));
+        assert!(cache.get(instance(3).id).is_some());
+        std::thread::sleep(Duration::from_millis(30));
+        assert!(cache.get(instance(3).id).is_none());
+        let off = InstanceCache::new(Duration::ZERO);
+        off.wrote(&instance(3));
+        let start = off.read_start();
+        off.fill(start, &instance(3));
+        assert!(off.get(instance(3).id).is_none());
+    }
+}
