@@ -106,6 +106,7 @@ macro_rules! store_conformance_tests {
             idempotency_keys,
             idempotency_expiry_and_purge,
             stats_count,
+            engine_drives_a_whole_life,
         );
     };
 }

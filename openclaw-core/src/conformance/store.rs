@@ -13,6 +13,7 @@ use crate::domain::{
 use crate::error::Error;
 use crate::ports::{InstanceWrite, NewInstance, Store};
 
+mod engine;
 mod events;
 mod idempotency;
 mod instances;
@@ -20,6 +21,7 @@ mod jobs;
 mod rollback;
 mod secrets;
 
+pub use engine::*;
 pub use events::*;
 pub use idempotency::*;
 pub use instances::*;
@@ -67,6 +69,7 @@ where
     idempotency_keys(new_store().await).await;
     idempotency_expiry_and_purge(new_store().await).await;
     stats_count(new_store().await).await;
+    engine_drives_a_whole_life(new_store().await).await;
 }
 
 /// A new pending instance of `customer`, at `now`.
