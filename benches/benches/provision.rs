@@ -83,7 +83,6 @@ impl Baseline {
             firewalls: vec![],
             enable_ipv6: true,
         };
-        assert!(self.compute.find_server(id).await.unwrap().is_none());
         let server = self.compute.create_server(&spec).await.unwrap();
         let records = self
             .dns
@@ -110,9 +109,8 @@ impl Baseline {
             let (stored, _) = self
                 .store
                 .update_instance(&InstanceWrite {
-                    instance: instance.clone(),
                     event: Some(event),
-                    job: None,
+                    ..InstanceWrite::new(instance.clone())
                 })
                 .await
                 .unwrap();

@@ -168,6 +168,11 @@ impl CloudflareDns {
                 .comment
                 .as_deref()
                 .and_then(Ownership::from_dns_comment),
+            created_at: record
+                .created_on
+                .as_deref()
+                .and_then(|at| chrono::DateTime::parse_from_rfc3339(at).ok())
+                .map(|at| at.with_timezone(&chrono::Utc)),
         })
     }
 

@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use crate::domain::InstanceStatus;
+use crate::domain::{InstanceStatus, JobId};
 
 /// Result with openclaw's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -139,6 +139,16 @@ pub enum Error {
         /// Whether the same call may succeed later (a lost connection) or not (a constraint).
         retryable: bool,
     },
+    /// The job's lease is no longer held: another worker rescued the job after the lease ran
+    /// out, or it ran out by the store's clock. The holder must stop: the store refuses its
+    /// writes and no provider call may start. Never retried.
+    #[error("lease on job {job} lost: {message}")]
+    LeaseLost {
+        /// The job whose lease was lost.
+        job: JobId,
+        /// What noticed it.
+        message: String,
+    },
     /// The operation was cancelled (shutdown, lost lease).
     #[error("cancelled: {reason}")]
     Cancelled {
@@ -203,6 +213,14 @@ impl Error {
         }
     }
 
+    /// An [`Error::LeaseLost`] for `job`.
+    pub fn lease_lost(job: JobId, message: impl Into<String>) -> Self {
+        Error::LeaseLost {
+            job,
+            message: message.into(),
+        }
+    }
+
     /// What a caller may do after this error.
     pub fn class(&self) -> ErrorClass {
         match self {
@@ -226,6 +244,7 @@ impl Error {
             | Error::InvalidTransition { .. }
             | Error::Unauthorized { .. }
             | Error::RetriesExhausted { .. }
+            | Error::LeaseLost { .. }
             | Error::Cancelled { .. }
             | Error::Internal { .. } => ErrorClass::Permanent,
         }
@@ -262,6 +281,7 @@ impl Error {
             Error::Provider { .. } => "provider_error",
             Error::RetriesExhausted { .. } => "retries_exhausted",
             Error::Store { .. } => "store_error",
+            Error::LeaseLost { .. } => "lease_lost",
             Error::Cancelled { .. } => "cancelled",
             Error::Internal { .. } => "internal",
         }

@@ -1,6 +1,7 @@
 //! Chaos: 500 provisions through several worker processes sharing one store and one set of
 //! providers, with random rate limits, server errors, timeouts and lost responses, while
-//! processes are killed mid-step and replaced. Afterwards every order is settled, no instance
+//! processes are killed mid-step and replaced, and others stall (frozen, as by SIGSTOP) for
+//! spans shorter and longer than their lease and then carry on. Afterwards every order is settled, no instance
 //! ever had two servers or two records of a kind, and the providers hold nothing that no live
 //! instance claims.
 #![allow(clippy::print_stderr)]
@@ -8,6 +9,7 @@
 
 mod common;
 
+use common::stall::{Freezer, FrozenCompute, FrozenDns, FrozenHealth, FrozenStore};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -35,16 +37,18 @@ struct World {
 }
 
 impl World {
-    /// One "process": its own engine over the shared store and providers.
-    fn process(&self, n: u64) -> Provisioner {
+    /// One "process": its own engine over the shared store and providers, every call
+    /// through its own freezer.
+    fn process(&self, n: u64, freezer: &Arc<Freezer>) -> Provisioner {
         let mut config = common::config();
         config.seed = Some(SEED ^ n);
         config.workers.name = format!("process-{n}");
+        let f = || freezer.clone();
         Provisioner::builder()
-            .compute(Arc::new(self.compute.clone()))
-            .dns(Arc::new(self.dns.clone()))
-            .health(Arc::new(self.health.clone()))
-            .store(Arc::new(self.store.clone()))
+            .compute(Arc::new(FrozenCompute(Arc::new(self.compute.clone()), f())))
+            .dns(Arc::new(FrozenDns(Arc::new(self.dns.clone()), f())))
+            .health(Arc::new(FrozenHealth(Arc::new(self.health.clone()), f())))
+            .store(Arc::new(FrozenStore(Arc::new(self.store.clone()), f())))
             .bus(self.bus.clone())
             .clock(Arc::new(self.clock))
             .retry_policy(common::fast_retries())
@@ -87,7 +91,8 @@ fn faults(seed: u64) -> RandomFaults {
 
 #[tokio::test(start_paused = true)]
 async fn five_hundred_provisions_under_chaos() {
-    let store = InMemoryStore::new();
+    let clock = TokioClock::default();
+    let store = InMemoryStore::with_clock(Arc::new(clock));
     let shared: Arc<dyn Store> = Arc::new(store.clone());
     let compute = InMemoryCompute::new(common::deployment());
     let world = World {
@@ -96,7 +101,7 @@ async fn five_hundred_provisions_under_chaos() {
         health: InMemoryHealth::following(compute.clone()),
         compute,
         store,
-        clock: TokioClock::default(),
+        clock,
     };
     world.compute.faults().set_random(Some(faults(SEED)));
     world.dns.faults().set_random(Some(faults(SEED + 1)));
@@ -107,17 +112,21 @@ async fn five_hundred_provisions_under_chaos() {
     world.dns.faults().set_latency(Duration::from_millis(100));
 
     let mut rng = StdRng::seed_from_u64(SEED);
-    let front = world.process(0);
+    let front = world.process(0, &Freezer::new());
     let mut next_process = 1;
-    let mut processes: Vec<JoinHandle<()>> = (0..3)
-        .map(|_| {
+    let mut freezers: Vec<Arc<Freezer>> = (0..3).map(|_| Freezer::new()).collect();
+    let mut processes: Vec<JoinHandle<()>> = freezers
+        .iter()
+        .map(|freezer| {
             next_process += 1;
-            start(world.process(next_process))
+            start(world.process(next_process, freezer))
         })
         .collect();
 
     let mut ids = Vec::new();
     let mut killed = 0;
+    let mut stalled = 0;
+    let mut stalls: Vec<JoinHandle<()>> = Vec::new();
     for n in 0..ORDERS {
         let order = common::request(&format!("chaos-{n}"));
         let instance = front.create(order).await.unwrap();
@@ -141,13 +150,30 @@ async fn five_hundred_provisions_under_chaos() {
                 processes[victim].abort();
                 killed += 1;
                 next_process += 1;
-                processes[victim] = start(world.process(next_process));
+                freezers[victim] = Freezer::new();
+                processes[victim] = start(world.process(next_process, &freezers[victim]));
+            } else if rng.random_bool(0.6) {
+                // Freeze a process for a while — sometimes past its lease — then let it go on.
+                let victim = rng.random_range(0..processes.len());
+                let freezer = freezers[victim].clone();
+                if !freezer.is_frozen() {
+                    stalled += 1;
+                    let span = Duration::from_secs(rng.random_range(5..150));
+                    freezer.freeze();
+                    stalls.push(tokio::spawn(async move {
+                        tokio::time::sleep(span).await;
+                        freezer.thaw();
+                    }));
+                }
             }
         }
     }
 
     // Let the chaos run on a while, then calm the providers and let everything settle.
     tokio::time::sleep(Duration::from_secs(120)).await;
+    for stall in stalls {
+        stall.await.unwrap();
+    }
     world.compute.faults().clear();
     world.dns.faults().clear();
     let mut settled = false;
@@ -171,6 +197,10 @@ async fn five_hundred_provisions_under_chaos() {
         "the test must actually kill processes ({killed})"
     );
     assert!(
+        stalled >= 5,
+        "the test must actually stall processes ({stalled})"
+    );
+    assert!(
         settled,
         "every accepted order reaches active, rolled_back or failed"
     );
@@ -187,8 +217,8 @@ async fn five_hundred_provisions_under_chaos() {
     let rescued = jobs.iter().filter(|j| j.attempts > 1).count();
     eprintln!(
         "chaos: {active} active, {rolled_back} rolled back, {failed} failed; {killed} processes \
-         killed, {rescued} jobs ran more than once; compute calls {}, dns calls {}, servers \
-         ever created {}",
+         killed, {stalled} stalled, {rescued} jobs ran more than once; compute calls {}, dns \
+         calls {}, servers ever created {}",
         world.compute.faults().total_calls(),
         world.dns.faults().total_calls(),
         world.compute.created_total(),

@@ -24,12 +24,16 @@ async fn fresh_store() -> Arc<dyn Store> {
 
 async fn compute_fixture() -> ComputeFixture {
     let ours = InMemoryCompute::new(deployment("prod"));
+    // Deletions linger as at Hetzner, long enough for the deleting check to see the window.
+    let deleting_for = Duration::from_millis(300);
+    ours.set_deleting_for(deleting_for);
     let theirs = ours.for_owner(deployment("staging"));
     ComputeFixture {
         ours: Arc::new(ours),
         owner: deployment("prod"),
         theirs: Arc::new(theirs),
         their_owner: deployment("staging"),
+        deleting_for,
     }
 }
 

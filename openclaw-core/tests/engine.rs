@@ -61,19 +61,33 @@ async fn create_returns_pending_and_workers_make_it_active() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_provision_costs_two_compute_calls_and_one_dns_call() {
+async fn a_life_costs_one_create_one_delete_and_no_look_up() {
     let h = Harness::new();
-    h.create("cost").await;
+    let i = h.create("cost").await;
     h.settle().await;
     let compute = h.compute.faults();
-    assert_eq!(compute.calls("find_server"), 1);
     assert_eq!(compute.calls("create_server"), 1);
     assert_eq!(
         compute.total_calls(),
-        2,
-        "nothing but a look-up and the create"
+        1,
+        "the first attempt creates directly"
     );
     assert_eq!(h.dns.faults().total_calls(), 1, "one ensure");
+    h.provisioner.terminate(i.id).await.unwrap();
+    h.settle().await;
+    assert_eq!(h.status(i.id).await, Terminated);
+    assert_eq!(compute.calls("delete_server"), 1);
+    assert_eq!(
+        compute.total_calls(),
+        2,
+        "the recorded server is deleted by id, without a look-up"
+    );
+    assert_eq!(
+        h.dns.faults().calls("find_records"),
+        0,
+        "records deleted by id"
+    );
+    assert_eq!(h.dns.faults().calls("delete_record"), 2, "A and AAAA");
 }
 
 #[tokio::test(start_paused = true)]
@@ -192,16 +206,25 @@ async fn illegal_requests_are_invalid_transitions() {
     let h = Harness::new();
     let i = h.create("erin").await;
     assert!(matches!(
-        h.provisioner.unsuspend(i.id).await,
+        h.provisioner.rollback(i.id, RollbackLevel::Partial).await,
+        Ok(ref rolling) if rolling.status == RollingBack
+    ));
+    h.settle().await;
+    assert!(matches!(
+        h.provisioner.suspend(i.id).await,
         Err(Error::InvalidTransition {
-            from: Pending,
-            to: Unsuspending
+            from: RolledBack,
+            ..
         })
     ));
     assert!(matches!(
-        h.provisioner.suspend(i.id).await,
-        Err(Error::InvalidTransition { from: Pending, .. })
+        h.provisioner.unsuspend(i.id).await,
+        Err(Error::InvalidTransition {
+            from: RolledBack,
+            ..
+        })
     ));
+    assert_eq!(h.provisioner.retry(i.id).await.unwrap().status, Pending);
     h.settle().await;
     assert!(matches!(
         h.provisioner.retry(i.id).await,
@@ -223,9 +246,10 @@ async fn a_lost_create_response_is_looked_up_not_repeated() {
     assert_eq!(h.status(i.id).await, Active);
     assert_eq!(h.compute.created_total(), 1);
     assert_eq!(h.compute.faults().calls("create_server"), 1);
-    assert!(
-        h.compute.faults().calls("find_server") >= 2,
-        "looked up after the loss"
+    assert_eq!(
+        h.compute.faults().calls("find_server"),
+        1,
+        "looked up once, after the loss"
     );
 }
 
@@ -291,10 +315,11 @@ async fn a_failed_server_create_rolls_back() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn with_the_trigger_disabled_a_permanent_failure_marks_failed_and_alerts() {
+async fn with_the_triggers_disabled_a_permanent_failure_marks_failed_and_alerts() {
     let h = Harness::with(
         |mut c| {
             c.rollback.triggers.remove(&Trigger::ServerCreateFailed);
+            c.rollback.triggers.remove(&Trigger::PermanentError);
             c
         },
         |b| b,
@@ -486,9 +511,17 @@ async fn a_compensation_that_keeps_failing_ends_failed_with_an_alert() {
     assert_eq!(dead[0].attempts, 5, "compensation_attempts");
     assert_eq!(h.provisioner.metrics().rollbacks_failed, 1);
 
-    // Once the provider recovers, retry finishes the rollback.
+    // Once the provider recovers, a rollback request finishes it (a retry would provision
+    // the never-active instance afresh instead).
     h.compute.faults().clear();
-    assert_eq!(h.provisioner.retry(i.id).await.unwrap().status, RollingBack);
+    assert_eq!(
+        h.provisioner
+            .rollback(i.id, RollbackLevel::Partial)
+            .await
+            .unwrap()
+            .status,
+        RollingBack
+    );
     h.settle().await;
     assert_eq!(h.status(i.id).await, RolledBack);
     assert!(h.compute.servers().is_empty());
@@ -778,12 +811,18 @@ async fn dns_conflict_with_a_foreign_record_never_overwrites_it() {
         .insert_unmarked(&format!("xavier.{ZONE}"), RecordType::A, "192.0.2.7");
     let i = h.create("xavier").await;
     h.settle().await;
-    // Not a rollback trigger: the instance stops for a person to look at, keeping its server.
-    let failed = h.provisioner.get(i.id).await.unwrap();
-    assert_eq!(failed.status, Failed);
-    assert_eq!(failed.last_error.unwrap().code, "conflict");
+    // No retry can fix it: the provisioning rolls back, and no server is left billing.
+    let rolled = h.provisioner.get(i.id).await.unwrap();
+    assert_eq!(rolled.status, RolledBack);
+    let last = rolled.last_error.unwrap();
+    assert_eq!(last.code, "conflict");
+    assert!(
+        last.message.contains(Trigger::PermanentError.as_str()),
+        "{last:?}"
+    );
+    assert!(h.compute.servers().is_empty(), "the server was deleted");
     let records = h.dns.records();
-    assert_eq!(records, vec![foreign]);
+    assert_eq!(records, vec![foreign], "the foreign record is untouched");
 }
 
 fn with_keys(subdomain: &str, keys: &[(&str, &str)]) -> CreateInstance {
@@ -901,4 +940,36 @@ async fn bad_provider_keys_are_refused_before_anything_is_written() {
             .await,
         Err(Error::NotFound { .. })
     ));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_server_still_being_deleted_is_never_adopted() {
+    let h = Harness::new();
+    // As at Hetzner: a deleted server lingers as `deleting`, its name still taken.
+    h.compute.set_deleting_for(Duration::from_secs(20));
+    let i = h.create("again").await;
+    h.settle().await;
+    let first = h
+        .provisioner
+        .get(i.id)
+        .await
+        .unwrap()
+        .resources
+        .server_id
+        .unwrap();
+    h.provisioner
+        .rollback(i.id, RollbackLevel::Partial)
+        .await
+        .unwrap();
+    h.settle().await;
+    assert_eq!(h.status(i.id).await, RolledBack);
+    // Retried at once: the create meets the old server still being deleted under the same
+    // name, waits, and makes a new one rather than adopting the dying one.
+    h.provisioner.retry(i.id).await.unwrap();
+    h.settle().await;
+    let active = h.provisioner.get(i.id).await.unwrap();
+    assert_eq!(active.status, Active);
+    assert_ne!(active.resources.server_id.as_ref(), Some(&first));
+    assert_eq!(h.compute.created_total(), 2);
+    assert_eq!(h.compute.servers().len(), 1);
 }

@@ -36,6 +36,7 @@ fn dns_accepting_a_record() -> MockDns {
             ttl: spec.ttl,
             proxied: spec.proxied,
             ownership: Some(spec.ownership.clone()),
+            created_at: None,
         }])
     });
     dns
@@ -54,22 +55,13 @@ fn provisioner(compute: MockCompute, dns: MockDns) -> Provisioner {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_provision_looks_up_then_creates_once() {
+async fn a_first_attempt_creates_without_a_look_up() {
     let mut compute = MockCompute::new();
-    let mut order = Sequence::new();
-    compute
-        .expect_find_server()
-        .times(1)
-        .in_sequence(&mut order)
-        .returning(|_| Ok(None));
-    compute
-        .expect_create_server()
-        .times(1)
-        .in_sequence(&mut order)
-        .returning(|spec| {
-            assert!(!spec.user_data.expose().is_empty());
-            Ok(server(spec.name.clone(), spec.labels.clone()))
-        });
+    compute.expect_find_server().never();
+    compute.expect_create_server().times(1).returning(|spec| {
+        assert!(!spec.user_data.expose().is_empty());
+        Ok(server(spec.name.clone(), spec.labels.clone()))
+    });
     let p = provisioner(compute, dns_accepting_a_record());
     let i = p.create(common::request("mocked")).await.unwrap();
     p.run_pending_jobs().await.unwrap();
@@ -79,18 +71,36 @@ async fn a_provision_looks_up_then_creates_once() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_found_server_is_adopted_without_a_create() {
+async fn a_later_attempt_looks_up_first_and_adopts_without_a_create() {
     let mut compute = MockCompute::new();
-    compute.expect_find_server().times(1).returning(|id| {
-        let owner = common::deployment();
-        Ok(Some(server(
-            openclaw_core::ports::ownership::server_name(id),
-            openclaw_core::ports::ownership::server_labels(&owner, id),
-        )))
-    });
-    compute.expect_create_server().never();
+    let mut order = Sequence::new();
+    // The first attempt fails in a way another attempt may fix...
+    compute
+        .expect_create_server()
+        .times(1)
+        .in_sequence(&mut order)
+        .returning(|_| Err(openclaw_core::Error::unavailable("hetzner", "502")));
+    // ...and the second looks first, finds the server, and never creates again.
+    compute
+        .expect_find_server()
+        .times(1)
+        .in_sequence(&mut order)
+        .returning(|id| {
+            let owner = common::deployment();
+            Ok(Some(server(
+                openclaw_core::ports::ownership::server_name(id),
+                openclaw_core::ports::ownership::server_labels(&owner, id),
+            )))
+        });
     let p = provisioner(compute, dns_accepting_a_record());
     let i = p.create(common::request("adopted")).await.unwrap();
+    p.run_pending_jobs().await.unwrap();
+    assert_eq!(
+        p.get(i.id).await.unwrap().status,
+        InstanceStatus::Provisioning
+    );
+    // The first retry waits at most `retry_base` (full jitter over it).
+    tokio::time::sleep(p.config().workers.retry_base).await;
     p.run_pending_jobs().await.unwrap();
     assert_eq!(p.get(i.id).await.unwrap().status, InstanceStatus::Active);
 }

@@ -719,6 +719,7 @@ impl Dns for FakeDns {
                 ttl: spec.ttl,
                 proxied: spec.proxied,
                 ownership: Some(spec.ownership.clone()),
+                created_at: None,
             });
         }
         match fault {

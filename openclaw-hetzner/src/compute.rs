@@ -143,7 +143,9 @@ impl HetznerCompute {
     }
 
     /// Adopts the server named `spec.name` after Hetzner refused a duplicate name: ours
-    /// (same owner and instance labels) is returned, anything else is `Conflict`.
+    /// (same owner and instance labels) is returned, anything else is `Conflict`. Ours
+    /// while it is being deleted is never adopted: it is a retryable `Unavailable`, so the
+    /// caller's retry creates a new server once Hetzner has freed the name.
     async fn adopt(&self, spec: &ServerSpec) -> Result<Server> {
         let page = self.list_page(&[("name", spec.name.clone())]).await?;
         let Some(existing) = page.servers.into_iter().find(|s| s.name == spec.name) else {
@@ -167,6 +169,18 @@ impl HetznerCompute {
                 "a server named {} exists at Hetzner (id {}) and does not carry this instance's ownership labels",
                 spec.name, existing.id
             )));
+        }
+        if is_deleting(&existing) {
+            // Hetzner answered 409 (the name is taken): not a server error, so waiting for
+            // the name is never mistaken for an outage.
+            return Err(Error::Unavailable {
+                service: PROVIDER.to_string(),
+                message: format!(
+                    "the previous server named {} (id {}) is still being deleted; the name is free once it is gone",
+                    spec.name, existing.id
+                ),
+                status: Some(409),
+            });
         }
         tracing::info!(server = existing.id, name = %spec.name, "adopting the server of an earlier create");
         to_server("GET /servers", existing)
@@ -341,7 +355,9 @@ impl Compute for HetznerCompute {
             .servers
             .into_iter()
             .filter(|s| {
-                self.is_ours(&s.labels) && s.labels.get(LABEL_INSTANCE) == Some(&instance_label)
+                self.is_ours(&s.labels)
+                    && s.labels.get(LABEL_INSTANCE) == Some(&instance_label)
+                    && !is_deleting(s)
             })
             .collect();
         matching.sort_by_key(|s| s.id);
@@ -370,8 +386,9 @@ impl Compute for HetznerCompute {
             // Hetzner ids are numbers: no server has this one.
             return Ok(());
         };
-        // The server is gone from the project as soon as Hetzner accepts the delete; its
-        // action only tracks the clean-up, so waiting for it would spend polls for nothing.
+        // Once Hetzner accepts the delete the server only lingers as `deleting`, which
+        // find_server, list_owned and adoption all pass over; waiting for its action would
+        // spend polls for nothing.
         match self
             .client
             .request::<serde_json::Value>(
@@ -409,7 +426,8 @@ impl Compute for HetznerCompute {
                 ])
                 .await?;
             for server in reply.servers {
-                if self.is_ours(&server.labels) {
+                // One being deleted is on its way out already: the sweep must not report it.
+                if self.is_ours(&server.labels) && !is_deleting(&server) {
                     servers.push(to_server("GET /servers", server)?);
                 }
             }
@@ -420,6 +438,12 @@ impl Compute for HetznerCompute {
         }
         Ok(servers)
     }
+}
+
+/// Whether Hetzner is deleting `server`: it still holds its name for a moment, but must
+/// never be found, listed or adopted again.
+fn is_deleting(server: &ServerModel) -> bool {
+    server_status(&server.status) == ServerStatus::Deleting
 }
 
 /// The number inside a Hetzner server id, `None` for an id Hetzner cannot have given.

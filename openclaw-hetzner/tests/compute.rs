@@ -213,13 +213,25 @@ async fn delete_is_idempotent() {
         .await
         .unwrap();
     compute.delete_server(&server.id).await.unwrap();
-    assert!(fake.servers().is_empty());
+    // Hetzner keeps it as `deleting` for a moment; deleting it again meanwhile succeeds.
     compute.delete_server(&server.id).await.unwrap();
+    let lingering = compute.get_server(&server.id).await.unwrap().unwrap();
+    assert_eq!(lingering.status, ServerStatus::Deleting);
+
+    // And once it is gone (404), too.
+    fake.set_deleting_for(Duration::ZERO);
+    let other = compute
+        .create_server(&spec("prod", InstanceId::new()))
+        .await
+        .unwrap();
+    compute.delete_server(&other.id).await.unwrap();
+    assert!(fake.server(numeric(&other.id)).is_none());
+    compute.delete_server(&other.id).await.unwrap();
     compute
         .delete_server(&ServerId::parse("not-numeric").unwrap())
         .await
         .unwrap();
-    assert!(compute.get_server(&server.id).await.unwrap().is_none());
+    assert!(compute.get_server(&other.id).await.unwrap().is_none());
 }
 
 #[tokio::test]

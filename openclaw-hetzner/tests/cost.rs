@@ -1,5 +1,6 @@
-//! What a provision costs at Hetzner: core's `Provisioner` drives `HetznerCompute` on the
-//! fake, and the fake counts every request it received.
+//! What an instance's life costs at Hetzner: core's `Provisioner` drives `HetznerCompute`
+//! on the fake, and the fake counts every request it received. The physical limit is two:
+//! one create, one delete.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stderr)]
 
 mod common;
@@ -40,7 +41,7 @@ fn order(subdomain: &str) -> CreateInstance {
 }
 
 #[tokio::test]
-async fn a_provision_costs_two_hetzner_requests() {
+async fn a_life_costs_two_hetzner_requests() {
     let fake = FakeHetzner::start().await.unwrap();
     let provisioner = provisioner(&fake);
     let instance = provisioner.create(order("alice")).await.unwrap();
@@ -49,11 +50,11 @@ async fn a_provision_costs_two_hetzner_requests() {
     assert_eq!(instance.status, InstanceStatus::Active);
 
     let counts = fake.request_counts();
-    eprintln!("hetzner requests per provision: {counts:?}");
-    // Find by label (a worker that died after a create left a server to adopt), then create.
-    assert_eq!(fake.request_count(Endpoint::ListServers), 1, "{counts:?}");
+    eprintln!("hetzner requests to provision: {counts:?}");
+    // The first attempt creates directly: the name derived from the instance id makes a
+    // second server impossible, so no look-up comes first.
     assert_eq!(fake.request_count(Endpoint::CreateServer), 1, "{counts:?}");
-    assert_eq!(fake.total_requests(), 2, "{counts:?}");
+    assert_eq!(fake.total_requests(), 1, "{counts:?}");
 
     // The user data the VPS boots with reached Hetzner, and the addresses the engine
     // recorded are those of the create response.
@@ -63,19 +64,38 @@ async fn a_provision_costs_two_hetzner_requests() {
         .unwrap()
         .starts_with("#cloud-config"));
     assert_eq!(instance.resources.ipv4, server.ipv4);
+
+    // Terminating deletes the recorded server by its id: one request, no look-up.
+    provisioner.terminate(instance.id).await.unwrap();
+    provisioner.run_pending_jobs().await.unwrap();
+    assert_eq!(
+        provisioner.get(instance.id).await.unwrap().status,
+        InstanceStatus::Terminated
+    );
+    let counts = fake.request_counts();
+    eprintln!("hetzner requests per instance life: {counts:?}");
+    assert_eq!(fake.request_count(Endpoint::DeleteServer), 1, "{counts:?}");
+    assert_eq!(fake.total_requests(), 2, "{counts:?}");
 }
 
 #[tokio::test]
-async fn ten_provisions_cost_twenty_requests() {
+async fn ten_lives_cost_twenty_requests() {
     let fake = FakeHetzner::start().await.unwrap();
     let provisioner = provisioner(&fake);
+    let mut ids = Vec::new();
     for i in 0..10 {
-        provisioner
+        let instance = provisioner
             .create(order(&format!("user{i}")))
             .await
             .unwrap();
+        ids.push(instance.id);
     }
     provisioner.run_pending_jobs().await.unwrap();
     assert_eq!(fake.servers().len(), 10);
+    assert_eq!(fake.total_requests(), 10, "{:?}", fake.request_counts());
+    for id in ids {
+        provisioner.terminate(id).await.unwrap();
+    }
+    provisioner.run_pending_jobs().await.unwrap();
     assert_eq!(fake.total_requests(), 20, "{:?}", fake.request_counts());
 }

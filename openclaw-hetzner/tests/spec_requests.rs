@@ -12,7 +12,7 @@ use std::time::Duration;
 use common::adapter;
 use openclaw_core::domain::InstanceId;
 use openclaw_core::ports::Compute;
-use openclaw_hetzner::fake::{Endpoint, FakeHetzner, Fault, RecordedRequest};
+use openclaw_hetzner::fake::{Endpoint, FakeHetzner, FakeOptions, Fault, RecordedRequest};
 use serde_json::{json, Value};
 
 /// Validates one recorded request against its operation.
@@ -205,7 +205,12 @@ fn response_schema(spec: &Value, operation_id: &str, status: u16) -> Value {
 #[tokio::test]
 async fn every_response_the_fake_gives_matches_the_spec() {
     let spec = openapi::spec();
-    let fake = FakeHetzner::start().await.unwrap();
+    let fake = FakeHetzner::start_with(FakeOptions {
+        deleting_for: Duration::from_millis(50),
+        ..FakeOptions::default()
+    })
+    .await
+    .unwrap();
     fake.set_action_delay(Duration::from_millis(1));
     let http = reqwest::Client::new();
     let base = fake.base_url().to_string();
@@ -282,6 +287,21 @@ async fn every_response_the_fake_gives_matches_the_spec() {
     let (status, body) = call(reqwest::Method::DELETE, &format!("/servers/{id}"), None).await;
     check("delete_server", status, &body);
     let (status, body) = call(reqwest::Method::GET, &format!("/servers/{id}"), None).await;
+    assert_eq!(body["server"]["status"], "deleting");
+    check("get_server", status, &body);
+    let (status, body) = call(
+        reqwest::Method::POST,
+        &format!("/servers/{id}/actions/poweron"),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (423, Some("locked"))
+    );
+    check("power_on_server", status, &body);
+    tokio::time::sleep(Duration::from_millis(80)).await;
+    let (status, body) = call(reqwest::Method::GET, &format!("/servers/{id}"), None).await;
     assert_eq!(status, 404);
     check("get_server", status, &body);
     let (status, body) = call(
@@ -300,7 +320,7 @@ async fn every_response_the_fake_gives_matches_the_spec() {
     let (status, body) = call(reqwest::Method::GET, "/servers", None).await;
     assert_eq!(status, 429);
     check("list_servers", status, &body);
-    assert_eq!(checked.len(), 12);
+    assert_eq!(checked.len(), 14);
     // And the validation is not vacuous.
     let strict = openapi::validator(&spec, &response_schema(&spec, "get_server", 200));
     assert!(!strict.is_valid(&json!({"server": {"id": 1, "name": "x"}})));

@@ -111,7 +111,13 @@ async fn a_machine_bootstraps_once_then_is_ready_until_powered_off_or_deleted() 
     assert_eq!(calls.load(Ordering::SeqCst), 3);
 
     compute.delete_server(&server.id).await.unwrap();
+    // The machine stops as soon as the deletion starts, while the server still lingers.
+    assert_eq!(
+        fake.server(id).map(|s| s.status).as_deref(),
+        Some("deleting")
+    );
     assert_eq!(startupz(&fake, instance).await, 404);
+    assert!(fake.vps(id).is_none());
     // The machines' endpoints are not Hetzner requests.
     assert!(fake
         .requests()

@@ -22,7 +22,7 @@ pub const DEFAULT_DATABASE_URL: &str = "sqlite://openclaw.db";
 /// Where generated keys are kept (mode 0600).
 pub const DEFAULT_SECRETS_FILE: &str = "openclaw.secrets";
 /// The control plane URL cloud-init gets when none is configured: it never resolves.
-const PLACEHOLDER_CONTROL_PLANE: &str = "https://openclaw.invalid";
+pub(crate) const PLACEHOLDER_CONTROL_PLANE: &str = "https://openclaw.invalid";
 
 /// A secret from the configuration. `Debug` and `Serialize` show `[redacted]`.
 #[derive(Clone, PartialEq, Eq)]

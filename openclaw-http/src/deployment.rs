@@ -89,8 +89,11 @@ pub async fn assemble(config: &Config, listen: SocketAddr) -> Result<Deployment>
     engine.bootstrap_key = Some(keys.bootstrap.clone());
     engine.secrets_key = Some(keys.sealing.clone());
     if mode == Mode::Sandbox {
-        // The fake machines run here and call back over loopback.
-        engine.cloud_init.control_plane_url = local_url(listen);
+        // The fake machines run here and call back over loopback — unless the configuration
+        // names the address several sandbox replicas share.
+        if engine.cloud_init.control_plane_url == crate::config::PLACEHOLDER_CONTROL_PLANE {
+            engine.cloud_init.control_plane_url = local_url(listen);
+        }
         engine.health.interval = config.sandbox.health_interval;
     }
 
@@ -109,6 +112,8 @@ pub async fn assemble(config: &Config, listen: SocketAddr) -> Result<Deployment>
                     bootstrap_retry_delay: config.sandbox.bootstrap_retry_delay,
                     ..VpsOptions::default()
                 },
+                // Deleted servers linger as `deleting` for the fake's default, as at Hetzner.
+                ..FakeOptions::default()
             })
             .await
             .map_err(|e| Error::unavailable("fake hetzner", e.to_string()))?;

@@ -321,8 +321,18 @@ pub fn render(http: &HttpMetrics, engine: &MetricsSnapshot, stats: Option<&Store
         ),
         (
             "openclaw_leases_lost_total",
-            "Jobs abandoned because their lease was taken over.",
+            "Jobs stopped because their lease was lost (taken over, or run out while the worker stalled).",
             engine.leases_lost,
+        ),
+        (
+            "openclaw_jobs_panicked_total",
+            "Job attempts that panicked (each counted as a failed attempt).",
+            engine.jobs_panicked,
+        ),
+        (
+            "openclaw_orphans_deleted_total",
+            "Orphaned servers and DNS records the sweep deleted.",
+            engine.orphans_deleted,
         ),
         (
             "openclaw_health_checks_total",
@@ -367,6 +377,13 @@ pub fn render(http: &HttpMetrics, engine: &MetricsSnapshot, stats: Option<&Store
         } else {
             engine.rollback_seconds_total / finished as f64
         },
+    );
+    single(
+        &mut out,
+        "openclaw_workers_running",
+        "Whether this process's provisioning workers are running.",
+        "gauge",
+        u8::from(engine.workers_running),
     );
     single(
         &mut out,

@@ -133,6 +133,11 @@ pub struct InstanceView {
     pub status_changed_at: DateTime<Utc>,
     /// The error that stopped the last operation, if any.
     pub last_error: Option<LastErrorView>,
+    /// When it first became active (`null` for one that never was).
+    pub activated_at: Option<DateTime<Utc>>,
+    /// A billing request accepted before the instance reached the state where it applies:
+    /// `suspend` (carried out once it is active) or `unsuspend` (once it is suspended).
+    pub pending_request: Option<String>,
 }
 
 /// The provider resources of an instance.
@@ -203,6 +208,8 @@ impl From<&Instance> for InstanceView {
             updated_at: i.updated_at,
             status_changed_at: i.status_changed_at,
             last_error: i.last_error.as_ref().map(LastErrorView::from),
+            activated_at: i.activated_at,
+            pending_request: i.pending_request.map(|r| r.as_str().to_string()),
         }
     }
 }

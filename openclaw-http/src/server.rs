@@ -8,6 +8,7 @@
 
 use std::io::Write;
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use openclaw_core::{Error, Result};
@@ -67,7 +68,8 @@ pub async fn serve(
         deployment.metrics.clone(),
         &config.http,
     )
-    .with_shutdown(rx.clone());
+    .with_shutdown(rx.clone())
+    .with_workers();
     let app = routes::app(state);
 
     let write = |out: &mut (dyn Write + Send), line: String| {
@@ -109,25 +111,51 @@ pub async fn serve(
     tracing::info!(mode, listen = %local, "serving");
 
     let provisioner = deployment.provisioner.clone();
+    let tx = Arc::new(tx);
+    let stopping = Arc::new(AtomicBool::new(false));
+    // The workers, watched: if they end before a shutdown was asked for (a failure that
+    // escaped every job's guard), the server stops too and `serve` returns the error, so
+    // the process exits non-zero and its supervisor restarts it — rather than go on
+    // accepting orders that nothing carries out. `/readyz` answers 503 from that moment.
     let workers = tokio::spawn({
         let rx = rx.clone();
-        async move { provisioner.run_workers(raised(rx)).await }
+        let tx = tx.clone();
+        let stopping = stopping.clone();
+        async move {
+            let ended = provisioner.run_workers(raised(rx)).await;
+            if !stopping.load(Ordering::SeqCst) {
+                let why = match &ended {
+                    Ok(()) => "the provisioning workers stopped".to_string(),
+                    Err(error) => format!("the provisioning workers stopped: {error}"),
+                };
+                tracing::error!(reason = %why, "stopping the server");
+                let _ = tx.send(true);
+                return Err(Error::internal(why));
+            }
+            ended
+        }
     });
-    let tx = Arc::new(tx);
     let stopper = tx.clone();
-    tokio::spawn(async move {
-        stop.await;
-        tracing::info!("shutting down: no new requests; jobs stop at their next step");
-        let _ = stopper.send(true);
+    tokio::spawn({
+        let stopping = stopping.clone();
+        async move {
+            stop.await;
+            stopping.store(true, Ordering::SeqCst);
+            tracing::info!("shutting down: no new requests; jobs stop at their next step");
+            let _ = stopper.send(true);
+        }
     });
     let served = axum::serve(listener, app)
         .with_graceful_shutdown(raised(rx.clone()))
         .await;
     // The server can also end on its own (an accept error): stop the workers then too.
+    stopping.store(true, Ordering::SeqCst);
     let _ = tx.send(true);
     let deadline = config.http.shutdown_timeout;
+    let mut failure = None;
     match tokio::time::timeout(deadline, workers).await {
         Ok(Ok(Ok(()))) => {}
+        Ok(Ok(Err(error @ Error::Internal { .. }))) => failure = Some(error),
         Ok(Ok(Err(error))) => tracing::warn!(%error, "workers stopped with an error"),
         Ok(Err(error)) => tracing::warn!(%error, "workers panicked"),
         Err(_) => {
@@ -138,6 +166,9 @@ pub async fn serve(
     }
     drop(deployment);
     served.map_err(|e| Error::unavailable("http server", e.to_string()))?;
+    if let Some(error) = failure {
+        return Err(error);
+    }
     tracing::info!("stopped");
     Ok(())
 }

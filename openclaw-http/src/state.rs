@@ -32,6 +32,9 @@ pub struct AppState {
     /// Turns true when the server shuts down: event streams end then, so that graceful
     /// shutdown does not wait for them forever.
     pub shutdown: watch::Receiver<bool>,
+    /// Whether this process runs the provisioner's workers: then it is ready only while
+    /// they run (orders accepted with nothing to carry them out would wait for ever).
+    pub runs_workers: bool,
 }
 
 impl std::fmt::Debug for AppState {
@@ -100,7 +103,15 @@ impl AppState {
             key_cache: Arc::new(KeyCache::new(config.key_cache_ttl)),
             settings: Arc::new(Settings::from(config)),
             shutdown,
+            runs_workers: false,
         }
+    }
+
+    /// The same state, ready only while the provisioner's workers run in this process.
+    #[must_use]
+    pub fn with_workers(mut self) -> Self {
+        self.runs_workers = true;
+        self
     }
 
     /// The same state, ending event streams when `shutdown` turns true.

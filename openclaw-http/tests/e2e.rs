@@ -1,7 +1,12 @@
 //! End to end: the built binary in sandbox mode (fake Hetzner and Cloudflare in process,
 //! fake machines that bootstrap over HTTP), driven over HTTP with an SSE client attached —
 //! on SQLite, and on PostgreSQL.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stderr
+)]
 
 mod process;
 
@@ -156,5 +161,72 @@ async fn twenty_instances_live_and_die_in_the_sandbox_on_postgresql() {
         .execute(&pool)
         .await
         .unwrap();
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// A counter of `/metrics` by its name and labels.
+fn counter(metrics: &str, series: &str) -> u64 {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{series} not in {metrics}"))
+}
+
+/// What an instance's life costs at the providers, read from `/metrics` of the sandbox: two
+/// Hetzner requests (one create, one delete) and five Cloudflare ones (a look-up before the
+/// A and AAAA creates, so a record that is not ours is never joined; two deletes by id).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_life_costs_two_hetzner_requests() {
+    const LIVES: u64 = 10;
+    let dir = temp_dir("e2e-cost");
+    let server = Server::start(&dir, &fast_config(""), &[]).await;
+    let api = Api::new(&server.url, server.admin_key.as_deref().unwrap());
+    let mut stream = api.events(None).await;
+    let ids: Vec<String> = join_all((0..LIVES).map(|i| {
+        let api = api.clone();
+        async move { api.create(&format!("cost-{i}")).await }
+    }))
+    .await;
+    let set: HashSet<String> = ids.iter().cloned().collect();
+    until_all(&mut stream, &set, Status::Active, Duration::from_secs(120)).await;
+    for id in &ids {
+        let (status, _) = api
+            .call(
+                reqwest::Method::DELETE,
+                &format!("/v1/instances/{id}"),
+                None,
+            )
+            .await;
+        assert_eq!(status, 202);
+    }
+    until_all(
+        &mut stream,
+        &set,
+        Status::Terminated,
+        Duration::from_secs(120),
+    )
+    .await;
+    let metrics = reqwest::get(format!("{}/metrics", server.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let hetzner = counter(
+        &metrics,
+        "openclaw_provider_requests_total{provider=\"hetzner\"}",
+    );
+    let cloudflare = counter(
+        &metrics,
+        "openclaw_provider_requests_total{provider=\"cloudflare\"}",
+    );
+    eprintln!(
+        "per instance life: {} Hetzner requests, {} Cloudflare requests",
+        hetzner as f64 / LIVES as f64,
+        cloudflare as f64 / LIVES as f64
+    );
+    assert_eq!(hetzner, 2 * LIVES, "{metrics}");
+    assert_eq!(cloudflare, 5 * LIVES, "{metrics}");
+    assert!(server.terminate().await.success());
     std::fs::remove_dir_all(dir).unwrap();
 }

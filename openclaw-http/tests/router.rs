@@ -80,13 +80,24 @@ async fn the_lifecycle_through_the_api() {
     let h = harness().await;
     let id = h.create(&h.manage, Some("c1"), "life").await;
     assert_eq!(h.status_of(&id).await, "pending");
-    // Suspending what is not active is an invalid transition.
+    // A suspend before the instance is active is accepted, and waits for it; an unsuspend
+    // withdraws it.
     let reply = h
         .post(&format!("/v1/instances/{id}/suspend"), &h.manage, json!({}))
         .await;
-    assert_eq!(reply.status, StatusCode::CONFLICT);
-    assert_eq!(reply.code(), "invalid_transition");
-    assert_eq!(reply.body["error"]["details"]["from"], "pending");
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.text);
+    assert_eq!(reply.body["status"], "pending");
+    assert_eq!(reply.body["pending_request"], "suspend");
+    let reply = h
+        .post(
+            &format!("/v1/instances/{id}/unsuspend"),
+            &h.manage,
+            json!({}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.text);
+    assert_eq!(reply.body["pending_request"], serde_json::Value::Null);
+    assert_eq!(reply.body["activated_at"], serde_json::Value::Null);
     h.run_jobs().await;
     assert_eq!(h.status_of(&id).await, "active");
     let reply = h.get(&format!("/v1/instances/{id}"), &h.manage).await;
@@ -125,6 +136,13 @@ async fn the_lifecycle_through_the_api() {
     assert_eq!(reply.body["status"], "terminating");
     h.run_jobs().await;
     assert_eq!(h.status_of(&id).await, "terminated");
+    // Nothing is left to suspend.
+    let reply = h
+        .post(&format!("/v1/instances/{id}/suspend"), &h.manage, json!({}))
+        .await;
+    assert_eq!(reply.status, StatusCode::CONFLICT);
+    assert_eq!(reply.code(), "invalid_transition");
+    assert_eq!(reply.body["error"]["details"]["from"], "terminated");
 
     let reply = h.get(&format!("/v1/instances/{id}/events"), &h.read).await;
     assert_eq!(reply.status, StatusCode::OK);
@@ -836,4 +854,37 @@ async fn websocket_streams_events_and_resumes() {
         .unwrap();
     let refused = tokio_tungstenite::connect_async(request).await.unwrap_err();
     assert!(refused.to_string().contains("401"), "{refused}");
+}
+
+#[tokio::test]
+async fn a_server_whose_workers_do_not_run_is_not_ready() {
+    use tower::ServiceExt;
+    let h = harness().await;
+    let app = openclaw_http::routes::app(h.state.clone().with_workers());
+    let ready = |app: axum::Router| async move {
+        let request = axum::http::Request::get("/readyz")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        app.oneshot(request).await.unwrap().status()
+    };
+    assert_eq!(ready(app.clone()).await, StatusCode::SERVICE_UNAVAILABLE);
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let p = h.provisioner.clone();
+    let workers = tokio::spawn(async move {
+        p.run_workers(async {
+            let _ = stopped.await;
+        })
+        .await
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(ready(app.clone()).await, StatusCode::OK);
+    let metrics = h.call(Method::GET, "/metrics", None, None).await;
+    assert!(
+        metrics.text.contains("openclaw_workers_running 1"),
+        "{}",
+        metrics.text
+    );
+    stop.send(()).unwrap();
+    workers.await.unwrap().unwrap();
+    assert_eq!(ready(app).await, StatusCode::SERVICE_UNAVAILABLE);
 }

@@ -6,59 +6,10 @@
 mod process;
 
 use std::collections::{BTreeSet, HashSet};
-use std::process::Stdio;
 use std::time::Duration;
 
 use futures_util::future::join_all;
-use process::{temp_dir, Api, Server, BIN};
-use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
-
-/// Starts `openclaw fake …` and returns it with the lines it printed first.
-async fn start_fake(args: &[&str], lines: usize) -> (Child, Vec<String>) {
-    let mut child = Command::new(BIN)
-        .arg("fake")
-        .args(args)
-        .env("OPENCLAW_LOG", "warn")
-        .current_dir(std::env::temp_dir())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut reader = BufReader::new(child.stdout.take().unwrap()).lines();
-    let mut out = Vec::new();
-    while out.len() < lines {
-        let line = tokio::time::timeout(Duration::from_secs(30), reader.next_line())
-            .await
-            .expect("the fake starts")
-            .unwrap()
-            .expect("the fake prints its address");
-        out.push(line);
-    }
-    (child, out)
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-async fn get_json(url: &str, token: &str) -> Value {
-    reqwest::Client::new()
-        .get(url)
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
-}
+use process::{free_port, get_json, start_fake, temp_dir, Api, Server};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_server_leaves_nothing_half_done() {

@@ -3,42 +3,21 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use openclaw_core::domain::{ApiKey, CustomerId, Scope};
+use openclaw_core::domain::{ApiKey, CustomerId};
 use openclaw_core::ports::ApiKeyStore;
 use openclaw_core::{Error, Result};
-use sqlx::postgres::PgRow;
+use openclaw_store_sql::{api_key_from, API_KEY_COLUMNS};
 
 use crate::connect::PgStore;
-use crate::convert::get;
-use crate::error::{self, corrupt};
-
-const API_KEY_COLUMNS: &str = "id, name, scope, customer_id, secret_hash, created_at, revoked_at";
-
-fn api_key_from_row(row: &PgRow) -> Result<ApiKey> {
-    let scope: String = get(row, "scope")?;
-    let customer: Option<String> = get(row, "customer_id")?;
-    Ok(ApiKey {
-        id: get(row, "id")?,
-        name: get(row, "name")?,
-        scope: scope.parse::<Scope>().map_err(corrupt)?,
-        customer_id: customer
-            .map(CustomerId::parse)
-            .transpose()
-            .map_err(corrupt)?,
-        secret_hash: get(row, "secret_hash")?,
-        created_at: get(row, "created_at")?,
-        revoked_at: get(row, "revoked_at")?,
-    })
-}
+use crate::error;
+use crate::row::PgColumns;
 
 #[async_trait]
 impl ApiKeyStore for PgStore {
     async fn insert_api_key(&self, key: &ApiKey) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO api_keys (id, name, scope, customer_id, secret_hash, created_at, \
-                 revoked_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
+        sqlx::query(&format!(
+            "INSERT INTO api_keys ({API_KEY_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+        ))
         .bind(&key.id)
         .bind(&key.name)
         .bind(key.scope.as_str())
@@ -63,7 +42,7 @@ impl ApiKeyStore for PgStore {
         .fetch_optional(self.pool_ref())
         .await
         .map_err(|e| error::map("get_api_key", e))?;
-        row.as_ref().map(api_key_from_row).transpose()
+        row.map(|r| api_key_from(&PgColumns(&r))).transpose()
     }
 
     async fn list_api_keys(&self) -> Result<Vec<ApiKey>> {
@@ -73,7 +52,7 @@ impl ApiKeyStore for PgStore {
         .fetch_all(self.pool_ref())
         .await
         .map_err(|e| error::map("list_api_keys", e))?;
-        rows.iter().map(api_key_from_row).collect()
+        rows.iter().map(|r| api_key_from(&PgColumns(r))).collect()
     }
 
     async fn revoke_api_key(&self, id: &str, at: DateTime<Utc>) -> Result<bool> {

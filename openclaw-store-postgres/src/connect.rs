@@ -152,8 +152,9 @@ impl PgStore {
             })
     }
 
-    /// Reads timestamps no caller provides (when a job was enqueued, when a lease was
-    /// extended) from `clock` instead of the system clock.
+    /// Reads timestamps no caller provides (when a job was enqueued, when a heartbeat
+    /// changed it) from `clock` instead of the system clock. Lease expiry is not one of
+    /// them: it is always the database server's clock (`now()`).
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self

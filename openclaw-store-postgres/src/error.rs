@@ -2,6 +2,7 @@
 //! its `retryable` flag, never from a message, so every SQLSTATE that matters is mapped here.
 
 use openclaw_core::Error;
+use openclaw_store_sql::Clash;
 use sqlx::postgres::PgDatabaseError;
 
 /// Maps an error of `operation` (a `Store` method name, for the message).
@@ -65,16 +66,10 @@ fn is_transient(code: &str) -> bool {
 
 /// A message for a broken unique constraint, by the constraint's name in the migrations.
 fn unique_violation(constraint: &str) -> String {
-    match constraint {
-        "instances_pkey" => "an instance with this id already exists".to_string(),
-        "instances_live_external_ref" => {
-            "the external_ref is already carried by a live instance".to_string()
-        }
-        "instances_live_fqdn" => "the fqdn is already carried by a live instance".to_string(),
-        "jobs_pkey" => "a job with this id already exists".to_string(),
-        "jobs_one_running_per_instance" => "the instance already has a running job".to_string(),
-        "" => "a unique constraint was violated".to_string(),
-        other => format!("unique constraint {other} violated"),
+    match Clash::from_constraint(constraint) {
+        Some(clash) => clash.message().to_string(),
+        None if constraint.is_empty() => "a unique constraint was violated".to_string(),
+        None => format!("unique constraint {constraint} violated"),
     }
 }
 
@@ -85,15 +80,6 @@ pub(crate) fn violates(error: &sqlx::Error, constraint: &str) -> bool {
             db.code().as_deref() == Some("23505") && db.constraint() == Some(constraint)
         }
         _ => false,
-    }
-}
-
-/// An error about data read back from the database that does not make a domain value (a row
-/// edited by hand, or written by a newer version).
-pub(crate) fn corrupt(what: impl std::fmt::Display) -> Error {
-    Error::Store {
-        message: format!("stored data is invalid: {what}"),
-        retryable: false,
     }
 }
 

@@ -2,47 +2,28 @@
 //! of `event_log_head` in the same transaction (see `0002_events.sql`): appends therefore
 //! commit in sequence order, and a reader resuming after `n` never misses an event.
 
-use openclaw_core::domain::{Event, EventKind, InstanceId, NewEvent, Topic};
+use chrono::{DateTime, Utc};
+use openclaw_core::domain::{Event, InstanceId, NewEvent};
 use openclaw_core::Result;
-use serde::{Deserialize, Serialize};
+use openclaw_store_sql::{event_from, limit, to_u64, BodyRef, EVENT_COLUMNS};
 use sqlx::postgres::PgRow;
 use sqlx::types::Json;
 use uuid::Uuid;
 
 use crate::connect::PgStore;
-use crate::convert::{get, limit, to_u64};
-use crate::error::{self, corrupt};
-
-/// What of an event is not a column.
-#[derive(Serialize)]
-pub(crate) struct EventBodyRef<'a> {
-    kind: &'a EventKind,
-    reason: &'a str,
-}
-
-#[derive(Deserialize)]
-struct EventBody {
-    kind: EventKind,
-    reason: String,
-}
+use crate::error;
+use crate::row::{get, PgColumns};
 
 /// The values of `event` in the order of the `topic, instance_id, at, body` columns.
-pub(crate) fn event_columns(
-    event: &NewEvent,
-) -> (
-    &'static str,
-    Option<Uuid>,
-    chrono::DateTime<chrono::Utc>,
-    Json<EventBodyRef<'_>>,
-) {
+pub(crate) type EventValues<'a> = (&'static str, Option<Uuid>, DateTime<Utc>, Json<BodyRef<'a>>);
+
+/// The values of `event`, to bind.
+pub(crate) fn event_values(event: &NewEvent) -> EventValues<'_> {
     (
         event.topic.as_str(),
         event.instance_id.map(|id| id.as_uuid()),
         event.at,
-        Json(EventBodyRef {
-            kind: &event.kind,
-            reason: &event.reason,
-        }),
+        Json(BodyRef::of(event)),
     )
 }
 
@@ -54,24 +35,9 @@ pub(crate) fn stored_event(event: &NewEvent, row: &PgRow) -> Result<Event> {
     Ok(stored)
 }
 
-pub(crate) fn event_from_row(row: &PgRow) -> Result<Event> {
-    let topic: String = get(row, "topic")?;
-    let Json(body): Json<EventBody> = get(row, "body")?;
-    Ok(Event {
-        sequence: to_u64(get(row, "sequence")?, "events.sequence")?,
-        topic: topic
-            .parse::<Topic>()
-            .map_err(|_| corrupt(format!("unknown topic {topic:?}")))?,
-        instance_id: get::<Option<Uuid>>(row, "instance_id")?.map(InstanceId::from_uuid),
-        kind: body.kind,
-        reason: body.reason,
-        at: get(row, "at")?,
-    })
-}
-
 impl PgStore {
     pub(crate) async fn append(&self, event: &NewEvent) -> Result<Event> {
-        let (topic, instance_id, at, body) = event_columns(event);
+        let (topic, instance_id, at, body) = event_values(event);
         let row = sqlx::query(
             "WITH head AS ( \
                  UPDATE event_log_head SET last_sequence = last_sequence + 1 \
@@ -98,10 +64,9 @@ impl PgStore {
         let Ok(after) = i64::try_from(after) else {
             return Ok(Vec::new());
         };
-        let rows = sqlx::query(
-            "SELECT sequence, topic, instance_id, at, body FROM events \
-             WHERE sequence > $1 ORDER BY sequence LIMIT $2",
-        )
+        let rows = sqlx::query(&format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE sequence > $1 ORDER BY sequence LIMIT $2"
+        ))
         .bind(after)
         .bind(limit(max))
         .fetch_all(self.pool_ref())
@@ -112,18 +77,17 @@ impl PgStore {
             // resume past a sequence that is then given to another event.
             self.make_durable("events_after").await?;
         }
-        rows.iter().map(event_from_row).collect()
+        rows.iter().map(|r| event_from(&PgColumns(r))).collect()
     }
 
     pub(crate) async fn read_instance_events(&self, id: InstanceId) -> Result<Vec<Event>> {
-        let rows = sqlx::query(
-            "SELECT sequence, topic, instance_id, at, body FROM events \
-             WHERE instance_id = $1 ORDER BY sequence",
-        )
+        let rows = sqlx::query(&format!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE instance_id = $1 ORDER BY sequence"
+        ))
         .bind(id.as_uuid())
         .fetch_all(self.pool_ref())
         .await
         .map_err(|e| error::map("instance_events", e))?;
-        rows.iter().map(event_from_row).collect()
+        rows.iter().map(|r| event_from(&PgColumns(r))).collect()
     }
 }

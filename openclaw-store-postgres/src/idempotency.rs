@@ -5,27 +5,16 @@
 use chrono::{DateTime, Utc};
 use openclaw_core::domain::{IdempotencyRecord, StoredResponse};
 use openclaw_core::{Error, Result};
-use sqlx::postgres::PgRow;
+use openclaw_store_sql::{idempotency_record_from, IDEMPOTENCY_COLUMNS};
 use sqlx::types::Json;
 
 use crate::connect::PgStore;
-use crate::convert::get;
 use crate::error;
+use crate::row::PgColumns;
 
 /// A put races with a concurrent delete or purge of the same key at most this often before
 /// it gives up (each round is a fresh look).
 const PUT_ROUNDS: usize = 4;
-
-fn record_from_row(row: &PgRow) -> Result<IdempotencyRecord> {
-    let response: Option<Json<StoredResponse>> = get(row, "response")?;
-    Ok(IdempotencyRecord {
-        key: get(row, "key")?,
-        request_hash: get(row, "request_hash")?,
-        response: response.map(|Json(r)| r),
-        created_at: get(row, "created_at")?,
-        expires_at: get(row, "expires_at")?,
-    })
-}
 
 impl PgStore {
     pub(crate) async fn put_key(
@@ -35,8 +24,7 @@ impl PgStore {
         for _ in 0..PUT_ROUNDS {
             // Inserts, or takes over an expired key; a live key is left as it is.
             let stored = sqlx::query(
-                "INSERT INTO idempotency_keys (key, request_hash, response, created_at, \
-                     expires_at) \
+                "INSERT INTO idempotency_keys (key, request_hash, response, created_at, expires_at) \
                  VALUES ($1, $2, $3, $4, $5) \
                  ON CONFLICT (key) DO UPDATE SET request_hash = EXCLUDED.request_hash, \
                      response = EXCLUDED.response, created_at = EXCLUDED.created_at, \
@@ -54,16 +42,15 @@ impl PgStore {
             if stored.rows_affected() == 1 {
                 return Ok(None);
             }
-            let existing = sqlx::query(
-                "SELECT key, request_hash, response, created_at, expires_at \
-                 FROM idempotency_keys WHERE key = $1",
-            )
+            let existing = sqlx::query(&format!(
+                "SELECT {IDEMPOTENCY_COLUMNS} FROM idempotency_keys WHERE key = $1"
+            ))
             .bind(&record.key)
             .fetch_optional(self.pool_ref())
             .await
             .map_err(|e| error::map("put_idempotency", e))?;
             if let Some(row) = existing {
-                return record_from_row(&row).map(Some);
+                return idempotency_record_from(&PgColumns(&row)).map(Some);
             }
         }
         Err(Error::Store {
@@ -102,16 +89,16 @@ impl PgStore {
         key: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<IdempotencyRecord>> {
-        let row = sqlx::query(
-            "SELECT key, request_hash, response, created_at, expires_at \
-             FROM idempotency_keys WHERE key = $1 AND expires_at > $2",
-        )
+        let row = sqlx::query(&format!(
+            "SELECT {IDEMPOTENCY_COLUMNS} FROM idempotency_keys WHERE key = $1 AND expires_at > $2"
+        ))
         .bind(key)
         .bind(now)
         .fetch_optional(self.pool_ref())
         .await
         .map_err(|e| error::map("get_idempotency", e))?;
-        row.as_ref().map(record_from_row).transpose()
+        row.map(|r| idempotency_record_from(&PgColumns(&r)))
+            .transpose()
     }
 
     pub(crate) async fn purge_keys(&self, now: DateTime<Utc>) -> Result<u64> {

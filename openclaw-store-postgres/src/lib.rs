@@ -39,9 +39,18 @@
 //!   or `rolled_back`) per `external_ref` and per `fqdn`: a violation is `Conflict`.
 //! - **Jobs.** Claims lock with `FOR UPDATE SKIP LOCKED`, so concurrent workers never wait
 //!   on nor share a job; a partial unique index allows one `running` job per instance; every
-//!   claim gets a fresh lease token and later calls must present it (`Conflict` otherwise);
-//!   an expired lease is rescued as a new attempt; a job out of attempts is dead-lettered.
-//!   Idle workers are woken with `LISTEN`/`NOTIFY` and fall back to polling.
+//!   claim gets a fresh lease token and later calls must present it (`LeaseLost`
+//!   otherwise); an expired lease is rescued as a new attempt; a job out of attempts is
+//!   dead-lettered. Idle workers are woken with `LISTEN`/`NOTIFY` and fall back to polling.
+//! - **Leases run on the database's clock.** Claims and heartbeats set
+//!   `lease_expires_at = now() + lease_for`; rescues, heartbeats and fences compare it with
+//!   `now()`, so workers on hosts whose clocks disagree agree on who holds a job.
+//! - **Fenced writes.** A write of an instance made by a job carries its lease; the
+//!   statement that writes also checks (and share-locks, so no rescue can slip in before
+//!   the commit) that the lease is its job's current one and has not run out. Otherwise
+//!   nothing is written and the result is `LeaseLost`, named before any version conflict.
+//! - **Counts.** `stats` reads `store_counts`, kept by triggers in the transaction of every
+//!   write (striped over slots so concurrent writers do not queue on one row), not a scan.
 //! - **Precision.** PostgreSQL keeps timestamps to the microsecond; every value a method
 //!   returns is the value stored, so what a write returns equals what a later read returns.
 //!
@@ -52,14 +61,15 @@
 mod api_keys;
 mod config;
 mod connect;
-mod convert;
 mod error;
 mod events;
 mod idempotency;
 mod instances;
 mod jobs;
+mod leases;
 mod notify;
 mod rollback_log;
+mod row;
 mod secrets;
 mod store;
 

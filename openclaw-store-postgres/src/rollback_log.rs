@@ -3,10 +3,10 @@
 
 use openclaw_core::domain::RollbackLogEntry;
 use openclaw_core::Result;
+use openclaw_store_sql::limit;
 use sqlx::types::Json;
 
 use crate::connect::PgStore;
-use crate::convert::limit;
 use crate::error;
 
 impl PgStore {

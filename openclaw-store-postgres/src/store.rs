@@ -6,17 +6,16 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use openclaw_core::domain::{
-    ClaimRequest, Event, ExternalRef, IdempotencyRecord, Instance, InstanceFilter, InstanceId,
-    InstanceStatus, Job, JobFilter, JobId, JobState, Lease, NewEvent, NewJob, Page,
-    RollbackLogEntry, StoredResponse,
+    ClaimRequest, Event, ExternalRef, IdempotencyRecord, Instance, InstanceFilter, InstanceId, Job,
+    JobFilter, JobId, JobState, Lease, NewEvent, NewJob, Page, RollbackLogEntry, StoredResponse,
 };
 use openclaw_core::instance_secrets::SealedSecrets;
-use openclaw_core::ports::{InstanceWrite, NewInstance, Store, StoreStats};
+use openclaw_core::ports::{InstanceDelete, InstanceWrite, NewInstance, Store, StoreStats};
 use openclaw_core::Result;
+use openclaw_store_sql::{stats_from, to_u64};
 
 use crate::connect::PgStore;
-use crate::convert::to_u64;
-use crate::error::{self, corrupt};
+use crate::error;
 
 #[async_trait]
 impl Store for PgStore {
@@ -36,14 +35,8 @@ impl Store for PgStore {
         self.update(write).await
     }
 
-    async fn delete_instance(
-        &self,
-        id: InstanceId,
-        expected_version: u64,
-        event: &NewEvent,
-        log: &RollbackLogEntry,
-    ) -> Result<Event> {
-        self.delete(id, expected_version, event, log).await
+    async fn delete_instance(&self, delete: &InstanceDelete) -> Result<Event> {
+        self.delete(delete).await
     }
 
     async fn get_instance(&self, id: InstanceId) -> Result<Option<Instance>> {
@@ -107,8 +100,12 @@ impl Store for PgStore {
         self.claim(request).await
     }
 
-    async fn heartbeat_job(&self, lease: &Lease, until: DateTime<Utc>) -> Result<Lease> {
-        self.heartbeat(lease, until).await
+    async fn claim_new_job(&self, job: &NewJob, request: &ClaimRequest) -> Result<Option<Job>> {
+        self.claim_new(job, request).await
+    }
+
+    async fn heartbeat_job(&self, lease: &Lease, lease_for: chrono::Duration) -> Result<Lease> {
+        self.heartbeat(lease, lease_for).await
     }
 
     async fn complete_job(&self, lease: &Lease, now: DateTime<Utc>) -> Result<()> {
@@ -135,6 +132,14 @@ impl Store for PgStore {
 
     async fn list_jobs(&self, filter: &JobFilter) -> Result<Vec<Job>> {
         self.jobs(filter).await
+    }
+
+    async fn stranded_dead_jobs(&self, limit: usize) -> Result<Vec<Job>> {
+        self.stranded(limit).await
+    }
+
+    async fn purge_jobs(&self, before: DateTime<Utc>) -> Result<u64> {
+        self.purge(before).await
     }
 
     async fn wait_for_jobs(&self, timeout: Duration) -> Result<()> {
@@ -174,38 +179,19 @@ impl Store for PgStore {
     }
 
     async fn stats(&self) -> Result<StoreStats> {
-        // One round trip, one snapshot: the counts agree with each other.
+        // A few rows whatever the size of the tables: the counts are kept by triggers in
+        // the transaction of every write (`0008_store_counts.sql`), striped over slots that
+        // are summed here. One statement, one snapshot: the counts agree with each other.
         let rows: Vec<(String, String, i64)> = sqlx::query_as(
-            "SELECT 'instances', status, count(*) FROM instances GROUP BY status \
-             UNION ALL SELECT 'jobs', state, count(*) FROM jobs GROUP BY state \
+            "SELECT kind, name, sum(n)::bigint FROM store_counts GROUP BY kind, name \
              UNION ALL SELECT 'events', 'last', last_sequence FROM event_log_head",
         )
         .fetch_all(self.pool_ref())
         .await
         .map_err(|e| error::map("stats", e))?;
-        let mut stats = StoreStats::default();
-        for (table, name, n) in rows {
-            let n = to_u64(n, "count")?;
-            match table.as_str() {
-                "instances" => {
-                    let status = name.parse::<InstanceStatus>().map_err(corrupt)?;
-                    stats.instances_by_status.insert(status, n);
-                }
-                "jobs" => {
-                    let state = [
-                        JobState::Queued,
-                        JobState::Running,
-                        JobState::Done,
-                        JobState::Dead,
-                    ]
-                    .into_iter()
-                    .find(|s| s.as_str() == name)
-                    .ok_or_else(|| corrupt(format!("unknown job state {name:?}")))?;
-                    stats.jobs_by_state.insert(state.as_str(), n);
-                }
-                _ => stats.last_event_sequence = n,
-            }
-        }
-        Ok(stats)
+        stats_from(
+            rows.iter()
+                .map(|(k, name, n)| (k.as_str(), name.as_str(), *n)),
+        )
     }
 }

@@ -83,8 +83,7 @@ async fn write(store: PgStore, writer: usize) -> Vec<u64> {
                     "flip",
                     at,
                 )),
-                instance: next,
-                job: None,
+                ..InstanceWrite::new(next)
             };
             let (stored, event) = store.update_instance(&write).await.expect("update");
             instance = stored;

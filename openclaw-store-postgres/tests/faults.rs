@@ -79,7 +79,7 @@ async fn worker(
             }
         };
         let lease = job.lease.expect("a claimed job has a lease");
-        // Settle the job, retrying what may not have reached the server. A `Conflict` after
+        // Settle the job, retrying what may not have reached the server. `LeaseLost` after
         // a failed attempt means either that attempt did commit, or the lease ran out and
         // another worker rescued the job: either way this worker is done with it.
         loop {
@@ -93,7 +93,7 @@ async fn worker(
                     failures = 0;
                     break;
                 }
-                Err(Error::Conflict { .. }) => break,
+                Err(Error::LeaseLost { .. }) => break,
                 Err(error) => {
                     assert!(error.is_retryable(), "complete failed for good: {error}");
                     errors.fetch_add(1, Ordering::SeqCst);

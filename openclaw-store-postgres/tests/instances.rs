@@ -30,8 +30,7 @@ fn moved(i: &Instance, to: InstanceStatus) -> InstanceWrite {
             "test",
             Utc::now(),
         )),
-        instance: next,
-        job: None,
+        ..InstanceWrite::new(next)
     }
 }
 
@@ -106,4 +105,10 @@ async fn a_value_postgresql_cannot_store_is_invalid_input() {
         Err(Error::InvalidInput { .. }) => {}
         other => panic!("expected InvalidInput, got {other:?}"),
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_fence_is_named_before_a_stale_version() {
+    let store = std::sync::Arc::new(common::store().await);
+    openclaw_store_sql::testing::a_lost_fence_is_named_before_a_stale_version(store).await;
 }

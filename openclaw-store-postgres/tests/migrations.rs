@@ -46,6 +46,33 @@ async fn describe(pool: &PgPool, schema: &str) -> Vec<String> {
     .await
     .expect("constraints");
     lines.extend(constraints.into_iter().map(|k| format!("constraint {k:?}")));
+    let triggers: Vec<(String, String)> = sqlx::query_as(
+        "SELECT t.tgname::text, replace(pg_get_triggerdef(t.oid), $1 || '.', '') \
+         FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid \
+         JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE n.nspname = $1 AND NOT t.tgisinternal ORDER BY t.tgname",
+    )
+    .bind(schema)
+    .fetch_all(pool)
+    .await
+    .expect("triggers");
+    lines.extend(triggers.into_iter().map(|t| format!("trigger {t:?}")));
+    let functions: Vec<(String, String)> = sqlx::query_as(
+        "SELECT p.proname::text, p.prosrc FROM pg_proc p \
+         JOIN pg_namespace n ON n.oid = p.pronamespace \
+         WHERE n.nspname = $1 ORDER BY p.proname",
+    )
+    .bind(schema)
+    .fetch_all(pool)
+    .await
+    .expect("functions");
+    lines.extend(functions.into_iter().map(|f| format!("function {f:?}")));
+    let counts: Vec<(String, String, i16, i64)> =
+        sqlx::query_as("SELECT kind, name, slot, n FROM store_counts ORDER BY kind, name, slot")
+            .fetch_all(pool)
+            .await
+            .expect("count rows");
+    lines.push(format!("store_counts {counts:?}"));
     let head: Vec<(bool, i64)> =
         sqlx::query_as("SELECT singleton, last_sequence FROM event_log_head")
             .fetch_all(pool)
@@ -69,6 +96,7 @@ async fn step_by_step_ends_like_fresh() {
     assert!(expected
         .iter()
         .any(|l| l.contains("jobs_one_running_per_instance")));
+    assert!(expected.iter().any(|l| l.contains("jobs_counted_update")));
     // Migrating again is a no-op.
     fresh.migrate().await.expect("second migrate");
     assert_eq!(describe(fresh.pool(), fresh.schema()).await, expected);

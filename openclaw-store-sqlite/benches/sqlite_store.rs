@@ -1,233 +1,141 @@
-//! Scenario benchmark of the SQLite store: state transitions per second (`update_instance`
-//! with its event) and jobs claimed and completed per second with four workers, next to
-//! baselines measured in the same run (raw `SELECT 1` round trips on the same file, and the
-//! in-memory store), so the figures can be read as ratios.
+//! Scenario benchmark of the SQLite store (the scenarios are `openclaw_store_sql::bench`,
+//! shared with the PostgreSQL store): state transitions per second (`update_instance` with
+//! its event, plain and fenced by a job's lease), jobs claimed and completed per second with
+//! four workers, and `stats` reads, next to baselines measured in the same run (raw
+//! `SELECT 1` round trips on the same file, the in-memory store, and the same scenarios
+//! without the count triggers), so the figures can be read as ratios.
 //!
-//! `cargo bench -p openclaw-store-sqlite`, on a temporary file. `OPENCLAW_BENCH_SCALE`
+//! `cargo bench -p openclaw-store-sqlite`, on temporary files. `OPENCLAW_BENCH_SCALE`
 //! multiplies the amount of work (default 1).
 
 // A benchmark reports on stdout and stops on the first failure.
 #![allow(clippy::print_stdout, clippy::expect_used, clippy::unwrap_used)]
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Instant;
 
-use chrono::Utc;
-use openclaw_core::conformance::store::sample_instance;
-use openclaw_core::domain::{ClaimRequest, CustomerId, InstanceStatus, JobKind, NewEvent, NewJob};
-use openclaw_core::ports::{InstanceWrite, NewInstance, Store};
-use openclaw_core::InMemoryStore;
+use openclaw_core::ports::Store;
+use openclaw_store_sql::bench::{self, report, round_trips, WORKERS, WRITERS};
 use openclaw_store_sqlite::{SqliteConfig, SqliteStore};
+use sqlx::SqlitePool;
 
-const WRITERS: usize = 8;
-const WORKERS: usize = 4;
-
-fn scale() -> usize {
-    std::env::var("OPENCLAW_BENCH_SCALE")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(1)
-}
-
-/// Transitions per second: `writers` tasks, each moving an instance of its own back and
-/// forth `each` times, every change written with its event.
-async fn transitions(store: Arc<dyn Store>, writers: usize, each: usize) -> f64 {
-    let mut instances = Vec::new();
-    for w in 0..writers {
-        let customer = CustomerId::parse(format!("bench-{w}")).unwrap();
-        let instance = sample_instance(&customer, None);
-        let created = NewEvent::status_changed(
-            instance.id,
-            None,
-            InstanceStatus::Pending,
-            "created",
-            instance.created_at,
-        );
-        store
-            .insert_instance(&NewInstance::new(&instance, &created, None))
-            .await
-            .unwrap();
-        instances.push(instance);
-    }
-    let started = Instant::now();
-    let tasks: Vec<_> = instances
-        .into_iter()
-        .map(|mut instance| {
-            let store = Arc::clone(&store);
-            tokio::spawn(async move {
-                for _ in 0..each {
-                    let to = if instance.status == InstanceStatus::Pending {
-                        InstanceStatus::Provisioning
-                    } else {
-                        InstanceStatus::Pending
-                    };
-                    let now = Utc::now();
-                    let mut next = instance.clone();
-                    next.status = to;
-                    next.updated_at = now;
-                    next.status_changed_at = now;
-                    let write = InstanceWrite {
-                        event: Some(NewEvent::status_changed(
-                            instance.id,
-                            Some(instance.status),
-                            to,
-                            "bench",
-                            now,
-                        )),
-                        instance: next,
-                        job: None,
-                    };
-                    instance = store.update_instance(&write).await.unwrap().0;
-                }
-            })
+/// A task of `each` raw `sql` round trips on a connection of its own.
+fn raw(
+    pool: &SqlitePool,
+    sql: &'static str,
+) -> impl Fn(usize) -> Pin<Box<dyn Future<Output = ()> + Send>> {
+    let pool = pool.clone();
+    move |each| {
+        let pool = pool.clone();
+        Box::pin(async move {
+            let mut conn = pool.acquire().await.unwrap();
+            for _ in 0..each {
+                sqlx::query(sql).execute(&mut *conn).await.unwrap();
+            }
         })
-        .collect();
-    for task in tasks {
-        task.await.unwrap();
     }
-    (writers * each) as f64 / started.elapsed().as_secs_f64()
 }
 
-/// Jobs per second: `jobs` queued jobs (one per instance), claimed and completed by
-/// `workers` concurrent workers until none is left.
-async fn jobs(store: Arc<dyn Store>, workers: usize, jobs: usize) -> f64 {
-    for _ in 0..jobs {
-        let job = NewJob::new(
-            openclaw_core::domain::InstanceId::new(),
-            JobKind::Provision,
-            Utc::now(),
-            3,
-        );
-        store.enqueue_job(&job).await.unwrap();
-    }
-    let started = Instant::now();
-    let tasks: Vec<_> = (0..workers)
-        .map(|w| {
-            let store = Arc::clone(&store);
-            tokio::spawn(async move {
-                let request = |now| ClaimRequest {
-                    worker: format!("bench-{w}"),
-                    now,
-                    lease_for: chrono::Duration::seconds(60),
-                };
-                let mut done = 0usize;
-                while let Some(job) = store.claim_job(&request(Utc::now())).await.unwrap() {
-                    store
-                        .complete_job(&job.lease.unwrap(), Utc::now())
-                        .await
-                        .unwrap();
-                    done += 1;
-                }
-                done
-            })
-        })
-        .collect();
-    let mut done = 0;
-    for task in tasks {
-        done += task.await.unwrap();
-    }
-    assert_eq!(done, jobs, "every job claimed and completed once");
-    jobs as f64 / started.elapsed().as_secs_f64()
-}
+/// What `stats` ran before the count rows: a `GROUP BY` over both tables.
+const STATS_BY_SCAN: &str = "SELECT 'instances', status, count(*) FROM instances GROUP BY status \
+     UNION ALL SELECT 'jobs', state, count(*) FROM jobs GROUP BY state \
+     UNION ALL SELECT 'events', 'last', \
+         coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0)";
 
-/// Raw `SELECT 1` round trips per second over `connections` concurrent connections.
-async fn select_one(pool: &sqlx::SqlitePool, connections: usize, each: usize) -> f64 {
-    let started = Instant::now();
-    let tasks: Vec<_> = (0..connections)
-        .map(|_| {
-            let pool = pool.clone();
-            tokio::spawn(async move {
-                let mut conn = pool.acquire().await.unwrap();
-                for _ in 0..each {
-                    sqlx::query("SELECT 1").execute(&mut *conn).await.unwrap();
-                }
-            })
-        })
-        .collect();
-    for task in tasks {
-        task.await.unwrap();
-    }
-    (connections * each) as f64 / started.elapsed().as_secs_f64()
-}
+/// Drops the count triggers, for the figures without them.
+const NO_COUNTS: &str = "DROP TRIGGER instances_counted_insert; \
+     DROP TRIGGER instances_counted_update; DROP TRIGGER instances_counted_delete; \
+     DROP TRIGGER jobs_counted_insert; DROP TRIGGER jobs_counted_update; \
+     DROP TRIGGER jobs_counted_delete;";
 
-fn line(what: &str, rate: f64, baseline: Option<(f64, &str)>) {
-    match baseline {
-        Some((base, name)) => {
-            println!("{what:<58} {rate:>10.0} /s   {:>5.2} x {name}", rate / base);
-        }
-        None => println!("{what:<58} {rate:>10.0} /s"),
-    }
+async fn temporary(durable: bool) -> SqliteStore {
+    SqliteStore::connect(&SqliteConfig::temporary().durable_commits(durable))
+        .await
+        .expect("temporary store")
 }
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap();
-    runtime.block_on(async {
-        let n = scale();
-        println!(
-            "openclaw-store-sqlite: SQLite {} (WAL), {} cores, scale {n}",
-            sqlite_version().await,
-            std::thread::available_parallelism().map_or(0, |p| p.get())
-        );
-        let store = SqliteStore::connect(&SqliteConfig::temporary())
+    bench::runtime().block_on(async {
+        let n = bench::scale();
+        let store = temporary(true).await;
+        let version: String = sqlx::query_scalar("SELECT sqlite_version()")
+            .fetch_one(store.readers())
             .await
-            .expect("temporary store");
-        let rtt1 = select_one(store.readers(), 1, 20_000 * n).await;
-        let rtt4 = select_one(store.readers(), 4, 5_000 * n).await;
-        let write1 = select_one(store.writer(), 1, 20_000 * n).await;
-        line("baseline: SELECT 1 round trips, 1 reader", rtt1, None);
-        line("baseline: SELECT 1 round trips, 4 readers", rtt4, None);
-        line("baseline: SELECT 1 round trips, the writer", write1, None);
-        let memory: Arc<dyn Store> = Arc::new(InMemoryStore::new());
-        let mem_transitions = transitions(Arc::clone(&memory), WRITERS, 5_000 * n).await;
-        let mem_jobs = jobs(memory, WORKERS, 4_000 * n).await;
-        line(
-            "baseline: in-memory store, transitions, 8 writers",
-            mem_transitions,
-            None,
+            .unwrap();
+        println!(
+            "openclaw-store-sqlite: SQLite {version} (WAL), {} cores, scale {n}",
+            bench::cores()
         );
-        line(
-            "baseline: in-memory store, jobs claimed+completed, 4 workers",
-            mem_jobs,
-            None,
-        );
+        let rtt1 = round_trips(1, 20_000 * n, raw(store.readers(), "SELECT 1")).await;
+        let rtt4 = round_trips(4, 5_000 * n, raw(store.readers(), "SELECT 1")).await;
+        let write1 = round_trips(1, 20_000 * n, raw(store.writer(), "SELECT 1")).await;
+        report("baseline: SELECT 1 round trips, 1 reader", rtt1, None);
+        report("baseline: SELECT 1 round trips, 4 readers", rtt4, None);
+        report("baseline: SELECT 1 round trips, the writer", write1, None);
+        bench::in_memory_baselines(n).await;
+        let per_write = Some((write1, "SELECT 1 (writer)"));
+        let per_pair = Some((write1 / 2.0, "SELECT 1 pairs (writer)"));
 
         for (label, durable) in [("sqlite", true), ("sqlite, synchronous=NORMAL", false)] {
-            let store = SqliteStore::connect(&SqliteConfig::temporary().durable_commits(durable))
-                .await
-                .expect("temporary store");
-            let store: Arc<dyn Store> = Arc::new(store);
-            let one = transitions(Arc::clone(&store), 1, 1_000 * n).await;
-            line(
-                &format!("{label}: transitions, 1 writer"),
-                one,
-                Some((write1, "SELECT 1 (writer)")),
-            );
-            let many = transitions(Arc::clone(&store), WRITERS, 500 * n).await;
-            line(
+            let file = temporary(durable).await;
+            let store: Arc<dyn Store> = Arc::new(file.clone());
+            let rate = bench::transitions(Arc::clone(&store), 1, 1_000 * n).await;
+            report(&format!("{label}: transitions, 1 writer"), rate, per_write);
+            let plain = bench::transitions(Arc::clone(&store), WRITERS, 500 * n).await;
+            report(
                 &format!("{label}: transitions, 8 writers"),
-                many,
-                Some((write1, "SELECT 1 (writer)")),
+                plain,
+                per_write,
             );
-            let claimed = jobs(store, WORKERS, 2_000 * n).await;
-            line(
+            let fenced = bench::fenced_transitions(Arc::clone(&store), WRITERS, 500 * n).await;
+            report(
+                &format!("{label}: fenced transitions, 8 writers"),
+                fenced,
+                Some((plain, "unfenced")),
+            );
+            let claimed = bench::jobs(Arc::clone(&store), WORKERS, 2_000 * n).await;
+            report(
                 &format!("{label}: jobs claimed+completed, 4 workers"),
                 claimed,
-                Some((write1 / 2.0, "SELECT 1 pairs (writer)")),
+                per_pair,
+            );
+            if !durable {
+                continue;
+            }
+            // The tables now hold every row the scenarios wrote (2,000+ jobs).
+            let stats = bench::stats_reads(Arc::clone(&store), 5_000 * n).await;
+            report(
+                &format!("{label}: stats(), 1 caller"),
+                stats,
+                Some((rtt1, "SELECT 1 (1 reader)")),
+            );
+            let scan = round_trips(1, 1_000 * n, raw(file.readers(), STATS_BY_SCAN)).await;
+            report(
+                "  the GROUP BY stats() ran before, same tables",
+                scan,
+                Some((stats, "stats()")),
+            );
+
+            // The count triggers' cost: the same on a fresh file without them.
+            let bare = temporary(durable).await;
+            sqlx::raw_sql(NO_COUNTS)
+                .execute(bare.writer())
+                .await
+                .unwrap();
+            let bare: Arc<dyn Store> = Arc::new(bare);
+            let rate = bench::transitions(Arc::clone(&bare), WRITERS, 500 * n).await;
+            report(
+                "without count triggers: transitions, 8 writers",
+                rate,
+                Some((plain, "with")),
+            );
+            let rate = bench::jobs(bare, WORKERS, 2_000 * n).await;
+            report(
+                "without count triggers: jobs, 4 workers",
+                rate,
+                Some((claimed, "with")),
             );
         }
     });
-}
-
-async fn sqlite_version() -> String {
-    let store = SqliteStore::connect(&SqliteConfig::temporary())
-        .await
-        .expect("temporary store");
-    sqlx::query_scalar("SELECT sqlite_version()")
-        .fetch_one(store.readers())
-        .await
-        .unwrap()
 }

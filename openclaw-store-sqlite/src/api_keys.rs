@@ -3,44 +3,22 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use openclaw_core::domain::{ApiKey, CustomerId, Scope};
+use openclaw_core::domain::{ApiKey, CustomerId};
 use openclaw_core::ports::ApiKeyStore;
 use openclaw_core::{Error, Result};
-use sqlx::sqlite::SqliteRow;
+use openclaw_store_sql::{api_key_from, API_KEY_COLUMNS};
 
 use crate::connect::SqliteStore;
-use crate::convert::{get, get_ts, ts};
-use crate::error::{self, corrupt};
-
-const API_KEY_COLUMNS: &str = "id, name, scope, customer_id, secret_hash, created_at, revoked_at";
-
-fn api_key_from_row(row: &SqliteRow) -> Result<ApiKey> {
-    let scope: String = get(row, "scope")?;
-    let customer: Option<String> = get(row, "customer_id")?;
-    Ok(ApiKey {
-        id: get(row, "id")?,
-        name: get(row, "name")?,
-        scope: scope.parse::<Scope>().map_err(corrupt)?,
-        customer_id: customer
-            .map(CustomerId::parse)
-            .transpose()
-            .map_err(corrupt)?,
-        secret_hash: get(row, "secret_hash")?,
-        created_at: get_ts(row, "created_at")?,
-        revoked_at: get::<Option<String>>(row, "revoked_at")?
-            .map(|t| crate::convert::parse_ts(&t, "revoked_at"))
-            .transpose()?,
-    })
-}
+use crate::convert::ts;
+use crate::error;
+use crate::row::SqliteColumns;
 
 #[async_trait]
 impl ApiKeyStore for SqliteStore {
     async fn insert_api_key(&self, key: &ApiKey) -> Result<()> {
-        sqlx::query(
-            "INSERT INTO api_keys (id, name, scope, customer_id, secret_hash, created_at, \
-                 revoked_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        )
+        sqlx::query(&format!(
+            "INSERT INTO api_keys ({API_KEY_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+        ))
         .bind(&key.id)
         .bind(&key.name)
         .bind(key.scope.as_str())
@@ -65,7 +43,7 @@ impl ApiKeyStore for SqliteStore {
         .fetch_optional(&self.inner.readers)
         .await
         .map_err(|e| error::map("get_api_key", e))?;
-        row.as_ref().map(api_key_from_row).transpose()
+        row.map(|r| api_key_from(&SqliteColumns(&r))).transpose()
     }
 
     async fn list_api_keys(&self) -> Result<Vec<ApiKey>> {
@@ -75,7 +53,9 @@ impl ApiKeyStore for SqliteStore {
         .fetch_all(&self.inner.readers)
         .await
         .map_err(|e| error::map("list_api_keys", e))?;
-        rows.iter().map(api_key_from_row).collect()
+        rows.iter()
+            .map(|r| api_key_from(&SqliteColumns(r)))
+            .collect()
     }
 
     async fn revoke_api_key(&self, id: &str, at: DateTime<Utc>) -> Result<bool> {

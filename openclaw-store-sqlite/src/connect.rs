@@ -122,8 +122,10 @@ impl SqliteStore {
             })
     }
 
-    /// Reads timestamps no caller provides (when a job was enqueued, when a lease was
-    /// extended) from `clock` instead of the system clock.
+    /// Reads this store's time from `clock` instead of the system clock: when a job was
+    /// enqueued, and lease expiry (set by claims and heartbeats, compared by rescues,
+    /// heartbeats and fences). Tests of the engine on a paused tokio clock give the store
+    /// the engine's clock.
     pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
         self.clock = clock;
         self

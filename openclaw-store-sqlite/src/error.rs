@@ -2,6 +2,7 @@
 //! whether to retry.
 
 use openclaw_core::Error;
+use openclaw_store_sql::Clash;
 
 /// SQLite's primary result codes that a later attempt may not meet: the database is busy or
 /// locked by another connection or process, an I/O error, a full disk.
@@ -54,24 +55,9 @@ pub(crate) fn map(operation: &'static str, error: sqlx::Error) -> Error {
 /// "UNIQUE constraint failed: instances.external_ref".
 fn unique_violation(message: &str) -> String {
     let columns = message.rsplit(": ").next().unwrap_or_default();
-    match columns {
-        "instances.id" => "an instance with this id already exists".to_string(),
-        "instances.external_ref" => {
-            "the external_ref is already carried by a live instance".to_string()
-        }
-        "instances.fqdn" => "the fqdn is already carried by a live instance".to_string(),
-        "jobs.id" => "a job with this id already exists".to_string(),
-        "jobs.instance_id" => "the instance already has a running job".to_string(),
-        _ => format!("a unique constraint was violated: {message}"),
-    }
-}
-
-/// An error about data read back that does not make a domain value (a row edited by hand,
-/// or written by a newer version).
-pub(crate) fn corrupt(what: impl std::fmt::Display) -> Error {
-    Error::Store {
-        message: format!("stored data is invalid: {what}"),
-        retryable: false,
+    match Clash::from_columns(columns) {
+        Some(clash) => clash.message().to_string(),
+        None => format!("a unique constraint was violated: {message}"),
     }
 }
 

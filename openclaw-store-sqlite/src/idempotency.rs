@@ -5,25 +5,12 @@
 use chrono::{DateTime, Utc};
 use openclaw_core::domain::{IdempotencyRecord, StoredResponse};
 use openclaw_core::{Error, Result};
-use sqlx::sqlite::SqliteRow;
+use openclaw_store_sql::{idempotency_record_from, IDEMPOTENCY_COLUMNS};
 
 use crate::connect::SqliteStore;
-use crate::convert::{get, get_ts, json, ts};
-use crate::error::{self, corrupt};
-
-fn record_from_row(row: &SqliteRow) -> Result<IdempotencyRecord> {
-    let response: Option<String> = get(row, "response")?;
-    Ok(IdempotencyRecord {
-        key: get(row, "key")?,
-        request_hash: get(row, "request_hash")?,
-        response: response
-            .map(|r| serde_json::from_str(&r))
-            .transpose()
-            .map_err(|e| corrupt(format!("column response: {e}")))?,
-        created_at: get_ts(row, "created_at")?,
-        expires_at: get_ts(row, "expires_at")?,
-    })
-}
+use crate::convert::{json, ts};
+use crate::error;
+use crate::row::SqliteColumns;
 
 impl SqliteStore {
     pub(crate) async fn put_key(
@@ -53,15 +40,14 @@ impl SqliteStore {
         let existing = if stored.rows_affected() == 1 {
             None
         } else {
-            let row = sqlx::query(
-                "SELECT key, request_hash, response, created_at, expires_at \
-                 FROM idempotency_keys WHERE key = ?1",
-            )
+            let row = sqlx::query(&format!(
+                "SELECT {IDEMPOTENCY_COLUMNS} FROM idempotency_keys WHERE key = ?1"
+            ))
             .bind(&record.key)
             .fetch_one(&mut *tx)
             .await
             .map_err(|e| error::map(OP, e))?;
-            Some(record_from_row(&row)?)
+            Some(idempotency_record_from(&SqliteColumns(&row))?)
         };
         tx.commit().await.map_err(|e| error::map(OP, e))?;
         Ok(existing)
@@ -94,16 +80,16 @@ impl SqliteStore {
         key: &str,
         now: DateTime<Utc>,
     ) -> Result<Option<IdempotencyRecord>> {
-        let row = sqlx::query(
-            "SELECT key, request_hash, response, created_at, expires_at \
-             FROM idempotency_keys WHERE key = ?1 AND expires_at > ?2",
-        )
+        let row = sqlx::query(&format!(
+            "SELECT {IDEMPOTENCY_COLUMNS} FROM idempotency_keys WHERE key = ?1 AND expires_at > ?2"
+        ))
         .bind(key)
         .bind(ts(now))
         .fetch_optional(&self.inner.readers)
         .await
         .map_err(|e| error::map("get_idempotency", e))?;
-        row.as_ref().map(record_from_row).transpose()
+        row.map(|r| idempotency_record_from(&SqliteColumns(&r)))
+            .transpose()
     }
 
     pub(crate) async fn purge_keys(&self, now: DateTime<Utc>) -> Result<u64> {

@@ -1,75 +1,55 @@
-//! Instances: compare-and-swap writes that carry their event (and job) in the same
-//! transaction, on the one writing connection.
+//! Instances: compare-and-swap writes that carry their event, alert and job in the same
+//! transaction on the one writing connection, fenced by the lease of the job that makes
+//! them (checked in the statement that writes, by this store's clock).
 
 use openclaw_core::domain::{
-    CustomerId, Event, ExternalRef, Instance, InstanceFilter, InstanceId, InstanceStatus,
-    LastError, NewEvent, Page, PlanName, RegionName, Resources, RollbackLogEntry, Subdomain,
+    Event, ExternalRef, Instance, InstanceFilter, InstanceId, JobId, Page,
 };
-use openclaw_core::ports::{InstanceWrite, NewInstance};
-use openclaw_core::{Error, Result};
-use serde::{Deserialize, Serialize};
-use sqlx::sqlite::SqliteRow;
-use sqlx::{QueryBuilder, Sqlite, SqliteConnection, Transaction};
+use openclaw_core::ports::{InstanceDelete, InstanceWrite, NewInstance};
+use openclaw_core::Result;
+use openclaw_store_sql::{
+    check_alert, instance_from, instance_listing, page_of, to_i64, Details, Found,
+    INSTANCE_COLUMNS, NOT_LIVE,
+};
+use sqlx::query::Query;
+use sqlx::sqlite::SqliteArguments;
+use sqlx::{Sqlite, SqliteConnection, Transaction};
 
 use crate::connect::SqliteStore;
-use crate::convert::{get, get_json, get_ts, get_u64, get_uuid, json, limit, to_i64, ts};
-use crate::error::{self, corrupt};
+use crate::convert::{json, ts};
+use crate::error;
 use crate::events::append_on;
-use crate::jobs::insert_job_on;
+use crate::jobs::{insert_job_on, lease_row};
+use crate::row::{bound, get, SqliteColumns};
 
-/// What of an instance is not a column.
-#[derive(Serialize, Deserialize)]
-struct Details {
-    subdomain: Subdomain,
-    plan: PlanName,
-    region: RegionName,
-    resources: Resources,
-    #[serde(default)]
-    last_error: Option<LastError>,
+/// The fence of a write, for its `WHERE`: `?f1` the job, `?f2` its lease token (both `NULL`:
+/// no fence), `?f3` this store's now. It holds while the token is the job's current lease
+/// and the lease has not run out.
+fn fence(job: usize, token: usize, now: usize) -> String {
+    format!(
+        "(?{job} IS NULL OR EXISTS (SELECT 1 FROM jobs \
+             WHERE id = ?{job} AND lease_token = ?{token} AND state = 'running' \
+               AND lease_expires_at > ?{now}))"
+    )
 }
 
-fn details_json(instance: &Instance) -> Result<String> {
-    json(&Details {
-        subdomain: instance.subdomain.clone(),
-        plan: instance.plan.clone(),
-        region: instance.region.clone(),
-        resources: instance.resources.clone(),
-        last_error: instance.last_error.clone(),
-    })
-}
-
-const INSTANCE_COLUMNS: &str = "id, customer_id, external_ref, fqdn, status, version, \
-                                created_at, updated_at, status_changed_at, details";
-
-/// The statuses whose instances are not live; must match the partial unique indexes.
-const NOT_LIVE: &str = "('terminated', 'rolled_back')";
-
-fn instance_from_row(row: &SqliteRow) -> Result<Instance> {
-    let details: Details = get_json(row, "details")?;
-    let status: String = get(row, "status")?;
-    let customer: String = get(row, "customer_id")?;
-    let external_ref: Option<String> = get(row, "external_ref")?;
-    // Every field is named, so a field added to `Instance` fails to compile here until
-    // the store decides where to keep it.
-    Ok(Instance {
-        id: InstanceId::from_uuid(get_uuid(row, "id")?),
-        customer_id: CustomerId::parse(customer).map_err(corrupt)?,
-        external_ref: external_ref
-            .map(ExternalRef::parse)
-            .transpose()
-            .map_err(corrupt)?,
-        subdomain: details.subdomain,
-        fqdn: get(row, "fqdn")?,
-        plan: details.plan,
-        region: details.region,
-        status: status.parse::<InstanceStatus>().map_err(corrupt)?,
-        resources: details.resources,
-        version: get_u64(row, "version")?,
-        created_at: get_ts(row, "created_at")?,
-        updated_at: get_ts(row, "updated_at")?,
-        status_changed_at: get_ts(row, "status_changed_at")?,
-        last_error: details.last_error,
-    })
+/// Binds the columns of `instance` that a write sets (`?1` to `?9`), in the order of
+/// [`INSTANCE_COLUMNS`] without `version` (which the statement computes).
+fn bind_instance<'q>(
+    query: Query<'q, Sqlite, SqliteArguments<'q>>,
+    instance: &'q Instance,
+    details: String,
+) -> Query<'q, Sqlite, SqliteArguments<'q>> {
+    query
+        .bind(instance.id.to_string())
+        .bind(instance.customer_id.as_str())
+        .bind(instance.external_ref.as_ref().map(ExternalRef::as_str))
+        .bind(&instance.fqdn)
+        .bind(instance.status.as_str())
+        .bind(ts(instance.created_at))
+        .bind(ts(instance.updated_at))
+        .bind(ts(instance.status_changed_at))
+        .bind(details)
 }
 
 impl SqliteStore {
@@ -89,26 +69,17 @@ impl SqliteStore {
     pub(crate) async fn insert(&self, new: &NewInstance) -> Result<Event> {
         const OP: &str = "insert_instance";
         let (instance, event, job) = (&new.instance, &new.event, new.job.as_ref());
-        let details = details_json(instance)?;
+        let details = json(&Details::of(instance))?;
         let now = self.clock.now();
         let mut tx = self.write_tx(OP).await?;
-        sqlx::query(
-            "INSERT INTO instances (id, customer_id, external_ref, fqdn, status, version, \
-                 created_at, updated_at, status_changed_at, details) \
-             VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?7, ?8, ?9)",
-        )
-        .bind(instance.id.to_string())
-        .bind(instance.customer_id.as_str())
-        .bind(instance.external_ref.as_ref().map(ExternalRef::as_str))
-        .bind(&instance.fqdn)
-        .bind(instance.status.as_str())
-        .bind(ts(instance.created_at))
-        .bind(ts(instance.updated_at))
-        .bind(ts(instance.status_changed_at))
-        .bind(details)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| error::map(OP, e))?;
+        let sql = format!(
+            "INSERT INTO instances ({INSTANCE_COLUMNS}) \
+             VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6, ?7, ?8, ?9)"
+        );
+        bind_instance(sqlx::query(&sql), instance, details)
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| error::map(OP, e))?;
         if let Some(job) = job {
             insert_job_on(&mut tx, OP, job, now).await?;
         }
@@ -144,33 +115,32 @@ impl SqliteStore {
 
     async fn write_update(&self, write: &InstanceWrite) -> Result<(Instance, Option<Event>)> {
         const OP: &str = "update_instance";
+        check_alert(write)?;
         let instance = &write.instance;
-        let details = details_json(instance)?;
+        let details = json(&Details::of(instance))?;
         let version = to_i64(instance.version, "version")?;
         let now = self.clock.now();
         let mut tx = self.write_tx(OP).await?;
-        let updated = sqlx::query(
+        let sql = format!(
             "UPDATE instances SET customer_id = ?2, external_ref = ?3, fqdn = ?4, status = ?5, \
                  version = version + 1, created_at = ?6, updated_at = ?7, \
                  status_changed_at = ?8, details = ?9 \
-             WHERE id = ?1 AND version = ?10 AND (status = ?5 OR ?11)",
-        )
-        .bind(instance.id.to_string())
-        .bind(instance.customer_id.as_str())
-        .bind(instance.external_ref.as_ref().map(ExternalRef::as_str))
-        .bind(&instance.fqdn)
-        .bind(instance.status.as_str())
-        .bind(ts(instance.created_at))
-        .bind(ts(instance.updated_at))
-        .bind(ts(instance.status_changed_at))
-        .bind(details)
-        .bind(version)
-        .bind(write.event.is_some())
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| error::map(OP, e))?;
+             WHERE id = ?1 AND version = ?10 AND (status = ?5 OR ?11) AND {}",
+            fence(12, 13, 14)
+        );
+        let updated = bind_instance(sqlx::query(&sql), instance, details)
+            .bind(version)
+            .bind(write.event.is_some())
+            .bind(write.fence.map(|f| f.job_id.to_string()))
+            .bind(write.fence.map(|f| f.token.to_string()))
+            .bind(ts(now))
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| error::map(OP, e))?;
         if updated.rows_affected() == 0 {
-            return Err(why_not_written(&mut tx, write).await);
+            let fence_job = write.fence.map(|f| f.job_id);
+            let found = found_on(&mut tx, OP, instance.id, fence_job, now).await?;
+            return Err(found.update_refusal(write));
         }
         if let Some(job) = &write.job {
             insert_job_on(&mut tx, OP, job, now).await?;
@@ -179,6 +149,10 @@ impl SqliteStore {
             Some(event) => Some(append_on(&mut tx, OP, event).await?),
             None => None,
         };
+        if let Some(alert) = &write.alert {
+            // The next sequence: nothing else writes in between on the one writer.
+            append_on(&mut tx, OP, alert).await?;
+        }
         tx.commit().await.map_err(|e| error::map(OP, e))?;
         if write.job.is_some() {
             self.wake_workers();
@@ -188,47 +162,34 @@ impl SqliteStore {
         Ok((stored, event))
     }
 
-    pub(crate) async fn delete(
-        &self,
-        id: InstanceId,
-        expected_version: u64,
-        event: &NewEvent,
-        log: &RollbackLogEntry,
-    ) -> Result<Event> {
-        let result = self.write_delete(id, expected_version, event, log).await;
-        self.inner.cache.forget(id);
+    pub(crate) async fn delete(&self, delete: &InstanceDelete) -> Result<Event> {
+        let result = self.write_delete(delete).await;
+        self.inner.cache.forget(delete.id);
         result
     }
 
-    async fn write_delete(
-        &self,
-        id: InstanceId,
-        expected_version: u64,
-        event: &NewEvent,
-        log: &RollbackLogEntry,
-    ) -> Result<Event> {
+    async fn write_delete(&self, delete: &InstanceDelete) -> Result<Event> {
         const OP: &str = "delete_instance";
+        let (id, log) = (delete.id, &delete.log);
         let entry = json(log)?;
+        let now = self.clock.now();
         let mut tx = self.write_tx(OP).await?;
-        let deleted = sqlx::query("DELETE FROM instances WHERE id = ?1 AND version = ?2")
-            .bind(id.to_string())
-            .bind(to_i64(expected_version, "expected_version")?)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| error::map(OP, e))?;
+        let deleted = sqlx::query(&format!(
+            "DELETE FROM instances WHERE id = ?1 AND version = ?2 AND {}",
+            fence(3, 4, 5)
+        ))
+        .bind(id.to_string())
+        .bind(to_i64(delete.expected_version, "expected_version")?)
+        .bind(delete.fence.map(|f| f.job_id.to_string()))
+        .bind(delete.fence.map(|f| f.token.to_string()))
+        .bind(ts(now))
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| error::map(OP, e))?;
         if deleted.rows_affected() == 0 {
-            let current: Option<i64> =
-                sqlx::query_scalar("SELECT version FROM instances WHERE id = ?1")
-                    .bind(id.to_string())
-                    .fetch_optional(&mut *tx)
-                    .await
-                    .map_err(|e| error::map(OP, e))?;
-            return Err(match current {
-                Some(version) => Error::conflict(format!(
-                    "instance {id} is at version {version}, not {expected_version}"
-                )),
-                None => Error::not_found("instance", id),
-            });
+            let fence_job = delete.fence.map(|f| f.job_id);
+            let found = found_on(&mut tx, OP, id, fence_job, now).await?;
+            return Err(found.delete_refusal(delete));
         }
         sqlx::query(
             "INSERT INTO rollback_log (instance_id, level, at, entry) VALUES (?1, ?2, ?3, ?4)",
@@ -240,7 +201,7 @@ impl SqliteStore {
         .execute(&mut *tx)
         .await
         .map_err(|e| error::map(OP, e))?;
-        let stored = append_on(&mut tx, OP, event).await?;
+        let stored = append_on(&mut tx, OP, &delete.event).await?;
         tx.commit().await.map_err(|e| error::map(OP, e))?;
         Ok(stored)
     }
@@ -258,7 +219,7 @@ impl SqliteStore {
         .fetch_optional(&self.inner.readers)
         .await
         .map_err(|e| error::map("get_instance", e))?;
-        let instance = row.as_ref().map(instance_from_row).transpose()?;
+        let instance = row.map(|r| instance_from(&SqliteColumns(&r))).transpose()?;
         if let Some(found) = &instance {
             cache.fill(start, found);
         }
@@ -275,79 +236,53 @@ impl SqliteStore {
         .fetch_optional(&self.inner.readers)
         .await
         .map_err(|e| error::map("find_live_by_external_ref", e))?;
-        row.as_ref().map(instance_from_row).transpose()
+        row.map(|r| instance_from(&SqliteColumns(&r))).transpose()
     }
 
     pub(crate) async fn list(&self, filter: &InstanceFilter) -> Result<Page<Instance>> {
-        let page_size = filter.effective_limit();
-        let mut query: QueryBuilder<'_, Sqlite> =
-            QueryBuilder::new(format!("SELECT {INSTANCE_COLUMNS} FROM instances WHERE 1"));
-        if let Some(customer) = &filter.customer_id {
-            query
-                .push(" AND customer_id = ")
-                .push_bind(customer.as_str());
-        }
-        if let Some(status) = filter.status {
-            query.push(" AND status = ").push_bind(status.as_str());
-        }
-        if let Some(reference) = &filter.external_ref {
-            query
-                .push(" AND external_ref = ")
-                .push_bind(reference.as_str());
-        }
-        if let Some(after) = filter.after {
-            query.push(" AND id > ").push_bind(after.to_string());
-        }
-        // One more than a page tells whether another page follows.
-        query
-            .push(" ORDER BY id LIMIT ")
-            .push_bind(limit(page_size + 1));
-        let rows = query
-            .build()
+        let listing = instance_listing(filter, |n| format!("?{n}"));
+        let rows = bound(&listing)
             .fetch_all(&self.inner.readers)
             .await
             .map_err(|e| error::map("list_instances", e))?;
-        let mut items = rows
+        let items = rows
             .iter()
-            .map(instance_from_row)
+            .map(|r| instance_from(&SqliteColumns(r)))
             .collect::<Result<Vec<_>>>()?;
-        let next = if items.len() > page_size {
-            items.truncate(page_size);
-            items.last().map(|i| i.id)
-        } else {
-            None
-        };
-        Ok(Page { items, next })
+        Ok(page_of(items, filter))
     }
 }
 
-/// Why an update matched no row: an unknown id, a stale version, or a status change
-/// without its event. Read in the writing transaction, so the answer is exact.
-async fn why_not_written(conn: &mut SqliteConnection, write: &InstanceWrite) -> Error {
-    let id = write.instance.id;
-    let current =
-        sqlx::query_as::<_, (i64, String)>("SELECT version, status FROM instances WHERE id = ?1")
-            .bind(id.to_string())
-            .fetch_optional(conn)
-            .await;
-    match current {
-        Err(e) => error::map("update_instance", e),
-        Ok(None) => Error::not_found("instance", id),
-        Ok(Some((version, status)))
-            if u64::try_from(version).ok() == Some(write.instance.version) =>
-        {
-            Error::invalid(
-                "event",
-                format!(
-                    "the change of instance {id} from {status} to {} must be written with its \
-                     event",
-                    write.instance.status
-                ),
-            )
-        }
-        Ok(Some((version, _))) => Error::conflict(format!(
-            "instance {id} is at version {version}, not {}",
-            write.instance.version
-        )),
-    }
+/// What a refused write of instance `id` (fenced by a lease of `fence_job`) found, read in
+/// the writing transaction, so the answer is exact.
+async fn found_on(
+    conn: &mut SqliteConnection,
+    operation: &'static str,
+    id: InstanceId,
+    fence_job: Option<JobId>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Found> {
+    let row = sqlx::query(
+        "SELECT i.version, i.status, j.id AS job_id, j.state, j.lease_token, \
+             coalesce(j.lease_expires_at > ?3, 0) AS live \
+         FROM (SELECT 1) AS one \
+         LEFT JOIN instances i ON i.id = ?1 \
+         LEFT JOIN jobs j ON j.id = ?2",
+    )
+    .bind(id.to_string())
+    .bind(fence_job.map(|j| j.to_string()))
+    .bind(ts(now))
+    .fetch_one(conn)
+    .await
+    .map_err(|e| error::map(operation, e))?;
+    let version: Option<i64> = get(&row, "version")?;
+    let status: Option<String> = get(&row, "status")?;
+    let job: Option<String> = get(&row, "job_id")?;
+    Ok(Found {
+        instance: version.zip(status),
+        fence_job: match job {
+            Some(_) => Some(lease_row(&row)?),
+            None => None,
+        },
+    })
 }

@@ -34,8 +34,17 @@
 //!   and per `fqdn`.
 //! - **Jobs**: a claim is one statement that picks the oldest runnable job (a due queued job
 //!   of an instance with no running job, or a running job whose lease ran out) and leases
-//!   it with a fresh token; later calls must present the token. Idle workers of this process
-//!   are woken at once; other processes sharing the file find new jobs when they poll.
+//!   it with a fresh token; later calls must present the token (`LeaseLost` otherwise).
+//!   Idle workers of this process are woken at once; other processes sharing the file find
+//!   new jobs when they poll.
+//! - **Leases run on the store's clock** ([`SqliteStore::with_clock`], the system clock by
+//!   default), never a caller's: claims and heartbeats set the expiry from it, and rescues,
+//!   heartbeats and fences compare with it.
+//! - **Fenced writes**: a write of an instance made by a job carries its lease, checked in
+//!   the statement that writes; a lease that is not current or has run out writes nothing
+//!   and is `LeaseLost`, named before any version conflict.
+//! - **Counts**: `stats` reads `store_counts`, kept by triggers in the transaction of every
+//!   write, not a scan.
 //! - **Precision**: times are stored to the nanosecond, so values read back equal what was
 //!   written.
 
@@ -49,7 +58,9 @@ mod events;
 mod idempotency;
 mod instances;
 mod jobs;
+mod leases;
 mod rollback_log;
+mod row;
 mod secrets;
 mod store;
 

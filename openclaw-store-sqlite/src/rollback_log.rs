@@ -3,10 +3,10 @@
 
 use openclaw_core::domain::RollbackLogEntry;
 use openclaw_core::Result;
+use openclaw_store_sql::{corrupt, limit};
 
 use crate::connect::SqliteStore;
-use crate::convert::limit;
-use crate::error::{self, corrupt};
+use crate::error;
 
 impl SqliteStore {
     pub(crate) async fn rollback_entries(&self, max: usize) -> Result<Vec<RollbackLogEntry>> {

@@ -6,16 +6,16 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use openclaw_core::domain::{
-    ClaimRequest, Event, ExternalRef, IdempotencyRecord, Instance, InstanceFilter, InstanceId,
-    InstanceStatus, Job, JobFilter, JobId, JobState, Lease, NewEvent, NewJob, Page,
-    RollbackLogEntry, StoredResponse,
+    ClaimRequest, Event, ExternalRef, IdempotencyRecord, Instance, InstanceFilter, InstanceId, Job,
+    JobFilter, JobId, JobState, Lease, NewEvent, NewJob, Page, RollbackLogEntry, StoredResponse,
 };
 use openclaw_core::instance_secrets::SealedSecrets;
-use openclaw_core::ports::{InstanceWrite, NewInstance, Store, StoreStats};
+use openclaw_core::ports::{InstanceDelete, InstanceWrite, NewInstance, Store, StoreStats};
 use openclaw_core::Result;
+use openclaw_store_sql::{stats_from, to_u64};
 
 use crate::connect::SqliteStore;
-use crate::error::{self, corrupt};
+use crate::error;
 
 #[async_trait]
 impl Store for SqliteStore {
@@ -35,14 +35,8 @@ impl Store for SqliteStore {
         self.update(write).await
     }
 
-    async fn delete_instance(
-        &self,
-        id: InstanceId,
-        expected_version: u64,
-        event: &NewEvent,
-        log: &RollbackLogEntry,
-    ) -> Result<Event> {
-        self.delete(id, expected_version, event, log).await
+    async fn delete_instance(&self, delete: &InstanceDelete) -> Result<Event> {
+        self.delete(delete).await
     }
 
     async fn get_instance(&self, id: InstanceId) -> Result<Option<Instance>> {
@@ -95,8 +89,7 @@ impl Store for SqliteStore {
                 .fetch_optional(&self.inner.readers)
                 .await
                 .map_err(|e| error::map("last_event_sequence", e))?;
-        let last = last.unwrap_or(0);
-        u64::try_from(last).map_err(|_| corrupt(format!("negative sequence {last}")))
+        to_u64(last.unwrap_or(0), "the last event sequence")
     }
 
     async fn enqueue_job(&self, job: &NewJob) -> Result<Job> {
@@ -107,8 +100,12 @@ impl Store for SqliteStore {
         self.claim(request).await
     }
 
-    async fn heartbeat_job(&self, lease: &Lease, until: DateTime<Utc>) -> Result<Lease> {
-        self.heartbeat(lease, until).await
+    async fn claim_new_job(&self, job: &NewJob, request: &ClaimRequest) -> Result<Option<Job>> {
+        self.claim_new(job, request).await
+    }
+
+    async fn heartbeat_job(&self, lease: &Lease, lease_for: chrono::Duration) -> Result<Lease> {
+        self.heartbeat(lease, lease_for).await
     }
 
     async fn complete_job(&self, lease: &Lease, now: DateTime<Utc>) -> Result<()> {
@@ -135,6 +132,14 @@ impl Store for SqliteStore {
 
     async fn list_jobs(&self, filter: &JobFilter) -> Result<Vec<Job>> {
         self.jobs(filter).await
+    }
+
+    async fn stranded_dead_jobs(&self, limit: usize) -> Result<Vec<Job>> {
+        self.stranded(limit).await
+    }
+
+    async fn purge_jobs(&self, before: DateTime<Utc>) -> Result<u64> {
+        self.purge(before).await
     }
 
     async fn wait_for_jobs(&self, timeout: Duration) -> Result<()> {
@@ -175,39 +180,20 @@ impl Store for SqliteStore {
     }
 
     async fn stats(&self) -> Result<StoreStats> {
-        // One round trip, one snapshot: the counts agree with each other.
+        // A few rows whatever the size of the tables: the counts are kept by triggers in
+        // the transaction of every write (`0008_store_counts.sql`). One statement, one
+        // snapshot: the counts agree with each other.
         let rows: Vec<(String, String, i64)> = sqlx::query_as(
-            "SELECT 'instances', status, count(*) FROM instances GROUP BY status \
-             UNION ALL SELECT 'jobs', state, count(*) FROM jobs GROUP BY state \
+            "SELECT kind, name, n FROM store_counts \
              UNION ALL SELECT 'events', 'last', \
                  coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'events'), 0)",
         )
         .fetch_all(&self.inner.readers)
         .await
         .map_err(|e| error::map("stats", e))?;
-        let mut stats = StoreStats::default();
-        for (table, name, n) in rows {
-            let n = u64::try_from(n).map_err(|_| corrupt(format!("negative count {n}")))?;
-            match table.as_str() {
-                "instances" => {
-                    let status = name.parse::<InstanceStatus>().map_err(corrupt)?;
-                    stats.instances_by_status.insert(status, n);
-                }
-                "jobs" => {
-                    let state = [
-                        JobState::Queued,
-                        JobState::Running,
-                        JobState::Done,
-                        JobState::Dead,
-                    ]
-                    .into_iter()
-                    .find(|s| s.as_str() == name)
-                    .ok_or_else(|| corrupt(format!("unknown job state {name:?}")))?;
-                    stats.jobs_by_state.insert(state.as_str(), n);
-                }
-                _ => stats.last_event_sequence = n,
-            }
-        }
-        Ok(stats)
+        stats_from(
+            rows.iter()
+                .map(|(k, name, n)| (k.as_str(), name.as_str(), *n)),
+        )
     }
 }

@@ -33,8 +33,7 @@ fn status_write(instance: &openclaw_core::domain::Instance, to: InstanceStatus) 
             "cache test",
             chrono::Utc::now(),
         )),
-        instance: next,
-        job: None,
+        ..InstanceWrite::new(next)
     }
 }
 

@@ -148,3 +148,9 @@ async fn two_stores_on_one_file_share_the_queue_and_the_log() {
         .windows(2)
         .all(|w| w[1].sequence == w[0].sequence + 1));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lost_fence_is_named_before_a_stale_version() {
+    let store = std::sync::Arc::new(temporary().await);
+    openclaw_store_sql::testing::a_lost_fence_is_named_before_a_stale_version(store).await;
+}

@@ -1,9 +1,12 @@
 //! The [`Compute`] contract as checks.
 
 use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use crate::domain::{DeploymentName, InstanceId, ServerId};
-use crate::error::Error;
+use crate::error::{Error, ErrorClass};
 use crate::ports::ownership::{server_labels, server_name};
 use crate::ports::{Compute, Server, ServerSpec, ServerStatus};
 use crate::secret::SecretString;
@@ -18,7 +21,19 @@ pub struct ComputeFixture {
     pub theirs: Arc<dyn Compute>,
     /// The deployment `theirs` acts for.
     pub their_owner: DeploymentName,
+    /// How long, at least, the provider keeps a deleted server as [`ServerStatus::Deleting`]
+    /// before it is gone (zero: gone at once); the provider must be set up so. Hetzner's
+    /// deletions take seconds: a fixture that lingers holds the adapter to
+    /// [`deleting_server_is_never_adopted`], and the checks that need a server gone for good
+    /// wait this long for it.
+    pub deleting_for: Duration,
 }
+
+/// How long after `deleting_for` a deleted server may still be there before a check fails.
+const GONE_MARGIN: Duration = Duration::from_secs(10);
+
+/// Time between two looks at a server being deleted.
+const POLL: Duration = Duration::from_millis(50);
 
 /// Runs every check.
 pub async fn run_all(f: &ComputeFixture) {
@@ -31,6 +46,7 @@ pub async fn run_all(f: &ComputeFixture) {
     delete_is_idempotent(f).await;
     get_unknown_is_none(f).await;
     list_owned_excludes_other_owners(f).await;
+    deleting_server_is_never_adopted(f).await;
 }
 
 /// The spec of `instance`'s server as the engine builds it: deterministic name, ownership
@@ -58,12 +74,27 @@ async fn create(compute: &Arc<dyn Compute>, spec: &ServerSpec) -> Server {
         .unwrap_or_else(|e| panic!("create_server({}) failed: {e}", spec.name))
 }
 
-/// The id of a server that existed and was deleted: an id the provider would accept but does
-/// not know.
+/// The id of a server that existed and whose deletion has finished: an id the provider
+/// would accept but does not know.
 async fn gone_id(f: &ComputeFixture) -> ServerId {
     let server = create(&f.ours, &server_spec(&f.owner, InstanceId::new(), false)).await;
     f.ours.delete_server(&server.id).await.unwrap();
+    until_gone(f, &server.id).await;
     server.id
+}
+
+/// Waits until the deletion of `id` has finished, `get_server` answering `None`.
+async fn until_gone(f: &ComputeFixture, id: &ServerId) {
+    let deadline = Instant::now() + f.deleting_for + GONE_MARGIN;
+    tokio::time::sleep(f.deleting_for).await;
+    while f.ours.get_server(id).await.unwrap().is_some() {
+        assert!(
+            Instant::now() < deadline,
+            "server {id} was still there {:?} after its delete",
+            f.deleting_for + GONE_MARGIN
+        );
+        tokio::time::sleep(POLL).await;
+    }
 }
 
 /// After a delete a server is gone, or at most still being deleted.
@@ -221,7 +252,7 @@ pub async fn delete_is_idempotent(f: &ComputeFixture) {
 /// `get_server` of an unknown id is `None`.
 pub async fn get_unknown_is_none(f: &ComputeFixture) {
     let id = gone_id(f).await;
-    assert!(gone(f.ours.get_server(&id).await.unwrap().as_ref()));
+    assert!(f.ours.get_server(&id).await.unwrap().is_none());
 }
 
 /// `list_owned` and `find_server` see only this deployment's servers.
@@ -251,4 +282,80 @@ pub async fn list_owned_excludes_other_owners(f: &ComputeFixture) {
     );
     f.ours.delete_server(&ours.id).await.unwrap();
     f.theirs.delete_server(&theirs.id).await.unwrap();
+}
+
+/// A server being deleted is never found, listed or adopted. Until its deletion finishes (at
+/// least `deleting_for` after the delete was sent), creating its instance's server again is
+/// a retryable error that creates nothing; once it has finished, the create makes a new
+/// server.
+pub async fn deleting_server_is_never_adopted(f: &ComputeFixture) {
+    let instance = InstanceId::new();
+    let spec = server_spec(&f.owner, instance, false);
+    let first = create(&f.ours, &spec).await;
+    let delete_sent = Instant::now();
+    f.ours.delete_server(&first.id).await.unwrap();
+    // An answer received before this was given while the server was still being deleted.
+    let lingers_until = delete_sent + f.deleting_for;
+    let deadline = lingers_until + GONE_MARGIN;
+    let second = loop {
+        let still = f.ours.get_server(&first.id).await.unwrap();
+        if Instant::now() < lingers_until {
+            assert_eq!(
+                still.as_ref().map(|s| s.status),
+                Some(ServerStatus::Deleting),
+                "get_server of a server being deleted"
+            );
+        } else if let Some(still) = &still {
+            assert_eq!(
+                still.status,
+                ServerStatus::Deleting,
+                "a deleted server came back"
+            );
+        }
+        assert!(
+            f.ours.find_server(instance).await.unwrap().is_none(),
+            "find_server returned a server being deleted"
+        );
+        let owned = f.ours.list_owned().await.unwrap();
+        assert!(
+            !owned.iter().any(|s| s.id == first.id),
+            "list_owned returned a server being deleted"
+        );
+        let attempt = f.ours.create_server(&spec).await;
+        let in_window = Instant::now() < lingers_until;
+        match attempt {
+            Ok(server) if server.id == first.id => {
+                panic!("create_server adopted server {} while it was being deleted", first.id)
+            }
+            Ok(server) if in_window => panic!(
+                "create_server made server {} while server {} still held the name",
+                server.id, first.id
+            ),
+            Ok(server) => break server,
+            Err(e) if matches!(e.class(), ErrorClass::Retryable) => {}
+            Err(e) => panic!(
+                "create_server while our server of that name is being deleted: expected a retryable error, got {e:?}"
+            ),
+        }
+        assert!(
+            Instant::now() < deadline,
+            "server {} was still being deleted {:?} after its delete",
+            first.id,
+            f.deleting_for + GONE_MARGIN
+        );
+        tokio::time::sleep(POLL).await;
+    };
+    assert!(f.ours.get_server(&first.id).await.unwrap().is_none());
+    let found = f.ours.find_server(instance).await.unwrap();
+    assert_eq!(found.map(|s| s.id), Some(second.id.clone()));
+    let of_instance = f
+        .ours
+        .list_owned()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|s| s.ownership().is_some_and(|o| o.instance == instance))
+        .count();
+    assert_eq!(of_instance, 1, "one server for the instance, the new one");
+    f.ours.delete_server(&second.id).await.unwrap();
 }

@@ -98,6 +98,11 @@ macro_rules! store_conformance_tests {
             expired_lease_keeps_instance_exclusive,
             heartbeat_extends_lease,
             expired_lease_is_rescued_and_fenced,
+            expired_lease_is_refused_before_rescue,
+            fenced_write_carries_event_and_alert,
+            claim_new_job_takes_a_free_slot,
+            stranded_dead_jobs_are_listed,
+            purge_jobs_keeps_what_matters,
             used_up_attempts_dead_letter,
             fail_job_requeues_then_dead_letters,
             release_does_not_count_attempt,
@@ -139,6 +144,7 @@ macro_rules! compute_conformance_tests {
             delete_is_idempotent,
             get_unknown_is_none,
             list_owned_excludes_other_owners,
+            deleting_server_is_never_adopted,
         );
     };
 }

@@ -10,8 +10,9 @@ use crate::domain::{
     ClaimRequest, CustomerId, ExternalRef, Instance, InstanceId, InstanceStatus, JobKind, NewEvent,
     NewJob, PlanName, RegionName, Subdomain, ValidCreate,
 };
+use crate::domain::{Lease, RollbackLogEntry};
 use crate::error::Error;
-use crate::ports::{InstanceWrite, NewInstance, Store};
+use crate::ports::{InstanceDelete, InstanceWrite, NewInstance, Store};
 
 mod engine;
 mod events;
@@ -61,6 +62,11 @@ where
     expired_lease_keeps_instance_exclusive(new_store().await).await;
     heartbeat_extends_lease(new_store().await).await;
     expired_lease_is_rescued_and_fenced(new_store().await).await;
+    expired_lease_is_refused_before_rescue(new_store().await).await;
+    fenced_write_carries_event_and_alert(new_store().await).await;
+    claim_new_job_takes_a_free_slot(new_store().await).await;
+    stranded_dead_jobs_are_listed(new_store().await).await;
+    purge_jobs_keeps_what_matters(new_store().await).await;
     used_up_attempts_dead_letter(new_store().await).await;
     fail_job_requeues_then_dead_letters(new_store().await).await;
     release_does_not_count_attempt(new_store().await).await;
@@ -141,9 +147,38 @@ fn status_write(instance: &Instance, to: InstanceStatus, job: Option<NewJob>) ->
             "conformance",
             at,
         )),
-        instance: next,
         job,
+        ..InstanceWrite::new(next)
     }
+}
+
+/// The removal of `id` at `expected_version`, without a fence.
+fn deletion(
+    id: InstanceId,
+    expected_version: u64,
+    event: NewEvent,
+    log: RollbackLogEntry,
+) -> InstanceDelete {
+    InstanceDelete {
+        id,
+        expected_version,
+        event,
+        log,
+        fence: None,
+    }
+}
+
+fn assert_lease_lost<T: std::fmt::Debug>(result: Result<T, Error>, what: &str) {
+    match result {
+        Err(Error::LeaseLost { .. }) => {}
+        other => panic!("{what}: expected LeaseLost, got {other:?}"),
+    }
+}
+
+/// `write` fenced by `lease`.
+fn fenced(mut write: InstanceWrite, lease: Lease) -> InstanceWrite {
+    write.fence = Some(lease);
+    write
 }
 
 async fn last_sequence(store: &Arc<dyn Store>) -> u64 {

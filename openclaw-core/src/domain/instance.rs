@@ -47,6 +47,36 @@ pub struct Instance {
     pub status_changed_at: DateTime<Utc>,
     /// The last error that stopped an operation, if any.
     pub last_error: Option<LastError>,
+    /// When it first became `active`; `None` for an instance that never was (a `retry` of
+    /// such a failed instance provisions it afresh, and it cannot be suspended).
+    #[serde(default)]
+    pub activated_at: Option<DateTime<Utc>>,
+    /// A suspend or unsuspend billing asked for while the instance was on its way to the
+    /// state where it applies (a suspend while it is still being provisioned, an unsuspend
+    /// while it is being suspended). It is carried out as soon as the instance gets there;
+    /// the opposite request before then withdraws it.
+    #[serde(default)]
+    pub pending_request: Option<PendingRequest>,
+}
+
+/// A billing request waiting for the instance to reach the state where it applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PendingRequest {
+    /// Suspend once active.
+    Suspend,
+    /// Unsuspend once suspended.
+    Unsuspend,
+}
+
+impl PendingRequest {
+    /// The snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PendingRequest::Suspend => "suspend",
+            PendingRequest::Unsuspend => "unsuspend",
+        }
+    }
 }
 
 impl Instance {
@@ -68,6 +98,8 @@ impl Instance {
             updated_at: now,
             status_changed_at: now,
             last_error: None,
+            activated_at: None,
+            pending_request: None,
         }
     }
 }
@@ -83,7 +115,12 @@ pub struct Resources {
     /// The server's public IPv6 address.
     pub ipv6: Option<Ipv6Addr>,
     /// The ids of its DNS records (A, and AAAA when it has IPv6).
+    #[serde(default)]
     pub dns_record_ids: Vec<RecordId>,
+    /// When the server was recorded, which is when the DNS step began: the DNS deadline
+    /// counts from here, whichever worker runs the step.
+    #[serde(default)]
+    pub server_recorded_at: Option<DateTime<Utc>>,
 }
 
 impl Resources {
@@ -107,6 +144,8 @@ pub enum Operation {
     Terminate,
     /// Undo a provisioning.
     Rollback,
+    /// Delete a resource of the instance that nothing claims (the orphan sweep).
+    Sweep,
 }
 
 impl Operation {
@@ -118,6 +157,7 @@ impl Operation {
             Operation::Unsuspend => "unsuspend",
             Operation::Terminate => "terminate",
             Operation::Rollback => "rollback",
+            Operation::Sweep => "sweep",
         }
     }
 }

@@ -28,6 +28,10 @@ pub enum JobKind {
         /// How far to undo.
         level: RollbackLevel,
     },
+    /// Holds the instance's job slot while the orphan sweep deletes a resource of the
+    /// instance that nothing claims. It is created already running by the sweep; a rescued
+    /// one has nothing left to do (the next sweep looks again).
+    Sweep,
 }
 
 impl JobKind {
@@ -39,6 +43,7 @@ impl JobKind {
             JobKind::Unsuspend => Operation::Unsuspend,
             JobKind::Terminate => Operation::Terminate,
             JobKind::Rollback { .. } => Operation::Rollback,
+            JobKind::Sweep => Operation::Sweep,
         }
     }
 }
@@ -111,9 +116,10 @@ impl NewJob {
     }
 }
 
-/// Proof that a worker holds a job. Every later call about the job presents it; a store
-/// refuses a lease that has been taken over (`Conflict`), which fences off a worker whose lease
-/// expired while it was still running.
+/// Proof that a worker holds a job. Every later call about the job presents it, and so does
+/// every write the job makes to its instance; a store refuses a lease that has been taken
+/// over or has run out by the store's clock ([`Error::LeaseLost`](crate::Error::LeaseLost)),
+/// which fences off a worker that stalled past its lease.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Lease {
     /// The job.
@@ -158,9 +164,11 @@ pub struct Job {
 pub struct ClaimRequest {
     /// The worker's name (shown to operators).
     pub worker: String,
-    /// The current time as the engine's clock says.
+    /// The current time as the engine's clock says: compared with `run_at` (which callers
+    /// write from their own clocks). Lease expiry is never computed from it: the store reads
+    /// its own clock for that.
     pub now: DateTime<Utc>,
-    /// How long the lease lasts before it must be extended.
+    /// How long the lease lasts, by the store's clock, before it must be extended.
     pub lease_for: chrono::Duration,
 }
 

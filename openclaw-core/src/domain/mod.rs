@@ -18,7 +18,7 @@ pub use idempotency::{IdempotencyRecord, StoredResponse};
 pub use ids::{CustomerId, DeploymentName, ExternalRef, InstanceId, JobId, RecordId, ServerId};
 pub use instance::{
     validate_limit, CreateInstance, Instance, InstanceFilter, LastError, Operation, Page,
-    Resources, ValidCreate,
+    PendingRequest, Resources, ValidCreate,
 };
 pub use job::{ClaimRequest, Job, JobFilter, JobKind, JobState, Lease, NewJob};
 pub use rollback::{RollbackLevel, RollbackLogEntry};

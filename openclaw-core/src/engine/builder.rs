@@ -1,5 +1,6 @@
 //! Assembling a [`Provisioner`] from its ports.
 
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
 use rand::rngs::StdRng;
@@ -8,6 +9,7 @@ use tokio::sync::Notify;
 
 use super::config::EngineConfig;
 use super::context::Engine;
+use super::fenced::{FencedCompute, FencedDns};
 use super::metrics::EngineMetrics;
 use super::provisioner::Provisioner;
 use crate::bootstrap::BootstrapKey;
@@ -93,8 +95,11 @@ impl ProvisionerBuilder {
     /// Checks the configuration and assembles the provisioner.
     pub fn build(self) -> Result<Provisioner> {
         let missing = |port: &str| Error::invalid(port, "is required; pass it to the builder");
-        let mut compute = self.compute.ok_or_else(|| missing("compute"))?;
-        let mut dns = self.dns.ok_or_else(|| missing("dns"))?;
+        // Innermost, under the retries: every attempt of a side effect needs the job's lease.
+        let mut compute: Arc<dyn Compute> = Arc::new(FencedCompute(
+            self.compute.ok_or_else(|| missing("compute"))?,
+        ));
+        let mut dns: Arc<dyn Dns> = Arc::new(FencedDns(self.dns.ok_or_else(|| missing("dns"))?));
         let health = self.health.ok_or_else(|| missing("health"))?;
         let config = self.config.unwrap_or_default();
         config.validate()?;
@@ -146,6 +151,7 @@ impl ProvisionerBuilder {
                 wake: Notify::new(),
                 rng: Mutex::new(rng),
                 metrics: EngineMetrics::default(),
+                workers_running: AtomicBool::new(false),
             }),
         })
     }

@@ -19,7 +19,8 @@ pub enum Trigger {
     /// The whole provisioning took longer than
     /// [`RollbackPolicy::provision_timeout`].
     ProvisionTimeout,
-    /// Creating the server failed for good (a permanent error, or retries ran out).
+    /// Creating the server failed for good: an error no retry can fix (a refused request,
+    /// a quota reached).
     ServerCreateFailed,
     /// The DNS step took longer than [`RollbackPolicy::dns_timeout`].
     DnsTimeout,
@@ -27,16 +28,24 @@ pub enum Trigger {
     HealthChecksFailed,
     /// A provider kept answering with server errors (5xx) until retries ran out.
     ServerErrorsExhausted,
+    /// A step failed in a way no retry can fix: a DNS record that is not ours, a refused
+    /// credential, an invalid request.
+    PermanentError,
+    /// The provisioning job used up its attempts (retryable errors that never cleared, or a
+    /// worker that kept dying).
+    AttemptsExhausted,
 }
 
 impl Trigger {
     /// Every trigger.
-    pub const ALL: [Trigger; 5] = [
+    pub const ALL: [Trigger; 7] = [
         Trigger::ProvisionTimeout,
         Trigger::ServerCreateFailed,
         Trigger::DnsTimeout,
         Trigger::HealthChecksFailed,
         Trigger::ServerErrorsExhausted,
+        Trigger::PermanentError,
+        Trigger::AttemptsExhausted,
     ];
 
     /// The snake_case name.
@@ -47,6 +56,8 @@ impl Trigger {
             Trigger::DnsTimeout => "dns_timeout",
             Trigger::HealthChecksFailed => "health_checks_failed",
             Trigger::ServerErrorsExhausted => "server_errors_exhausted",
+            Trigger::PermanentError => "permanent_error",
+            Trigger::AttemptsExhausted => "attempts_exhausted",
         }
     }
 }
@@ -61,10 +72,13 @@ impl fmt::Display for Trigger {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct RollbackPolicy {
-    /// The level automatic rollbacks run at (default: partial).
+    /// The level automatic rollbacks run at (default: partial). `soft` leaves the server
+    /// running and marks the instance `failed` for a person to look at.
     pub level: RollbackLevel,
-    /// The triggers that start a rollback; a failure whose trigger is not enabled marks the
-    /// instance `failed` (when retrying cannot help) or retries the job later.
+    /// The triggers that start a rollback (default: all). A provisioning that cannot finish
+    /// rolls back through `permanent_error` or `attempts_exhausted`; with those disabled it
+    /// goes `failed` instead. The deadlines (`provision_timeout`, `dns_timeout`) are enforced
+    /// only while their trigger is enabled; a failure whose trigger is disabled is retried.
     pub triggers: BTreeSet<Trigger>,
     /// Longest a provisioning may take, from `provisioning` to `active` (default 5 min).
     #[serde(with = "duration_secs")]
@@ -72,7 +86,8 @@ pub struct RollbackPolicy {
     /// Longest the DNS step may take (default 1 min).
     #[serde(with = "duration_secs")]
     pub dns_timeout: Duration,
-    /// Failed health checks in a row that count as a failed provisioning (default 3).
+    /// Failed health checks in a row that count as a failed provisioning (default 3). An
+    /// answer of "still starting" or "healthy" starts the count again.
     pub max_failed_health_checks: u32,
     /// Attempts of a compensating job (rollback, terminate) before the instance goes `failed`
     /// with an alert (default 5). Each attempt already retries its provider calls.
@@ -107,12 +122,21 @@ pub struct WorkerConfig {
     pub concurrency: usize,
     /// Name prefix shown as the lease holder (default `openclaw`).
     pub name: String,
-    /// Lease length; a worker that dies loses its job after this (default 60 s).
+    /// Lease length, by the store's clock; a worker that dies loses its job after this
+    /// (default 60 s).
     #[serde(with = "duration_secs")]
     pub lease: Duration,
-    /// How often a running job extends its lease (default 15 s; must be below `lease`).
+    /// How often a running job extends its lease (default 15 s; `heartbeat + lease_margin`
+    /// must be below `lease`). A heartbeat that takes longer than this is given up.
     #[serde(with = "duration_secs")]
     pub heartbeat: Duration,
+    /// How long before its lease would run out a worker stops on its own when no heartbeat
+    /// got through (default 5 s): room for the clocks of this host and the store to differ
+    /// and for a provider call that just started. Never more than half the time between a
+    /// heartbeat and the end of the lease ([`effective_lease_margin`](Self::effective_lease_margin)),
+    /// so short leases in tests keep a useful margin.
+    #[serde(with = "duration_secs")]
+    pub lease_margin: Duration,
     /// Longest wait for new jobs before polling the store again (default 2 s).
     #[serde(with = "duration_secs")]
     pub poll_interval: Duration,
@@ -129,6 +153,24 @@ pub struct WorkerConfig {
     /// (default 30 s).
     #[serde(with = "duration_secs")]
     pub reap_interval: Duration,
+    /// How often workers look for provisionings past their deadline, whether or not a
+    /// worker still runs them (default 5 s).
+    #[serde(with = "duration_secs")]
+    pub deadline_check_interval: Duration,
+    /// How long finished jobs and expired idempotency keys are kept (default 7 days).
+    #[serde(with = "duration_secs")]
+    pub retention: Duration,
+    /// How often finished jobs and expired idempotency keys are purged (default 1 h).
+    #[serde(with = "duration_secs")]
+    pub purge_interval: Duration,
+}
+
+impl WorkerConfig {
+    /// The margin in use: `lease_margin`, at most half of `lease - heartbeat`.
+    pub fn effective_lease_margin(&self) -> Duration {
+        self.lease_margin
+            .min(self.lease.saturating_sub(self.heartbeat) / 2)
+    }
 }
 
 impl Default for WorkerConfig {
@@ -138,11 +180,40 @@ impl Default for WorkerConfig {
             name: "openclaw".to_string(),
             lease: Duration::from_secs(60),
             heartbeat: Duration::from_secs(15),
+            lease_margin: Duration::from_secs(5),
             poll_interval: Duration::from_secs(2),
             max_attempts: 5,
             retry_base: Duration::from_secs(5),
             retry_max: Duration::from_secs(5 * 60),
             reap_interval: Duration::from_secs(30),
+            deadline_check_interval: Duration::from_secs(5),
+            retention: Duration::from_secs(7 * 24 * 3600),
+            purge_interval: Duration::from_secs(3600),
+        }
+    }
+}
+
+/// The orphan sweep that runs on its own.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SweepConfig {
+    /// Whether workers sweep on their own (default true).
+    pub enabled: bool,
+    /// Time between sweeps (default 15 min).
+    #[serde(with = "duration_secs")]
+    pub interval: Duration,
+    /// Resources younger than this (by the provider's creation time) are left alone, by
+    /// every sweep (default 10 min).
+    #[serde(with = "duration_secs")]
+    pub grace: Duration,
+}
+
+impl Default for SweepConfig {
+    fn default() -> Self {
+        SweepConfig {
+            enabled: true,
+            interval: Duration::from_secs(15 * 60),
+            grace: Duration::from_secs(10 * 60),
         }
     }
 }
@@ -203,6 +274,8 @@ pub struct EngineConfig {
     pub health: HealthConfig,
     /// Automatic rollback.
     pub rollback: RollbackPolicy,
+    /// The scheduled orphan sweep.
+    pub sweep: SweepConfig,
     /// Seed of the engine's jitter, for reproducible tests; random when `None`.
     pub seed: Option<u64>,
 }
@@ -230,6 +303,7 @@ impl fmt::Debug for EngineConfig {
             .field("workers", &self.workers)
             .field("health", &self.health)
             .field("rollback", &self.rollback)
+            .field("sweep", &self.sweep)
             .field("seed", &self.seed)
             .finish()
     }
@@ -254,6 +328,7 @@ impl Default for EngineConfig {
             workers: WorkerConfig::default(),
             health: HealthConfig::default(),
             rollback: RollbackPolicy::default(),
+            sweep: SweepConfig::default(),
             seed: None,
         }
     }
@@ -283,6 +358,16 @@ impl EngineConfig {
                 "workers.heartbeat",
                 "must be above zero and shorter than workers.lease",
             ));
+        }
+        for (field, value) in [
+            ("workers.reap_interval", w.reap_interval),
+            ("workers.deadline_check_interval", w.deadline_check_interval),
+            ("workers.purge_interval", w.purge_interval),
+            ("sweep.interval", self.sweep.interval),
+        ] {
+            if value.is_zero() {
+                return Err(Error::invalid(field, "must be above zero"));
+            }
         }
         if w.max_attempts == 0 {
             return Err(Error::invalid("workers.max_attempts", "must be at least 1"));

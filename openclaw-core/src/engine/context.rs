@@ -2,6 +2,7 @@
 //! instance (with its event and job) and publish the event, make a checked transition, record
 //! resources, raise an alert.
 
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -11,11 +12,13 @@ use rand::Rng;
 use tokio::sync::Notify;
 
 use super::config::EngineConfig;
+use super::lease;
 use super::metrics::EngineMetrics;
 use crate::bootstrap::BootstrapKey;
 use crate::clock::Clock;
 use crate::domain::{
-    Event, Instance, InstanceId, InstanceStatus, JobKind, LastError, NewEvent, NewJob, Resources,
+    Event, Instance, InstanceId, InstanceStatus, JobKind, LastError, NewEvent, NewJob,
+    PendingRequest, Resources,
 };
 use crate::error::{Error, Result};
 use crate::instance_secrets::SealingKey;
@@ -41,6 +44,8 @@ pub(crate) struct Engine {
     /// Jitter of job retries; seeded from the config for reproducible tests.
     pub(crate) rng: Mutex<StdRng>,
     pub(crate) metrics: EngineMetrics,
+    /// Whether `run_workers` is running in this process.
+    pub(crate) workers_running: AtomicBool,
 }
 
 /// A status change to make, with what goes along with it.
@@ -50,6 +55,10 @@ pub(crate) struct Change {
     pub(crate) reason: String,
     pub(crate) job: Option<JobKind>,
     pub(crate) last_error: Option<LastError>,
+    /// An alert code raised in the same write (its reason is the change's).
+    pub(crate) alert: Option<String>,
+    /// The pending billing request after the change, when the change sets or clears it.
+    pub(crate) pending: Option<Option<PendingRequest>>,
 }
 
 impl Change {
@@ -59,6 +68,26 @@ impl Change {
             reason: reason.into(),
             job: None,
             last_error: None,
+            alert: None,
+            pending: None,
+        }
+    }
+
+    pub(crate) fn with_alert(mut self, code: impl Into<String>) -> Self {
+        self.alert = Some(code.into());
+        self
+    }
+
+    pub(crate) fn with_pending(mut self, pending: Option<PendingRequest>) -> Self {
+        self.pending = Some(pending);
+        self
+    }
+
+    pub(crate) fn with_job_if(self, condition: bool, job: JobKind) -> Self {
+        if condition {
+            self.with_job(job)
+        } else {
+            self
         }
     }
 
@@ -110,25 +139,36 @@ impl Engine {
         NewJob::new(instance, kind, self.now(), attempts)
     }
 
-    /// Writes `instance` (read at its `version`) with an optional event and job, publishes the
-    /// event, and wakes a worker if a job was enqueued.
+    /// Writes `instance` (read at its `version`) with an optional event, alert and job,
+    /// publishes them, and wakes a worker if a job was enqueued. Inside a job the write is
+    /// fenced by the job's lease.
     pub(crate) async fn write(
         &self,
         instance: Instance,
         event: Option<NewEvent>,
+        alert: Option<NewEvent>,
         job: Option<NewJob>,
     ) -> Result<Instance> {
         let has_job = job.is_some();
-        let (stored, event) = self
-            .store
-            .update_instance(&InstanceWrite {
-                instance,
-                event,
-                job,
-            })
-            .await?;
+        let alert_to_publish = alert.clone();
+        let write = InstanceWrite {
+            instance,
+            event,
+            alert,
+            job,
+            fence: lease::current_fence(),
+        };
+        let (stored, event) = self.store.update_instance(&write).await?;
         if let Some(event) = event {
+            let sequence = event.sequence;
             self.publish(&event).await;
+            if let Some(alert) = alert_to_publish {
+                // The store appends the alert right after the change's own event.
+                self.publish(&Event::from_new(sequence + 1, alert)).await;
+            }
+        }
+        if write.alert.is_some() {
+            self.metrics.alerts.incr();
         }
         if has_job {
             self.wake.notify_one();
@@ -137,7 +177,7 @@ impl Engine {
     }
 
     /// Moves `instance` to `change.to` if the transition table allows it, writing the event
-    /// (and job) in the same transaction. A stale version is `Conflict`.
+    /// (and alert and job) in the same transaction. A stale version is `Conflict`.
     pub(crate) async fn transition(&self, instance: &Instance, change: Change) -> Result<Instance> {
         let from = instance.status;
         from.check_transition(change.to)?;
@@ -146,6 +186,12 @@ impl Engine {
         next.status = change.to;
         next.status_changed_at = now;
         next.updated_at = now;
+        if change.to == InstanceStatus::Active && next.activated_at.is_none() {
+            next.activated_at = Some(now);
+        }
+        if let Some(pending) = change.pending {
+            next.pending_request = pending;
+        }
         match change.last_error {
             Some(error) => next.last_error = Some(error),
             None if matches!(
@@ -157,11 +203,18 @@ impl Engine {
             }
             None => {}
         }
+        let alert = change
+            .alert
+            .as_deref()
+            .map(|code| NewEvent::alert(Some(instance.id), code, &change.reason, now));
         let event =
-            NewEvent::status_changed(instance.id, Some(from), change.to, change.reason, now);
+            NewEvent::status_changed(instance.id, Some(from), change.to, &change.reason, now);
         let job = change.job.map(|kind| self.new_job(instance.id, kind));
-        let stored = self.write(next, Some(event), job).await?;
+        let stored = self.write(next, Some(event), alert, job).await?;
         tracing::info!(instance = %instance.id, %from, to = %change.to, "status changed");
+        if let Some(code) = &change.alert {
+            tracing::warn!(instance = %instance.id, code = %code, reason = %change.reason, "alert");
+        }
         Ok(stored)
     }
 
@@ -181,7 +234,7 @@ impl Engine {
                 return Ok(Some(current));
             }
             next.updated_at = self.now();
-            match self.write(next, None, None).await {
+            match self.write(next, None, None, None).await {
                 Ok(stored) => return Ok(Some(stored)),
                 Err(Error::Conflict { .. }) => match self.load(instance.id).await? {
                     Some(fresh) => current = fresh,
@@ -194,17 +247,6 @@ impl Engine {
             "instance {} kept changing while its resources were recorded",
             instance.id
         )))
-    }
-
-    /// Appends an alert event and publishes it.
-    pub(crate) async fn alert(&self, instance: Option<InstanceId>, code: &str, reason: &str) {
-        self.metrics.alerts.incr();
-        let event = NewEvent::alert(instance, code, reason, self.now());
-        match self.store.append_event(&event).await {
-            Ok(stored) => self.publish(&stored).await,
-            Err(error) => tracing::error!(%error, code, "alert could not be stored"),
-        }
-        tracing::warn!(instance = ?instance.map(|i| i.to_string()), code, reason, "alert");
     }
 
     /// Delay before a failed job runs again: full jitter over an exponential window.

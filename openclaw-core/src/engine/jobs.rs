@@ -6,13 +6,15 @@ use chrono::{DateTime, Utc};
 
 use super::config::Trigger;
 use super::context::{Change, Engine};
+use super::lease;
 use super::saga::{self, Run, StepFailure};
 use super::steps::health::wait_until_healthy;
 use crate::domain::{
     Instance, InstanceId, InstanceStatus, Job, JobKind, LastError, NewEvent, Operation,
-    RollbackLevel, RollbackLogEntry,
+    PendingRequest, RollbackLevel, RollbackLogEntry,
 };
 use crate::error::{Error, Result};
+use crate::ports::InstanceDelete;
 
 /// What the worker does with a job after running it.
 #[derive(Debug)]
@@ -32,15 +34,9 @@ fn worth_retrying(error: &Error) -> bool {
     error.root().is_retryable()
 }
 
-/// The statuses a job of `kind` acts on; in any other status it has been superseded.
-pub(crate) fn statuses_driven_by(kind: JobKind) -> &'static [InstanceStatus] {
-    match kind {
-        JobKind::Provision => &[InstanceStatus::Pending, InstanceStatus::Provisioning],
-        JobKind::Suspend => &[InstanceStatus::Suspending],
-        JobKind::Unsuspend => &[InstanceStatus::Unsuspending],
-        JobKind::Terminate => &[InstanceStatus::Terminating],
-        JobKind::Rollback { .. } => &[InstanceStatus::RollingBack],
-    }
+/// Whether `error` means the job's lease is gone (the job must stop and settle nothing).
+pub(crate) fn is_lease_lost(error: &Error) -> bool {
+    matches!(error.root(), Error::LeaseLost { .. })
 }
 
 /// Runs one job. An `Err` is an unexpected failure (the store is down): the job is retried.
@@ -51,6 +47,9 @@ pub(crate) async fn execute(run: &Run<'_>, job: &Job) -> Result<Outcome> {
         JobKind::Unsuspend => unsuspend(run, job.instance_id).await,
         JobKind::Terminate => terminate(run, job.instance_id).await,
         JobKind::Rollback { level } => rollback(run, job.instance_id, level).await,
+        // Created running by the sweep, which does its work under it; a rescued one has
+        // nothing left to do (the next sweep looks again).
+        JobKind::Sweep => Ok(Outcome::Done),
     };
     match result {
         // The row is gone (a full rollback finished): nothing left to do.
@@ -69,6 +68,16 @@ pub(crate) async fn transition_latest(
     from: &[InstanceStatus],
     change: Change,
 ) -> Result<Option<Instance>> {
+    transition_latest_with(engine, id, from, |_| change.clone()).await
+}
+
+/// As [`transition_latest`], with the change decided from the instance as it is now.
+pub(crate) async fn transition_latest_with(
+    engine: &Engine,
+    id: InstanceId,
+    from: &[InstanceStatus],
+    change: impl Fn(&Instance) -> Change,
+) -> Result<Option<Instance>> {
     for _ in 0..8 {
         let Some(current) = engine.load(id).await? else {
             return Ok(None);
@@ -76,7 +85,7 @@ pub(crate) async fn transition_latest(
         if !from.contains(&current.status) {
             return Ok(None);
         }
-        match engine.transition(&current, change.clone()).await {
+        match engine.transition(&current, change(&current)).await {
             Ok(stored) => return Ok(Some(stored)),
             Err(Error::Conflict { .. }) => continue,
             Err(other) => return Err(other),
@@ -103,7 +112,8 @@ fn last_error(
 }
 
 /// Stops work on the instance for manual intervention: `failed`, with the error kept and an
-/// alert raised. Does nothing if the instance is no longer in one of `from`.
+/// alert raised in the same write. Does nothing if the instance is no longer in one of
+/// `from`.
 pub(crate) async fn fail_instance(
     engine: &Engine,
     id: InstanceId,
@@ -114,11 +124,10 @@ pub(crate) async fn fail_instance(
     alert_code: &str,
 ) -> Result<()> {
     let reason = format!("{operation} failed: {error}");
-    let change = Change::to(InstanceStatus::Failed, reason.clone())
-        .with_error(last_error(engine, operation, level, error));
-    if transition_latest(engine, id, from, change).await?.is_some() {
-        engine.alert(Some(id), alert_code, &reason).await;
-    }
+    let change = Change::to(InstanceStatus::Failed, reason)
+        .with_error(last_error(engine, operation, level, error))
+        .with_alert(alert_code);
+    transition_latest(engine, id, from, change).await?;
     Ok(())
 }
 
@@ -141,6 +150,7 @@ async fn provision(run: &Run<'_>, id: InstanceId) -> Result<Outcome> {
     match saga::provision(run, instance).await {
         Ok(_) | Err(StepFailure::Superseded) => Ok(Outcome::Done),
         Err(StepFailure::Interrupted) => Ok(Outcome::Interrupted),
+        Err(StepFailure::LeaseLost(error)) => Err(*error),
         Err(StepFailure::Failed { error, triggers }) => {
             let error = *error;
             let policy = &engine.config.rollback;
@@ -150,24 +160,39 @@ async fn provision(run: &Run<'_>, id: InstanceId) -> Result<Outcome> {
             } else if worth_retrying(&error) {
                 Ok(Outcome::Retry(error))
             } else {
-                fail_instance(
-                    engine,
-                    id,
-                    &[InstanceStatus::Provisioning],
-                    Operation::Provision,
-                    None,
-                    &error,
-                    "provision_failed",
-                )
-                .await?;
+                provisioning_cannot_finish(engine, id, Trigger::PermanentError, &error).await?;
                 Ok(Outcome::Done)
             }
         }
     }
 }
 
-/// An automatic rollback: soft marks `failed`; partial and full enqueue the compensation.
-async fn start_rollback(
+/// A provisioning that cannot finish: rolled back through `trigger` when it is enabled,
+/// else `failed` with an alert.
+pub(crate) async fn provisioning_cannot_finish(
+    engine: &Engine,
+    id: InstanceId,
+    trigger: Trigger,
+    error: &Error,
+) -> Result<()> {
+    if engine.config.rollback.enabled(trigger) {
+        return start_rollback(engine, id, trigger, error).await;
+    }
+    fail_instance(
+        engine,
+        id,
+        &[InstanceStatus::Pending, InstanceStatus::Provisioning],
+        Operation::Provision,
+        None,
+        error,
+        "provision_failed",
+    )
+    .await
+}
+
+/// An automatic rollback: soft marks `failed` (with its alert); partial and full enqueue
+/// the compensation.
+pub(crate) async fn start_rollback(
     engine: &Engine,
     id: InstanceId,
     trigger: Trigger,
@@ -175,29 +200,26 @@ async fn start_rollback(
 ) -> Result<()> {
     let level = engine.config.rollback.level;
     tracing::warn!(instance = %id, %trigger, %level, %error, "automatic rollback");
-    engine.metrics.rollbacks_started.incr();
     let mut recorded = last_error(engine, Operation::Provision, None, error);
     recorded.message = format!("{trigger}: {error}");
     let reason = format!("automatic rollback ({trigger}): {error}");
-    let from = [InstanceStatus::Provisioning];
-    match level {
-        RollbackLevel::Soft => {
-            let change = Change::to(InstanceStatus::Failed, reason.clone()).with_error(recorded);
-            if transition_latest(engine, id, &from, change)
-                .await?
-                .is_some()
-            {
-                engine
-                    .alert(Some(id), "manual_intervention_required", &reason)
-                    .await;
-            }
-        }
+    let from = [InstanceStatus::Pending, InstanceStatus::Provisioning];
+    let change = match level {
+        RollbackLevel::Soft => Change::to(InstanceStatus::Failed, reason)
+            .with_error(recorded)
+            .with_alert("manual_intervention_required"),
         RollbackLevel::Partial | RollbackLevel::Full => {
-            let change = Change::to(InstanceStatus::RollingBack, reason)
+            Change::to(InstanceStatus::RollingBack, reason)
                 .with_job(JobKind::Rollback { level })
-                .with_error(recorded);
-            transition_latest(engine, id, &from, change).await?;
+                .with_error(recorded)
         }
+    };
+    if transition_latest(engine, id, &from, change)
+        .await?
+        .is_some()
+        && level != RollbackLevel::Soft
+    {
+        engine.metrics.rollbacks_started.incr();
     }
     Ok(())
 }
@@ -249,6 +271,7 @@ async fn rollback(run: &Run<'_>, id: InstanceId, level: RollbackLevel) -> Result
     let started = instance.status_changed_at;
     let (cleared, deleted) = match saga::compensate(run, instance.clone()).await {
         Ok(done) => done,
+        Err(error) if is_lease_lost(&error) => return Err(error),
         Err(error) => {
             return compensation_failed(engine, &instance, Operation::Rollback, Some(level), error)
                 .await
@@ -311,11 +334,14 @@ async fn finish_full_rollback(
             instance: current.clone(),
             at: now,
         };
-        match engine
-            .store
-            .delete_instance(current.id, current.version, &event, &log)
-            .await
-        {
+        let delete = InstanceDelete {
+            id: current.id,
+            expected_version: current.version,
+            event,
+            log,
+            fence: lease::current_fence(),
+        };
+        match engine.store.delete_instance(&delete).await {
             Ok(stored) => {
                 engine.publish(&stored).await;
                 return Ok(());
@@ -340,6 +366,7 @@ async fn terminate(run: &Run<'_>, id: InstanceId) -> Result<Outcome> {
     }
     let deleted = match saga::compensate(run, instance.clone()).await {
         Ok((_, deleted)) => deleted,
+        Err(error) if is_lease_lost(&error) => return Err(error),
         Err(error) => {
             return compensation_failed(engine, &instance, Operation::Terminate, None, error).await
         }
@@ -372,6 +399,9 @@ async fn power_failed(
     operation: Operation,
     error: Error,
 ) -> Result<Outcome> {
+    if is_lease_lost(&error) {
+        return Err(error);
+    }
     if worth_retrying(&error) {
         return Ok(Outcome::Retry(error));
     }
@@ -391,7 +421,18 @@ async fn power_failed(
 
 async fn suspend(run: &Run<'_>, id: InstanceId) -> Result<Outcome> {
     let engine = run.engine;
-    let instance = engine.load_existing(id).await?;
+    let mut instance = engine.load_existing(id).await?;
+    if instance.status == InstanceStatus::Active
+        && instance.pending_request == Some(PendingRequest::Suspend)
+    {
+        // Billing asked for this while the instance was still being provisioned.
+        let change =
+            Change::to(InstanceStatus::Suspending, "suspend requested earlier").with_pending(None);
+        match transition_latest(engine, id, &[InstanceStatus::Active], change).await? {
+            Some(suspending) => instance = suspending,
+            None => return Ok(Outcome::Done),
+        }
+    }
     if instance.status != InstanceStatus::Suspending {
         return Ok(Outcome::Done);
     }
@@ -404,14 +445,29 @@ async fn suspend(run: &Run<'_>, id: InstanceId) -> Result<Outcome> {
     if let Err(error) = powered_off.await {
         return power_failed(engine, &instance, Operation::Suspend, error).await;
     }
-    let change = Change::to(InstanceStatus::Suspended, "powered off");
-    transition_latest(engine, id, &[InstanceStatus::Suspending], change).await?;
+    transition_latest_with(engine, id, &[InstanceStatus::Suspending], |current| {
+        let unsuspend = current.pending_request == Some(PendingRequest::Unsuspend);
+        Change::to(InstanceStatus::Suspended, "powered off")
+            .with_job_if(unsuspend, JobKind::Unsuspend)
+    })
+    .await?;
     Ok(Outcome::Done)
 }
 
 async fn unsuspend(run: &Run<'_>, id: InstanceId) -> Result<Outcome> {
     let engine = run.engine;
-    let instance = engine.load_existing(id).await?;
+    let mut instance = engine.load_existing(id).await?;
+    if instance.status == InstanceStatus::Suspended
+        && instance.pending_request == Some(PendingRequest::Unsuspend)
+    {
+        // Billing asked for this while the instance was still being suspended.
+        let change = Change::to(InstanceStatus::Unsuspending, "unsuspend requested earlier")
+            .with_pending(None);
+        match transition_latest(engine, id, &[InstanceStatus::Suspended], change).await? {
+            Some(unsuspending) => instance = unsuspending,
+            None => return Ok(Outcome::Done),
+        }
+    }
     if instance.status != InstanceStatus::Unsuspending {
         return Ok(Outcome::Done);
     }
@@ -438,6 +494,7 @@ async fn unsuspend(run: &Run<'_>, id: InstanceId) -> Result<Outcome> {
         Ok(_) => {}
         Err(StepFailure::Superseded) => return Ok(Outcome::Done),
         Err(StepFailure::Interrupted) => return Ok(Outcome::Interrupted),
+        Err(StepFailure::LeaseLost(error)) => return Err(*error),
         Err(StepFailure::Failed { error, .. }) => {
             // Powered on but not healthy: retrying the job would only power on again.
             fail_instance(
@@ -453,40 +510,69 @@ async fn unsuspend(run: &Run<'_>, id: InstanceId) -> Result<Outcome> {
             return Ok(Outcome::Done);
         }
     }
-    let change = Change::to(InstanceStatus::Active, "powered on and healthy");
-    transition_latest(engine, id, &[InstanceStatus::Unsuspending], change).await?;
+    transition_latest_with(engine, id, &[InstanceStatus::Unsuspending], |current| {
+        let suspend = current.pending_request == Some(PendingRequest::Suspend);
+        Change::to(InstanceStatus::Active, "powered on and healthy")
+            .with_job_if(suspend, JobKind::Suspend)
+    })
+    .await?;
     Ok(Outcome::Done)
 }
 
-/// A job ran out of attempts: the instance it drove goes `failed` with an alert, unless
-/// something else already moved it on or another job now drives it.
+/// A job ran out of attempts: what it drove moves on. A provisioning rolls back (or goes
+/// `failed` when that trigger is off); any other operation goes `failed` with an alert.
+/// Nothing happens if something else already moved the instance on.
 pub(crate) async fn on_dead_job(engine: &Engine, job: &Job, error: &str) -> Result<()> {
     engine.metrics.jobs_dead.incr();
-    let from = statuses_driven_by(job.kind);
     let Some(instance) = engine.load(job.instance_id).await? else {
         return Ok(());
     };
-    if !from.contains(&instance.status) {
-        return Ok(());
-    }
-    let level = match job.kind {
-        JobKind::Rollback { level } => Some(level),
-        _ => None,
-    };
+    settle_dead_job(engine, job, &instance, error).await
+}
+
+/// Moves on `instance`, whose job `job` is dead, by the status the instance is in (a
+/// stranded instance may be in a status another, older job left it in).
+pub(crate) async fn settle_dead_job(
+    engine: &Engine,
+    job: &Job,
+    instance: &Instance,
+    error: &str,
+) -> Result<()> {
     let error = Error::RetriesExhausted {
         attempts: job.attempts,
         last: Box::new(Error::internal(error.to_string())),
     };
-    if matches!(job.kind, JobKind::Rollback { .. }) {
-        engine
-            .metrics
-            .rollback_finished(false, elapsed_since(engine, instance.status_changed_at));
-    }
+    let (operation, level) = match instance.status {
+        InstanceStatus::Pending | InstanceStatus::Provisioning => {
+            return provisioning_cannot_finish(
+                engine,
+                instance.id,
+                Trigger::AttemptsExhausted,
+                &error,
+            )
+            .await;
+        }
+        InstanceStatus::Suspending => (Operation::Suspend, None),
+        InstanceStatus::Unsuspending => (Operation::Unsuspend, None),
+        InstanceStatus::Terminating => (Operation::Terminate, None),
+        InstanceStatus::RollingBack => {
+            let level = match job.kind {
+                JobKind::Rollback { level } => level,
+                _ => engine.config.rollback.level,
+            };
+            engine
+                .metrics
+                .rollback_finished(false, elapsed_since(engine, instance.status_changed_at));
+            (Operation::Rollback, Some(level))
+        }
+        // Settled already: nothing waits on the job.
+        _ => return Ok(()),
+    };
     fail_instance(
         engine,
-        job.instance_id,
-        from,
-        job.kind.operation(),
+        instance.id,
+        &[instance.status],
+        operation,
         level,
         &error,
         "job_dead",

@@ -38,6 +38,8 @@ pub(crate) struct EngineMetrics {
     pub(crate) jobs_dead: Counter,
     pub(crate) jobs_interrupted: Counter,
     pub(crate) leases_lost: Counter,
+    pub(crate) jobs_panicked: Counter,
+    pub(crate) orphans_deleted: Counter,
     pub(crate) health_checks: Counter,
     pub(crate) events_published: Counter,
     pub(crate) publish_failures: Counter,
@@ -55,8 +57,9 @@ impl EngineMetrics {
             .add(u64::try_from(took.as_micros()).unwrap_or(u64::MAX));
     }
 
-    pub(crate) fn snapshot(&self) -> MetricsSnapshot {
+    pub(crate) fn snapshot(&self, workers_running: bool) -> MetricsSnapshot {
         MetricsSnapshot {
+            workers_running,
             provisions_started: self.provisions_started.get(),
             provisions_succeeded: self.provisions_succeeded.get(),
             rollbacks_started: self.rollbacks_started.get(),
@@ -68,6 +71,8 @@ impl EngineMetrics {
             jobs_dead: self.jobs_dead.get(),
             jobs_interrupted: self.jobs_interrupted.get(),
             leases_lost: self.leases_lost.get(),
+            jobs_panicked: self.jobs_panicked.get(),
+            orphans_deleted: self.orphans_deleted.get(),
             health_checks: self.health_checks.get(),
             events_published: self.events_published.get(),
             publish_failures: self.publish_failures.get(),
@@ -99,8 +104,13 @@ pub struct MetricsSnapshot {
     pub jobs_dead: u64,
     /// Jobs handed back at shutdown.
     pub jobs_interrupted: u64,
-    /// Jobs abandoned because their lease was taken over.
+    /// Jobs stopped because their lease was lost (taken over, or run out while the worker
+    /// stalled).
     pub leases_lost: u64,
+    /// Job attempts that panicked (each counted as a failed attempt).
+    pub jobs_panicked: u64,
+    /// Orphaned resources the sweep deleted.
+    pub orphans_deleted: u64,
     /// Health checks made.
     pub health_checks: u64,
     /// Events handed to the bus.
@@ -109,4 +119,6 @@ pub struct MetricsSnapshot {
     pub publish_failures: u64,
     /// Alerts raised.
     pub alerts: u64,
+    /// Whether `run_workers` is running in this process.
+    pub workers_running: bool,
 }

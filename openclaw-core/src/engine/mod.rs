@@ -4,7 +4,10 @@
 mod builder;
 mod config;
 mod context;
+mod fenced;
 mod jobs;
+mod lease;
+mod maintenance;
 mod metrics;
 mod provisioner;
 mod saga;
@@ -14,7 +17,7 @@ mod worker;
 
 pub use builder::ProvisionerBuilder;
 pub use config::{
-    validate_zone, EngineConfig, HealthConfig, RollbackPolicy, Trigger, WorkerConfig,
+    validate_zone, EngineConfig, HealthConfig, RollbackPolicy, SweepConfig, Trigger, WorkerConfig,
 };
 pub use metrics::MetricsSnapshot;
 pub use provisioner::Provisioner;

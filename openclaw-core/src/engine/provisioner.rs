@@ -6,12 +6,13 @@ use std::future::Future;
 use std::sync::Arc;
 
 use super::context::{Change, Engine};
+use super::maintenance;
 use super::metrics::MetricsSnapshot;
 use super::sweep::{self, SweepMode, SweepReport};
 use super::worker;
 use crate::domain::{
     CreateInstance, Event, EventKind, Instance, InstanceFilter, InstanceId, InstanceStatus,
-    JobKind, NewEvent, Operation, Page, RollbackLevel, Topic,
+    JobKind, NewEvent, Operation, Page, PendingRequest, RollbackLevel, Topic,
 };
 use crate::error::{Error, Result};
 use crate::instance_secrets::InstanceSecrets;
@@ -49,6 +50,8 @@ enum Decision {
     AsIs,
     /// Make this change.
     Change(Change),
+    /// Keep the status; set (or clear) the billing request waiting for a later state.
+    Pending(Option<PendingRequest>, &'static str),
 }
 
 impl Provisioner {
@@ -124,36 +127,88 @@ impl Provisioner {
     }
 
     /// Powers the instance off, keeping its server and DNS record (`active → suspending →
-    /// suspended`). Already suspended or suspending: returned as is.
+    /// suspended`). Already suspended or suspending: returned as is. Still on its way to
+    /// `active` (pending, provisioning, unsuspending): accepted, and carried out as soon as
+    /// it is active (`pending_request`). A `failed` instance that was never active has
+    /// nothing to suspend (`InvalidTransition`).
     pub async fn suspend(&self, id: InstanceId) -> Result<Instance> {
-        self.decide(id, |i| match i.status {
-            Suspended | Suspending => Ok(Decision::AsIs),
-            _ => Ok(Decision::Change(
-                Change::to(Suspending, "suspend requested").with_job(JobKind::Suspend),
-            )),
+        self.decide(id, |i| {
+            let pending = i.pending_request;
+            Ok(match i.status {
+                Suspended | Suspending if pending == Some(PendingRequest::Unsuspend) => {
+                    Decision::Pending(None, "the waiting unsuspend was withdrawn by a suspend")
+                }
+                Suspended | Suspending => Decision::AsIs,
+                Pending | Provisioning | Unsuspending
+                    if pending == Some(PendingRequest::Suspend) =>
+                {
+                    Decision::AsIs
+                }
+                Pending | Provisioning | Unsuspending => Decision::Pending(
+                    Some(PendingRequest::Suspend),
+                    "suspend requested; it is carried out once the instance is active",
+                ),
+                Failed if i.activated_at.is_none() => {
+                    return Err(Error::InvalidTransition {
+                        from: Failed,
+                        to: Suspending,
+                    })
+                }
+                _ => Decision::Change(
+                    Change::to(Suspending, "suspend requested")
+                        .with_job(JobKind::Suspend)
+                        .with_pending(None),
+                ),
+            })
         })
         .await
     }
 
     /// Powers the instance on and waits for health again (`suspended → unsuspending →
-    /// active`). Already active or unsuspending: returned as is.
+    /// active`). Already active or unsuspending: returned as is, withdrawing a suspend that
+    /// was waiting. Being suspended: accepted, and carried out once it is suspended. A
+    /// `failed` instance that was never active has nothing to unsuspend
+    /// (`InvalidTransition`).
     pub async fn unsuspend(&self, id: InstanceId) -> Result<Instance> {
-        self.decide(id, |i| match i.status {
-            Active | Unsuspending => Ok(Decision::AsIs),
-            _ => Ok(Decision::Change(
-                Change::to(Unsuspending, "unsuspend requested").with_job(JobKind::Unsuspend),
-            )),
+        self.decide(id, |i| {
+            let pending = i.pending_request;
+            Ok(match i.status {
+                Active | Unsuspending | Pending | Provisioning
+                    if pending == Some(PendingRequest::Suspend) =>
+                {
+                    Decision::Pending(None, "the waiting suspend was withdrawn by an unsuspend")
+                }
+                Active | Unsuspending | Pending | Provisioning => Decision::AsIs,
+                Suspending if pending == Some(PendingRequest::Unsuspend) => Decision::AsIs,
+                Suspending => Decision::Pending(
+                    Some(PendingRequest::Unsuspend),
+                    "unsuspend requested; it is carried out once the instance is suspended",
+                ),
+                Failed if i.activated_at.is_none() => {
+                    return Err(Error::InvalidTransition {
+                        from: Failed,
+                        to: Unsuspending,
+                    })
+                }
+                _ => Decision::Change(
+                    Change::to(Unsuspending, "unsuspend requested")
+                        .with_job(JobKind::Unsuspend)
+                        .with_pending(None),
+                ),
+            })
         })
         .await
     }
 
     /// Deletes the instance's DNS records and server (`→ terminating → terminated`). Already
-    /// terminated or terminating: returned as is.
+    /// terminated or terminating: returned as is. Accepted in every other status.
     pub async fn terminate(&self, id: InstanceId) -> Result<Instance> {
         self.decide(id, |i| match i.status {
             Terminated | Terminating => Ok(Decision::AsIs),
             _ => Ok(Decision::Change(
-                Change::to(Terminating, "terminate requested").with_job(JobKind::Terminate),
+                Change::to(Terminating, "terminate requested")
+                    .with_job(JobKind::Terminate)
+                    .with_pending(None),
             )),
         })
         .await
@@ -169,30 +224,29 @@ impl Provisioner {
         let instance = self
             .decide(id, |i| match (i.status, level) {
                 (RollingBack | RolledBack, _) | (Failed, RollbackLevel::Soft) => Ok(Decision::AsIs),
-                (_, RollbackLevel::Soft) => Ok(Decision::Change(Change::to(Failed, &reason))),
+                (_, RollbackLevel::Soft) => Ok(Decision::Change(
+                    Change::to(Failed, &reason).with_alert("manual_intervention_required"),
+                )),
                 _ => Ok(Decision::Change(
                     Change::to(RollingBack, &reason).with_job(JobKind::Rollback { level }),
                 )),
             })
             .await?;
-        if soft && instance.status == Failed {
-            self.engine
-                .alert(Some(id), "manual_intervention_required", &reason)
-                .await;
-        }
         if !soft && instance.status == RollingBack {
             self.engine.metrics.rollbacks_started.incr();
         }
         Ok(instance)
     }
 
-    /// Runs again what failed: for a `failed` instance, the operation in its `last_error`
-    /// (provisioning when none is recorded); for a `rolled_back` one, a fresh provisioning.
-    /// Any other status is `InvalidTransition`.
+    /// Runs again what failed: for a `failed` instance that was active once, the operation
+    /// in its `last_error`; for one that never was, and for a `rolled_back` one, a fresh
+    /// provisioning. Any other status is `InvalidTransition`.
     pub async fn retry(&self, id: InstanceId) -> Result<Instance> {
+        let never_active = |i: &Instance| i.activated_at.is_none();
         let before = self.engine.load_existing(id).await?;
         let fresh_server = match (before.status, before.last_error.as_ref()) {
             (RolledBack, _) => true,
+            (Failed, _) if never_active(&before) => true,
             (Failed, last) => last.is_none_or(|e| e.operation == Operation::Provision),
             _ => false,
         };
@@ -204,10 +258,11 @@ impl Provisioner {
             let provision = || Change::to(Pending, "retry requested").with_job(JobKind::Provision);
             match i.status {
                 RolledBack => Ok(Decision::Change(provision())),
+                Failed if never_active(i) => Ok(Decision::Change(provision())),
                 Failed => {
                     let last = i.last_error.as_ref();
                     let change = match last.map(|e| e.operation) {
-                        None | Some(Operation::Provision) => provision(),
+                        None | Some(Operation::Provision | Operation::Sweep) => provision(),
                         Some(Operation::Suspend) => {
                             Change::to(Suspending, "retry requested").with_job(JobKind::Suspend)
                         }
@@ -244,11 +299,14 @@ impl Provisioner {
     ) -> Result<Instance> {
         for _ in 0..8 {
             let current = self.engine.load_existing(id).await?;
-            let change = match decide(&current)? {
+            let written = match decide(&current)? {
                 Decision::AsIs => return Ok(current),
-                Decision::Change(change) => change,
+                Decision::Change(change) => self.engine.transition(&current, change).await,
+                Decision::Pending(pending, reason) => {
+                    self.set_pending(&current, pending, reason).await
+                }
             };
-            match self.engine.transition(&current, change).await {
+            match written {
                 Ok(stored) => return Ok(stored),
                 Err(Error::Conflict { .. }) => continue,
                 Err(other) => return Err(other),
@@ -257,6 +315,37 @@ impl Provisioner {
         Err(Error::conflict(format!(
             "instance {id} kept changing; try again"
         )))
+    }
+
+    /// Sets (or clears) the billing request waiting on `current`, with an audit event.
+    async fn set_pending(
+        &self,
+        current: &Instance,
+        pending: Option<PendingRequest>,
+        reason: &str,
+    ) -> Result<Instance> {
+        let engine = &self.engine;
+        let now = engine.now();
+        let mut next = current.clone();
+        next.pending_request = pending;
+        next.updated_at = now;
+        let action = match pending {
+            Some(request) => format!("{}_requested", request.as_str()),
+            None => "pending_request_withdrawn".to_string(),
+        };
+        let event = NewEvent {
+            topic: Topic::Audit,
+            instance_id: Some(current.id),
+            kind: EventKind::Audit {
+                action,
+                actor: "billing".to_string(),
+            },
+            reason: reason.to_string(),
+            at: now,
+        };
+        let stored = engine.write(next, Some(event), None, None).await?;
+        tracing::info!(instance = %current.id, pending = ?pending, "billing request recorded");
+        Ok(stored)
     }
 
     /// Redeems a single-use bootstrap token: the environment (gateway token and provider keys)
@@ -363,15 +452,37 @@ impl Provisioner {
         worker::drain(&self.engine, &name).await
     }
 
-    /// Fails the instances of dead-lettered jobs that nothing drives any more; returns how
-    /// many. Workers do this periodically on their own.
+    /// Moves on every instance whose dead-lettered job nothing replaces (a provisioning
+    /// rolls back, anything else goes `failed` with an alert); returns how many. Workers do
+    /// this periodically on their own.
     pub async fn reap_dead_jobs(&self) -> Result<usize> {
-        worker::reap_dead_jobs(&self.engine).await
+        maintenance::reap_dead_jobs(&self.engine).await
+    }
+
+    /// Rolls back every provisioning past its deadline (the whole provisioning, or its DNS
+    /// step), whether or not a worker still runs it; returns how many. Workers do this
+    /// periodically on their own.
+    pub async fn enforce_deadlines(&self) -> Result<usize> {
+        maintenance::enforce_deadlines(&self.engine).await
+    }
+
+    /// Deletes finished jobs and idempotency keys past the retention; returns how many of
+    /// each. Workers do this periodically on their own.
+    pub async fn purge(&self) -> Result<(u64, u64)> {
+        maintenance::purge_finished(&self.engine).await
+    }
+
+    /// Whether [`run_workers`](Self::run_workers) is running in this process (it stops
+    /// early only when a worker failed for good; a server should then stop being ready).
+    pub fn workers_running(&self) -> bool {
+        self.engine
+            .workers_running
+            .load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// The engine's counters.
     pub fn metrics(&self) -> MetricsSnapshot {
-        self.engine.metrics.snapshot()
+        self.engine.metrics.snapshot(self.workers_running())
     }
 
     /// The store the engine writes to.

@@ -42,6 +42,8 @@ pub(crate) enum StepFailure {
     Superseded,
     /// Shutdown was requested at a step boundary: hand the job back.
     Interrupted,
+    /// The job's lease is gone: stop at once, write nothing more, settle nothing.
+    LeaseLost(Box<Error>),
     /// The step failed. `triggers` are the automatic-rollback triggers that apply, most
     /// specific first; the job uses the first one the policy enables.
     Failed {
@@ -59,12 +61,17 @@ impl StepFailure {
         }
     }
 
-    /// Classifies a provider error of a step: an error retrying cannot fix may fire the
-    /// step's own trigger, and server errors that outlived their retries fire
-    /// [`Trigger::ServerErrorsExhausted`].
+    /// Classifies a provider error of a step: an error no retry can fix (looking through
+    /// retries that ran out) may fire the step's own trigger, and server errors that outlived
+    /// their retries fire [`Trigger::ServerErrorsExhausted`]. Other errors whose retries ran
+    /// out (rate limits, a name still held by a server being deleted) fire nothing: the job
+    /// is tried again later, and rolls back once its attempts are used up.
     pub(crate) fn from_error(error: Error, step_trigger: Option<Trigger>) -> Self {
+        if matches!(error.root(), Error::LeaseLost { .. }) {
+            return StepFailure::LeaseLost(Box::new(error));
+        }
         let mut triggers = Vec::new();
-        if error.class() == ErrorClass::Permanent {
+        if error.root().class() == ErrorClass::Permanent {
             triggers.extend(step_trigger);
         }
         if matches!(error, Error::RetriesExhausted { .. }) && error.is_server_error() {
@@ -87,6 +94,8 @@ impl From<Error> for StepFailure {
 pub(crate) struct Run<'a> {
     pub(crate) engine: &'a Engine,
     pub(crate) shutdown: &'a Shutdown,
+    /// The attempt of the job this is (1 for the first; a rescue or a retry counts).
+    pub(crate) attempt: u32,
 }
 
 impl Run<'_> {
@@ -98,15 +107,29 @@ impl Run<'_> {
         instance.status_changed_at + timeout
     }
 
-    /// Time left until the provisioning deadline (zero when passed).
+    /// Time left until the provisioning deadline (zero when passed; unbounded when the
+    /// deadline is not enforced).
     pub(crate) fn remaining(&self, instance: &Instance) -> Duration {
+        if !self
+            .engine
+            .config
+            .rollback
+            .enabled(Trigger::ProvisionTimeout)
+        {
+            return Duration::MAX;
+        }
         (self.provision_deadline(instance) - self.engine.now())
             .to_std()
             .unwrap_or(Duration::ZERO)
     }
 
     pub(crate) fn check_deadline(&self, instance: &Instance) -> Result<(), StepFailure> {
-        if self.remaining(instance).is_zero() {
+        let enforced = self
+            .engine
+            .config
+            .rollback
+            .enabled(Trigger::ProvisionTimeout);
+        if enforced && self.remaining(instance).is_zero() {
             let limit = self.engine.config.rollback.provision_timeout;
             return Err(StepFailure::triggered(
                 Trigger::ProvisionTimeout,
@@ -210,7 +233,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn exhausted_server_errors_fire_both_triggers() {
+    fn exhausted_server_errors_fire_their_trigger() {
         let e = Error::RetriesExhausted {
             attempts: 5,
             last: Box::new(Error::Unavailable {
@@ -220,10 +243,31 @@ mod tests {
             }),
         };
         match StepFailure::from_error(e, Some(Trigger::ServerCreateFailed)) {
-            StepFailure::Failed { triggers, .. } => assert_eq!(
-                triggers,
-                vec![Trigger::ServerCreateFailed, Trigger::ServerErrorsExhausted]
-            ),
+            StepFailure::Failed { triggers, .. } => {
+                assert_eq!(triggers, vec![Trigger::ServerErrorsExhausted]);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn exhausted_rate_limits_fire_nothing_and_permanent_errors_the_step_trigger() {
+        let limited = Error::RetriesExhausted {
+            attempts: 5,
+            last: Box::new(Error::RateLimited {
+                provider: "hetzner".into(),
+                retry_after: None,
+            }),
+        };
+        match StepFailure::from_error(limited, Some(Trigger::ServerCreateFailed)) {
+            StepFailure::Failed { triggers, .. } => assert!(triggers.is_empty()),
+            other => panic!("{other:?}"),
+        }
+        let refused = Error::invalid("server_type", "unknown");
+        match StepFailure::from_error(refused, Some(Trigger::ServerCreateFailed)) {
+            StepFailure::Failed { triggers, .. } => {
+                assert_eq!(triggers, vec![Trigger::ServerCreateFailed]);
+            }
             other => panic!("{other:?}"),
         }
     }

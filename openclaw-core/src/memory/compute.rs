@@ -1,14 +1,18 @@
 //! An in-memory compute provider: servers with Hetzner's rules (unique names, labels,
-//! sequential ids), fault injection, and counters that tests assert invariants on.
+//! sequential ids, a deleted server lingering as `deleting` if asked), fault injection, and
+//! counters that tests assert invariants on.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::Utc;
+use tokio::time::Instant;
 
 use super::faults::{respond, FaultInjector};
+use crate::clock::Clock;
 use crate::domain::{DeploymentName, InstanceId, ServerId};
 use crate::error::{Error, Result};
 use crate::ports::ownership::{owner_from_labels, Ownership, LABEL_INSTANCE};
@@ -55,6 +59,12 @@ struct Account {
     last_id: u64,
     created_total: u64,
     max_per_instance: usize,
+    /// How long a deleted server stays `Deleting` (zero: gone at once).
+    deleting_for: Duration,
+    /// The servers being deleted, by key: when each is gone.
+    deleting: HashMap<u64, Instant>,
+    /// Stamps each server's creation time (the system clock unless set).
+    clock: Option<Arc<dyn Clock>>,
 }
 
 impl Account {
@@ -70,6 +80,7 @@ impl Account {
     }
 
     fn remove(&mut self, n: u64) {
+        self.deleting.remove(&n);
         let Some(server) = self.servers.remove(&n) else {
             return;
         };
@@ -81,6 +92,38 @@ impl Account {
                     self.by_instance.remove(instance);
                 }
             }
+        }
+    }
+
+    /// Starts deleting server `n`: it is gone at once, or after `deleting_for` as
+    /// `Deleting`. Deleting it again changes nothing.
+    fn delete(&mut self, n: u64, now: Instant) {
+        if self.deleting_for.is_zero() {
+            self.remove(n);
+            return;
+        }
+        let Some(server) = self.servers.get_mut(&n) else {
+            return;
+        };
+        if server.status != ServerStatus::Deleting {
+            server.status = ServerStatus::Deleting;
+            self.deleting.insert(n, now + self.deleting_for);
+        }
+    }
+
+    /// Removes the servers whose deletion has finished by `now`.
+    fn advance(&mut self, now: Instant) {
+        if self.deleting.is_empty() {
+            return;
+        }
+        let gone: Vec<u64> = self
+            .deleting
+            .iter()
+            .filter(|(_, until)| **until <= now)
+            .map(|(n, _)| *n)
+            .collect();
+        for n in gone {
+            self.remove(n);
         }
     }
 
@@ -118,6 +161,22 @@ impl InMemoryCompute {
         }
     }
 
+    /// From now on a deleted server stays [`ServerStatus::Deleting`] for `duration` (measured
+    /// with tokio's clock) before it is gone, as at Hetzner; zero, the default, removes it at
+    /// once. It applies to the whole account: every clone and [`for_owner`](Self::for_owner)
+    /// view.
+    pub fn set_deleting_for(&self, duration: Duration) {
+        self.lock().deleting_for = duration;
+    }
+
+    /// Stamps servers created from now on with `clock` (for the whole account), so tests on
+    /// tokio's paused clock see creation times on the engine's time line.
+    #[must_use]
+    pub fn with_clock(self, clock: Arc<dyn Clock>) -> Self {
+        self.lock().clock = Some(clock);
+        self
+    }
+
     /// The faults injected into this adapter's calls.
     pub fn faults(&self) -> &FaultInjector {
         &self.faults
@@ -146,10 +205,13 @@ impl InMemoryCompute {
             .any(|s| s.status == ServerStatus::Running)
     }
 
+    /// The account, with every deletion that has finished by now applied.
     fn lock(&self) -> MutexGuard<'_, Account> {
         // Every mutation completes before the guard drops, so a poisoned lock holds
         // consistent data.
-        self.account.lock().unwrap_or_else(PoisonError::into_inner)
+        let mut account = self.account.lock().unwrap_or_else(PoisonError::into_inner);
+        account.advance(Instant::now());
+        account
     }
 
     fn ours(&self, server: &Server) -> bool {
@@ -177,13 +239,23 @@ impl InMemoryCompute {
     fn create(&self, spec: &ServerSpec) -> Result<Server> {
         let mut account = self.lock();
         if let Some(existing) = account.named(&spec.name) {
-            return if existing.ownership() == owner_from_labels(&spec.labels) {
-                Ok(existing.clone())
-            } else {
+            return if existing.ownership() != owner_from_labels(&spec.labels) {
                 Err(Error::conflict(format!(
                     "a server named {} exists and is not ours",
                     spec.name
                 )))
+            } else if existing.status == ServerStatus::Deleting {
+                // Never adopted: retryable, so the caller creates anew once the name is free.
+                Err(Error::Unavailable {
+                    service: "memory".to_string(),
+                    message: format!(
+                        "the previous server named {} is still being deleted",
+                        spec.name
+                    ),
+                    status: Some(409),
+                })
+            } else {
+                Ok(existing.clone())
             };
         }
         account.last_id += 1;
@@ -198,7 +270,7 @@ impl InMemoryCompute {
                 .enable_ipv6
                 .then(|| Ipv6Addr::new(0x2001, 0xdb8, n as u16, (n >> 16) as u16, 0, 0, 0, 1)),
             labels: spec.labels.clone(),
-            created_at: Some(Utc::now()),
+            created_at: Some(account.clock.as_ref().map_or_else(Utc::now, |c| c.now())),
         };
         account.insert(n, server.clone());
         Ok(server)
@@ -209,6 +281,14 @@ impl InMemoryCompute {
         let server = key(id)
             .and_then(|k| account.servers.get_mut(&k))
             .ok_or_else(|| Error::not_found("server", id))?;
+        if server.status == ServerStatus::Deleting {
+            // Hetzner answers `locked` while the delete action runs: worth retrying, as
+            // the server is gone (not found) shortly.
+            return Err(Error::unavailable(
+                "memory",
+                format!("server {id} is being deleted"),
+            ));
+        }
         server.status = status;
         Ok(())
     }
@@ -232,7 +312,11 @@ impl Compute for InMemoryCompute {
         let found = self
             .lock()
             .of_instance(instance)
-            .find(|s| self.ours(s) && s.ownership().is_some_and(|o| o.instance == instance))
+            .find(|s| {
+                self.ours(s)
+                    && s.status != ServerStatus::Deleting
+                    && s.ownership().is_some_and(|o| o.instance == instance)
+            })
             .cloned();
         respond("find_server", lose, Ok(found))
     }
@@ -246,7 +330,7 @@ impl Compute for InMemoryCompute {
     async fn delete_server(&self, id: &ServerId) -> Result<()> {
         let lose = self.faults.before("delete_server").await?;
         if let Some(k) = key(id) {
-            self.lock().remove(k);
+            self.lock().delete(k, Instant::now());
         }
         respond("delete_server", lose, Ok(()))
     }
@@ -267,7 +351,7 @@ impl Compute for InMemoryCompute {
             .lock()
             .servers
             .values()
-            .filter(|s| self.ours(s))
+            .filter(|s| self.ours(s) && s.status != ServerStatus::Deleting)
             .cloned()
             .collect();
         respond("list_owned", lose, Ok(owned))
@@ -277,6 +361,7 @@ impl Compute for InMemoryCompute {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorClass;
     use crate::ports::ownership::{server_labels, server_name};
     use crate::secret::SecretString;
 
@@ -390,6 +475,44 @@ mod tests {
             .get_server(&ServerId::parse("1").unwrap())
             .await
             .is_err());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_deleted_server_lingers_as_deleting_and_is_never_adopted() {
+        let prod = owner("prod");
+        let compute = InMemoryCompute::new(prod.clone());
+        compute.set_deleting_for(Duration::from_secs(2));
+        let instance = InstanceId::new();
+        let first = compute
+            .create_server(&spec(&prod, instance, false))
+            .await
+            .unwrap();
+        compute.delete_server(&first.id).await.unwrap();
+        compute.delete_server(&first.id).await.unwrap();
+
+        tokio::time::advance(Duration::from_millis(1999)).await;
+        let got = compute.get_server(&first.id).await.unwrap().unwrap();
+        assert_eq!(got.status, ServerStatus::Deleting);
+        assert!(compute.find_server(instance).await.unwrap().is_none());
+        assert!(compute.list_owned().await.unwrap().is_empty());
+        let err = compute
+            .create_server(&spec(&prod, instance, false))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::Unavailable { .. }), "{err:?}");
+        assert!(matches!(err.class(), ErrorClass::Retryable), "{err:?}");
+        assert!(compute.power_on(&first.id).await.is_err());
+        assert_eq!(compute.created_total(), 1);
+
+        tokio::time::advance(Duration::from_millis(1)).await;
+        assert!(compute.get_server(&first.id).await.unwrap().is_none());
+        let second = compute
+            .create_server(&spec(&prod, instance, false))
+            .await
+            .unwrap();
+        assert_ne!(second.id, first.id);
+        assert_eq!(compute.created_total(), 2);
+        assert_eq!(compute.max_concurrent_servers_per_instance(), 1);
     }
 
     #[tokio::test]

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use async_trait::async_trait;
 
 use super::faults::{respond, FaultInjector};
+use crate::clock::{Clock, SystemClock};
 use crate::domain::{DeploymentName, RecordId};
 use crate::error::{Error, Result};
 use crate::ports::{Dns, DnsRecord, RecordSpec, RecordType};
@@ -35,6 +36,8 @@ struct Zone {
     by_name: HashMap<String, BTreeSet<String>>,
     last_id: u64,
     max_per_name: usize,
+    /// Stamps each record's creation time.
+    clock: Arc<dyn Clock>,
 }
 
 impl Zone {
@@ -133,6 +136,7 @@ impl Zone {
                 }
                 None => {
                     let id = self.next_id()?;
+                    let created_at = Some(self.clock.now());
                     self.insert(DnsRecord {
                         id,
                         name: name.clone(),
@@ -141,6 +145,7 @@ impl Zone {
                         ttl: spec.ttl,
                         proxied: spec.proxied,
                         ownership: Some(spec.ownership.clone()),
+                        created_at,
                     })
                 }
             };
@@ -162,8 +167,17 @@ impl InMemoryDns {
                 by_name: HashMap::new(),
                 last_id: 0,
                 max_per_name: 0,
+                clock: Arc::new(SystemClock),
             })),
         }
+    }
+
+    /// Stamps records created from now on with `clock` (shared by every view of the zone),
+    /// so tests on tokio's paused clock see creation times on the engine's time line.
+    #[must_use]
+    pub fn with_clock(self, clock: Arc<dyn Clock>) -> Self {
+        self.lock().clock = clock;
+        self
     }
 
     /// Deployment `owner`'s adapter on the same zone: the same records, its own faults.
@@ -195,6 +209,7 @@ impl InMemoryDns {
         let mut zone = self.lock();
         let inserted = zone.normalize(name).and_then(|name| {
             let id = zone.next_id()?;
+            let created_at = Some(zone.clock.now());
             Ok(zone.insert(DnsRecord {
                 id,
                 name,
@@ -203,6 +218,7 @@ impl InMemoryDns {
                 ttl: MANUAL_TTL,
                 proxied: false,
                 ownership: None,
+                created_at,
             }))
         });
         match inserted {

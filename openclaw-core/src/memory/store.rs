@@ -20,7 +20,7 @@ use crate::domain::{
 };
 use crate::error::{Error, Result};
 use crate::instance_secrets::SealedSecrets;
-use crate::ports::{ApiKeyStore, InstanceWrite, NewInstance, Store, StoreStats};
+use crate::ports::{ApiKeyStore, InstanceDelete, InstanceWrite, NewInstance, Store, StoreStats};
 
 mod queue;
 
@@ -126,6 +126,20 @@ impl State {
         event
     }
 
+    /// Whether `instance` exists, is in progress, and has no queued or running job: it waits
+    /// on a job that will never run.
+    fn is_stranded(&self, instance: InstanceId) -> bool {
+        let in_progress = self
+            .instances
+            .get(&instance)
+            .is_some_and(|i| i.status.is_in_progress());
+        in_progress
+            && !self.active_jobs().any(|j| {
+                j.job.instance_id == instance
+                    && matches!(j.job.state, JobState::Queued | JobState::Running)
+            })
+    }
+
     fn check_new_job(&self, job: Option<&NewJob>) -> Result<()> {
         match job {
             Some(job) if self.jobs.contains_key(&job.id) => {
@@ -207,6 +221,13 @@ impl State {
         write: &InstanceWrite,
         now: DateTime<Utc>,
     ) -> Result<(Instance, Option<Event>)> {
+        self.check_fence(write.fence.as_ref(), now)?;
+        if write.alert.is_some() && write.event.is_none() {
+            return Err(Error::invalid(
+                "alert",
+                "an alert is written together with the event of its change",
+            ));
+        }
         let id = write.instance.id;
         let current = self
             .instances
@@ -239,6 +260,9 @@ impl State {
             self.enqueue(job, now);
         }
         let event = write.event.as_ref().map(|e| self.append(e));
+        if let Some(alert) = &write.alert {
+            self.append(alert);
+        }
         Ok((stored, event))
     }
 
@@ -300,30 +324,27 @@ impl Store for InMemoryStore {
         Ok(written)
     }
 
-    async fn delete_instance(
-        &self,
-        id: InstanceId,
-        expected_version: u64,
-        event: &NewEvent,
-        log: &RollbackLogEntry,
-    ) -> Result<Event> {
+    async fn delete_instance(&self, delete: &InstanceDelete) -> Result<Event> {
+        let now = self.clock.now();
         self.run("delete_instance", |s| {
+            s.check_fence(delete.fence.as_ref(), now)?;
+            let id = delete.id;
             let current = s
                 .instances
                 .get(&id)
                 .ok_or_else(|| Error::not_found("instance", id))?;
-            if current.version != expected_version {
+            if current.version != delete.expected_version {
                 return Err(Error::conflict(format!(
-                    "instance {id} is at version {}, not {expected_version}",
-                    current.version
+                    "instance {id} is at version {}, not {}",
+                    current.version, delete.expected_version
                 )));
             }
             let removed = current.clone();
             s.instances.remove(&id);
             s.secrets.remove(&id);
             s.unindex_live(&removed);
-            s.rollback_log.push(log.clone());
-            Ok(s.append(event))
+            s.rollback_log.push(delete.log.clone());
+            Ok(s.append(&delete.event))
         })
         .await
     }
@@ -421,14 +442,32 @@ impl Store for InMemoryStore {
     }
 
     async fn claim_job(&self, request: &ClaimRequest) -> Result<Option<Job>> {
-        self.run("claim_job", |s| s.claim(request)).await
+        let now = self.clock.now();
+        self.run("claim_job", |s| s.claim(request, now)).await
     }
 
-    async fn heartbeat_job(&self, lease: &Lease, until: DateTime<Utc>) -> Result<Lease> {
+    async fn claim_new_job(&self, job: &NewJob, request: &ClaimRequest) -> Result<Option<Job>> {
+        let now = self.clock.now();
+        self.run("claim_new_job", |s| {
+            s.check_new_job(Some(job))?;
+            s.claim_new(job, request, now)
+        })
+        .await
+    }
+
+    async fn heartbeat_job(&self, lease: &Lease, lease_for: chrono::Duration) -> Result<Lease> {
+        let now = self.clock.now();
         self.run("heartbeat_job", |s| {
             let entry = s.leased(lease)?;
+            let current = entry.job.lease.map_or(now, |l| l.expires_at);
+            if current <= now {
+                return Err(Error::lease_lost(
+                    lease.job_id,
+                    "the lease ran out before the heartbeat",
+                ));
+            }
             let renewed = Lease {
-                expires_at: until,
+                expires_at: now + lease_for,
                 ..*lease
             };
             entry.job.lease = Some(renewed);
@@ -510,6 +549,45 @@ impl Store for InMemoryStore {
         // Either outcome is fine: the caller looks for work in both cases.
         let _ = tokio::time::timeout(timeout, self.jobs_changed.notified()).await;
         Ok(())
+    }
+
+    async fn stranded_dead_jobs(&self, limit: usize) -> Result<Vec<Job>> {
+        self.run("stranded_dead_jobs", |s| {
+            let mut dead: Vec<&QueuedJob> = s
+                .jobs
+                .values()
+                .filter(|e| e.job.state == JobState::Dead && s.is_stranded(e.job.instance_id))
+                .collect();
+            dead.sort_by_key(|e| e.seq);
+            Ok(dead
+                .into_iter()
+                .take(limit)
+                .map(|e| e.job.clone())
+                .collect())
+        })
+        .await
+    }
+
+    async fn purge_jobs(&self, before: DateTime<Utc>) -> Result<u64> {
+        self.run("purge_jobs", |s| {
+            let doomed: Vec<JobId> = s
+                .jobs
+                .values()
+                .filter(|e| match e.job.state {
+                    JobState::Done => e.job.updated_at < before,
+                    JobState::Dead => {
+                        e.job.updated_at < before && !s.is_stranded(e.job.instance_id)
+                    }
+                    JobState::Queued | JobState::Running => false,
+                })
+                .map(|e| e.job.id)
+                .collect();
+            for id in &doomed {
+                s.jobs.remove(id);
+            }
+            Ok(doomed.len() as u64)
+        })
+        .await
     }
 
     async fn put_idempotency(

@@ -103,6 +103,11 @@ impl Server {
 ///   already gone succeeds, powering off an off server succeeds. Power operations return when
 ///   the provider has finished them; on an unknown id they return `NotFound`.
 /// - `list_owned` returns every server of this deployment, whatever its instance.
+/// - A deleted server may linger at the provider for a moment in [`ServerStatus::Deleting`]
+///   (Hetzner keeps its name taken meanwhile). `get_server` may return it so; `find_server`
+///   and `list_owned` never do, and `create_server` never adopts it: while our server being
+///   deleted still holds `spec.name`, `create_server` fails with a retryable error
+///   (`Unavailable`), so the caller's retry creates a new server once the name is free.
 /// - Errors are classified ([`Error::class`](crate::Error::class)) so callers never parse
 ///   messages.
 #[cfg_attr(feature = "mock", mockall::automock)]

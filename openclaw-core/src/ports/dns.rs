@@ -4,6 +4,7 @@ use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::ownership::Ownership;
@@ -81,6 +82,9 @@ pub struct DnsRecord {
     pub proxied: bool,
     /// The ownership mark it carries, if it is ours (of any deployment).
     pub ownership: Option<Ownership>,
+    /// When the provider created it, when it says.
+    #[serde(default)]
+    pub created_at: Option<DateTime<Utc>>,
 }
 
 impl DnsRecord {

@@ -19,7 +19,7 @@ pub use compute::{Compute, Server, ServerSpec, ServerStatus};
 pub use dns::{Dns, DnsRecord, RecordSpec, RecordType};
 pub use health::{Health, HealthProbe};
 pub use rate_limiter::{RateLimitObservation, RateLimiter};
-pub use store::{InstanceWrite, NewInstance, Store, StoreStats};
+pub use store::{InstanceDelete, InstanceWrite, NewInstance, Store, StoreStats};
 
 #[cfg(feature = "mock")]
 pub use api_keys::MockApiKeyStore;

@@ -41,8 +41,8 @@ impl NewInstance {
     }
 }
 
-/// A write of an instance: its new content plus, in the same transaction, an optional event
-/// and an optional job.
+/// A write of an instance: its new content plus, in the same transaction, an optional event,
+/// an optional alert and an optional job — fenced by the lease of the job that makes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct InstanceWrite {
     /// The new content. Its `version` must be the version that was read; the store writes
@@ -50,8 +50,30 @@ pub struct InstanceWrite {
     pub instance: Instance,
     /// The event recording the change (required when the status changes).
     pub event: Option<NewEvent>,
+    /// An alert raised with the change (a move to `failed`), appended in the same
+    /// transaction right after `event` — with the next sequence number — so a crash cannot
+    /// keep one and lose the other. Only written together with an `event`.
+    pub alert: Option<NewEvent>,
     /// A job to enqueue with the change.
     pub job: Option<NewJob>,
+    /// The lease of the job making this write, if a job makes it. The write happens only
+    /// while that lease is its job's current lease and has not run out by the store's
+    /// clock; otherwise nothing is written and the result is
+    /// [`Error::LeaseLost`](crate::Error::LeaseLost).
+    pub fence: Option<Lease>,
+}
+
+impl InstanceWrite {
+    /// A write of `instance` alone (no event, alert, job or fence).
+    pub fn new(instance: Instance) -> Self {
+        InstanceWrite {
+            instance,
+            event: None,
+            alert: None,
+            job: None,
+            fence: None,
+        }
+    }
 }
 
 /// What a store holds, counted (for metrics).
@@ -65,9 +87,30 @@ pub struct StoreStats {
     pub last_event_sequence: u64,
 }
 
+/// The removal of an instance's row at the end of a full rollback.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceDelete {
+    /// The instance.
+    pub id: InstanceId,
+    /// The version that was read.
+    pub expected_version: u64,
+    /// The last event of the instance.
+    pub event: NewEvent,
+    /// What the rollback log keeps of it.
+    pub log: RollbackLogEntry,
+    /// The lease of the job deleting it (see [`InstanceWrite::fence`]).
+    pub fence: Option<Lease>,
+}
+
 /// Durable state of the provisioner.
 ///
 /// # Contract
+///
+/// Time
+/// - Lease expiry (set by a claim or a heartbeat, compared by a rescue or a fence) is read
+///   from the store's own clock — the database server's for a store on a server — never
+///   from a caller's, so workers on hosts whose clocks disagree still agree on who holds a
+///   lease. Every other time (`run_at`, timestamps) is the caller's.
 ///
 /// Instances
 /// - `insert_instance` writes a new instance (version 1), its creation event, and optionally
@@ -76,8 +119,13 @@ pub struct StoreStats {
 ///   writes nothing.
 /// - `update_instance` writes `write.instance` only if the stored version equals
 ///   `write.instance.version` (else `Conflict`, nothing written); it stores `version + 1` and
-///   returns the stored instance and the event, written with the job in the same transaction.
-///   An unknown id is `NotFound`.
+///   returns the stored instance and the event, written with the alert (sequence: the
+///   event's + 1) and the job in the same transaction. An unknown id is `NotFound`. An alert
+///   without an event is `InvalidInput`.
+/// - A write with a `fence` (an update or a delete) is checked in the same statement: if the
+///   fence is not its job's current lease, or that lease has run out by the store's clock,
+///   nothing is written and the result is `LeaseLost` (before any version check: a holder
+///   that lost its lease must not re-read and try again).
 /// - `delete_instance` removes the row and its secrets (at `expected_version`, else
 ///   `Conflict`) and in the same transaction appends `event` and `log`.
 ///
@@ -94,22 +142,37 @@ pub struct StoreStats {
 /// - `events_after(n, limit)` returns events with sequence > `n`, ascending.
 ///
 /// Jobs
-/// - `claim_job` leases the oldest runnable job: `queued` with `run_at <= now`, or `running`
-///   with an expired lease (rescued). Each claim counts one attempt; a job whose attempts are
-///   used up is dead-lettered instead of claimed (with `last_error` saying so). Never more than
-///   one job per instance is `running` under a live lease, and two concurrent claims never get
-///   the same job. Each claim gets a fresh lease token.
-/// - `heartbeat_job`, `complete_job`, `fail_job` and `release_job` take the lease; a lease that
-///   is not the job's current one is `Conflict` (the worker has been fenced off).
+/// - `claim_job` leases the oldest runnable job: `queued` with `run_at <= request.now`, or
+///   `running` with a lease that has run out (rescued). Each claim counts one attempt; a job
+///   whose attempts are used up is dead-lettered instead of claimed (with `last_error`
+///   saying so). Never more than one job per instance is `running`, and two concurrent
+///   claims never get the same job. Each claim gets a fresh lease token and a lease of
+///   `lease_for` from the store's clock.
+/// - `claim_new_job` inserts a job already running under a fresh lease for
+///   `request.worker` — unless a job of its instance is running, in which case it writes
+///   nothing and returns `None`. It is how a caller takes an instance's job slot for work
+///   of its own (the sweep).
+/// - `heartbeat_job` extends a lease to `lease_for` from the store's clock; `complete_job`,
+///   `fail_job` and `release_job` end it. A lease that is not the job's current one is
+///   `LeaseLost` for all four; a heartbeat of a lease that has run out is `LeaseLost` too,
+///   even before another worker rescued the job.
 /// - `fail_job` requeues at `retry_at` while attempts remain (or dead-letters with the error
 ///   when they do not, or when `retry_at` is `None`) and returns the new state. `release_job`
 ///   requeues without counting the attempt (graceful shutdown).
+/// - `stranded_dead_jobs` returns dead jobs whose instance still waits on them: the instance
+///   exists, is in a status in progress, and has no queued or running job. Oldest first.
+/// - `purge_jobs` deletes `done` and `dead` jobs last changed before `before`, except the
+///   stranded ones; it returns how many.
 /// - `wait_for_jobs` returns when a job may have become runnable (a notification) or after
 ///   `timeout`, whichever comes first.
 ///
 /// Idempotency keys
 /// - `put_idempotency` stores the record if the key is absent or expired and returns `None`;
 ///   otherwise it returns the stored record unchanged (the caller compares the request hash).
+///
+/// Counts
+/// - `stats` is read on every metrics scrape: it must not scan whole tables (keep counts as
+///   you write, or read bounded indexes).
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
@@ -120,15 +183,9 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_instance(&self, new: &NewInstance) -> Result<Event>;
     /// Compare-and-swap update of an instance, with event and job in the same transaction.
     async fn update_instance(&self, write: &InstanceWrite) -> Result<(Instance, Option<Event>)>;
-    /// Deletes an instance (full rollback), appending `event` and `log` in the same
-    /// transaction.
-    async fn delete_instance(
-        &self,
-        id: InstanceId,
-        expected_version: u64,
-        event: &NewEvent,
-        log: &RollbackLogEntry,
-    ) -> Result<Event>;
+    /// Deletes an instance (full rollback), appending its event and rollback log entry in
+    /// the same transaction.
+    async fn delete_instance(&self, delete: &InstanceDelete) -> Result<Event>;
     /// One instance.
     async fn get_instance(&self, id: InstanceId) -> Result<Option<Instance>>;
     /// The sealed secrets of an instance, if it has any.
@@ -165,8 +222,11 @@ pub trait Store: Send + Sync + 'static {
     async fn enqueue_job(&self, job: &NewJob) -> Result<Job>;
     /// Leases the oldest runnable job, if any.
     async fn claim_job(&self, request: &ClaimRequest) -> Result<Option<Job>>;
-    /// Extends a lease to `until`; returns the new lease.
-    async fn heartbeat_job(&self, lease: &Lease, until: DateTime<Utc>) -> Result<Lease>;
+    /// Inserts `job` already leased to `request.worker`, unless a job of its instance is
+    /// running (`None`).
+    async fn claim_new_job(&self, job: &NewJob, request: &ClaimRequest) -> Result<Option<Job>>;
+    /// Extends a lease to `lease_for` from the store's clock; returns the new lease.
+    async fn heartbeat_job(&self, lease: &Lease, lease_for: chrono::Duration) -> Result<Lease>;
     /// Marks a job done.
     async fn complete_job(&self, lease: &Lease, now: DateTime<Utc>) -> Result<()>;
     /// Records a failed attempt; requeues at `retry_at` or dead-letters.
@@ -183,6 +243,10 @@ pub trait Store: Send + Sync + 'static {
     async fn get_job(&self, id: crate::domain::JobId) -> Result<Option<Job>>;
     /// Jobs matching `filter`, oldest first.
     async fn list_jobs(&self, filter: &JobFilter) -> Result<Vec<Job>>;
+    /// Dead jobs whose instance still waits on them, oldest first, at most `limit`.
+    async fn stranded_dead_jobs(&self, limit: usize) -> Result<Vec<Job>>;
+    /// Deletes finished jobs last changed before `before`; returns how many.
+    async fn purge_jobs(&self, before: DateTime<Utc>) -> Result<u64>;
     /// Waits until a job may be runnable, at most `timeout`.
     async fn wait_for_jobs(&self, timeout: Duration) -> Result<()> {
         tokio::time::sleep(timeout).await;

@@ -1,6 +1,8 @@
 //! A provisioner wired to the in-memory adapters, on tokio's paused clock.
 #![allow(dead_code)]
 
+pub(crate) mod stall;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,6 +36,8 @@ pub(crate) fn config() -> EngineConfig {
     config.bootstrap_key = Some(BootstrapKey::from_bytes([42; 32]));
     config.seed = Some(7);
     config.health.interval = Duration::from_secs(5);
+    // Tests plant orphans and sweep at once.
+    config.sweep.grace = Duration::ZERO;
     config
 }
 
@@ -58,16 +62,19 @@ impl Harness {
         adjust_config: impl FnOnce(EngineConfig) -> EngineConfig,
         adjust_builder: impl FnOnce(ProvisionerBuilder) -> ProvisionerBuilder,
     ) -> Self {
-        let compute = InMemoryCompute::new(deployment());
-        let dns = InMemoryDns::new(deployment(), ZONE);
+        // One clock for the engine, the store (lease expiry) and the providers (creation
+        // times), all on tokio's paused time.
+        let clock: Arc<TokioClock> = Arc::new(TokioClock::default());
+        let compute = InMemoryCompute::new(deployment()).with_clock(clock.clone());
+        let dns = InMemoryDns::new(deployment(), ZONE).with_clock(clock.clone());
         let health = InMemoryHealth::following(compute.clone());
-        let store = InMemoryStore::new();
+        let store = InMemoryStore::with_clock(clock.clone());
         let builder = Provisioner::builder()
             .compute(Arc::new(compute.clone()))
             .dns(Arc::new(dns.clone()))
             .health(Arc::new(health.clone()))
             .store(Arc::new(store.clone()))
-            .clock(Arc::new(TokioClock::default()))
+            .clock(clock)
             .retry_policy(fast_retries())
             .config(adjust_config(config()));
         let provisioner = adjust_builder(builder).build().unwrap();

@@ -1,9 +1,9 @@
 //! Starts a fake Hetzner Cloud API on 127.0.0.1 and prints its base URL as the first line of
 //! standard output, then serves until killed.
 //!
-//! Usage: `openclaw-fake-hetzner [--port PORT] [--action-delay-ms MS] [--boot-delay-ms MS]
-//! [--bootstrap-retry-delay-ms MS] [--bootstrap-attempts N] [--rate-limit N]
-//! [--refill-per-second N]`
+//! Usage: `openclaw-fake-hetzner [--port PORT] [--action-delay-ms MS] [--deleting-ms MS]
+//! [--boot-delay-ms MS] [--bootstrap-retry-delay-ms MS] [--bootstrap-attempts N]
+//! [--rate-limit N] [--refill-per-second N]`
 //!
 //! The machines behind its servers answer `GET /__vps/<instance id>/startupz` on the same
 //! port (see `openclaw_hetzner::fake::vps`).
@@ -18,8 +18,8 @@ fn usage(problem: &str) -> std::io::Error {
         std::io::ErrorKind::InvalidInput,
         format!(
             "{problem}\nusage: openclaw-fake-hetzner [--port PORT] [--action-delay-ms MS] \
-             [--boot-delay-ms MS] [--bootstrap-retry-delay-ms MS] [--bootstrap-attempts N] \
-             [--rate-limit N] [--refill-per-second N]"
+             [--deleting-ms MS] [--boot-delay-ms MS] [--bootstrap-retry-delay-ms MS] \
+             [--bootstrap-attempts N] [--rate-limit N] [--refill-per-second N]"
         ),
     )
 }
@@ -40,6 +40,9 @@ fn options() -> std::io::Result<FakeOptions> {
             }
             "--action-delay-ms" => {
                 options.action_delay = Duration::from_millis(value("--action-delay-ms")?);
+            }
+            "--deleting-ms" => {
+                options.deleting_for = Duration::from_millis(value("--deleting-ms")?);
             }
             "--boot-delay-ms" => {
                 options.vps.boot_delay = Duration::from_millis(value("--boot-delay-ms")?);

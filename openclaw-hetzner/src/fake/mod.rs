@@ -9,6 +9,11 @@
 //! carries `RateLimit-*` headers from a token bucket like Hetzner's, and an empty bucket
 //! answers 429 `rate_limit_exceeded`. Actions finish after a configurable delay.
 //!
+//! A deleted server lingers as Hetzner's do: for [`FakeOptions::deleting_for`] it is still
+//! listed and fetched with status `deleting`, its name stays taken, a second `DELETE`
+//! answers the running delete action and power actions are refused with 423 `locked`; then
+//! it is gone (404 `not_found`).
+//!
 //! Faults are injected per [`Endpoint`]: errors ([`FakeHetzner::fail_next`]), latency
 //! ([`FakeHetzner::set_latency`]), and a response lost after the change was committed
 //! ([`FakeHetzner::lose_next_response`]). Every request is counted and recorded, bodies
@@ -17,7 +22,8 @@
 //! Behind each server created through the API runs a fake machine ([`vps`]): it boots, POSTs
 //! the bootstrap token of its cloud-init to the control plane once (loopback only), and then
 //! answers `GET /__vps/{instance_id}/startupz` with 200, so a sandbox can check health the
-//! way the live probe checks a gateway.
+//! way the live probe checks a gateway. A machine stops answering (404) as soon as the
+//! deletion of its server starts.
 //!
 //! ```
 //! # #[tokio::main(flavor = "current_thread")]
@@ -85,6 +91,9 @@ pub struct FakeOptions {
     pub refill_per_second: f64,
     /// How long actions take (default 50 ms).
     pub action_delay: Duration,
+    /// How long a deleted server stays `deleting` before it is gone (default 2 s, a
+    /// short real deletion; zero: gone at once).
+    pub deleting_for: Duration,
     /// How the machine behind each server boots and fetches its secrets.
     pub vps: VpsOptions,
 }
@@ -96,6 +105,7 @@ impl Default for FakeOptions {
             rate_limit: 3600,
             refill_per_second: 1.0,
             action_delay: Duration::from_millis(50),
+            deleting_for: Duration::from_secs(2),
             vps: VpsOptions::default(),
         }
     }
@@ -182,6 +192,7 @@ impl FakeHetzner {
     pub async fn start_with(options: FakeOptions) -> std::io::Result<Self> {
         let mut world = World::default();
         world.action_delay = options.action_delay;
+        world.deleting_for = options.deleting_for;
         world.vps_options = options.vps.clone();
         let shared = Arc::new(Shared {
             world: Mutex::new(world),
@@ -262,6 +273,11 @@ impl FakeHetzner {
         self.shared.world().action_delay = delay;
     }
 
+    /// Servers deleted from now on stay `deleting` for `duration` (zero: gone at once).
+    pub fn set_deleting_for(&self, duration: Duration) {
+        self.shared.world().deleting_for = duration;
+    }
+
     /// Replaces the rate limit with a full bucket of `limit` requests refilled at
     /// `per_second`.
     pub fn set_rate_limit(&self, limit: u32, per_second: f64) {
@@ -317,11 +333,13 @@ impl FakeHetzner {
 
     /// The user data server `id` was created with.
     pub fn user_data(&self, id: u64) -> Option<String> {
-        self.shared.world().servers.get(&id)?.user_data.clone()
+        let mut world = self.shared.world();
+        world.advance(tokio::time::Instant::now());
+        world.servers.get(&id)?.user_data.clone()
     }
 
-    /// The machine behind server `id` (`None` for an unknown server or one inserted with
-    /// [`insert_server`](Self::insert_server)).
+    /// The machine behind server `id` (`None` for an unknown server, one being deleted, or
+    /// one inserted with [`insert_server`](Self::insert_server)).
     pub fn vps(&self, id: u64) -> Option<VpsView> {
         let now = tokio::time::Instant::now();
         let mut world = self.shared.world();

@@ -62,7 +62,8 @@ pub(crate) fn server(s: &FakeServer) -> Value {
         "ingoing_traffic": 0,
         "outgoing_traffic": 0,
         "load_balancers": [],
-        "locked": false,
+        // The delete action holds the lock until the server is gone.
+        "locked": s.status == "deleting",
         "placement_group": null,
         "primary_disk_size": 80,
         "private_net": [],

@@ -339,7 +339,8 @@ fn finish(mut response: Response, verdict: Option<Verdict>, correlation_id: &str
 }
 
 /// `GET /__vps/{instance_id}/startupz`: what the gateway of the instance's machine answers
-/// (200 ready, 503 booting, not bootstrapped or powered off, 404 no such server);
+/// (200 ready, 503 booting, not bootstrapped or powered off, 404 no such server or its
+/// deletion has started);
 /// `GET /__vps/{instance_id}`: the machine's state as JSON, for tests and people.
 fn machine(shared: &Shared, method: &Method, rest: &str) -> Response {
     let (instance, what) = match rest.split_once('/') {
@@ -352,16 +353,17 @@ fn machine(shared: &Shared, method: &Method, rest: &str) -> Response {
     let now = Instant::now();
     let mut world = shared.world();
     world.advance(now);
+    // A server being deleted has no machine any more: it is skipped, not answered for.
     let found = world
         .servers
         .values()
-        .find(|s| {
+        .filter(|s| {
             s.labels
                 .get(openclaw_core::ports::ownership::LABEL_INSTANCE)
                 .map(String::as_str)
                 == Some(instance)
         })
-        .and_then(|s| {
+        .find_map(|s| {
             world
                 .machines
                 .get(&s.id)

@@ -23,7 +23,7 @@ pub struct FakeServer {
     pub id: u64,
     /// Unique name.
     pub name: String,
-    /// `initializing`, `running`, `off`, …
+    /// `initializing`, `running`, `off`, `deleting`, …
     pub status: String,
     /// Labels.
     pub labels: BTreeMap<String, String>,
@@ -106,6 +106,10 @@ pub(crate) struct World {
     pub(crate) machines: BTreeMap<u64, Machine>,
     /// How the machines boot and bootstrap.
     pub(crate) vps_options: VpsOptions,
+    /// How long a deleted server stays `deleting` before it leaves the project.
+    pub(crate) deleting_for: Duration,
+    /// The servers being deleted, by id: the delete action whose end removes each.
+    deleting: BTreeMap<u64, u64>,
 }
 
 impl Default for World {
@@ -118,32 +122,63 @@ impl Default for World {
             action_delay: Duration::from_millis(50),
             machines: BTreeMap::new(),
             vps_options: VpsOptions::default(),
+            deleting_for: Duration::from_secs(2),
+            deleting: BTreeMap::new(),
         }
     }
 }
 
 impl World {
-    /// Completes every action whose time has come, applying its effect.
+    /// Completes every action whose time has come, applying its effect, and removes the
+    /// servers whose delete action ended.
     pub(crate) fn advance(&mut self, now: Instant) {
         for action in self.actions.values_mut() {
             if action.finished.is_some() || action.finishes_at > now {
                 continue;
             }
             action.finished = Some(Utc::now());
+            // A power action that ends while its server is being deleted must not bring
+            // the server back to `running` or `off`.
+            if self.deleting.contains_key(&action.server) {
+                continue;
+            }
             if let (Some(status), Some(server)) =
                 (action.effect, self.servers.get_mut(&action.server))
             {
                 server.status = status.to_string();
             }
         }
+        let actions = &self.actions;
+        let gone: Vec<u64> = self
+            .deleting
+            .iter()
+            .filter(|(_, action)| actions.get(action).is_none_or(|a| a.finished.is_some()))
+            .map(|(server, _)| *server)
+            .collect();
+        for server in gone {
+            self.deleting.remove(&server);
+            self.servers.remove(&server);
+        }
     }
 
+    /// Starts an action that takes the configured action delay.
     fn start_action(
         &mut self,
         command: &'static str,
         server: u64,
         effect: Option<&'static str>,
         now: Instant,
+    ) -> u64 {
+        self.start_action_taking(command, server, effect, now, self.action_delay)
+    }
+
+    fn start_action_taking(
+        &mut self,
+        command: &'static str,
+        server: u64,
+        effect: Option<&'static str>,
+        now: Instant,
+        takes: Duration,
     ) -> u64 {
         self.next_action += 1;
         let id = self.next_action;
@@ -154,7 +189,7 @@ impl World {
                 command,
                 server,
                 started: Utc::now(),
-                finishes_at: now + self.action_delay,
+                finishes_at: now + takes,
                 finished: None,
                 effect,
             },
@@ -266,18 +301,41 @@ impl World {
             .collect()
     }
 
-    /// `DELETE /servers/{id}`: the server leaves the project at once.
+    /// `DELETE /servers/{id}`: as at Hetzner, the server turns `deleting` (still listed,
+    /// its name still taken) until its delete action ends `deleting_for` later, and only
+    /// then leaves the project. Its machine is switched off at once. Deleting it again
+    /// meanwhile answers the running delete action.
     pub(crate) fn delete_server(&mut self, id: u64, now: Instant) -> Result<u64, FakeError> {
-        self.servers
-            .remove(&id)
+        if let Some(action) = self.deleting.get(&id) {
+            return Ok(*action);
+        }
+        let server = self
+            .servers
+            .get_mut(&id)
             .ok_or_else(|| FakeError::not_found("server"))?;
+        server.status = "deleting".to_string();
         self.machines.remove(&id);
-        Ok(self.start_action("delete_server", id, None, now))
+        let action = self.start_action_taking("delete_server", id, None, now, self.deleting_for);
+        if self.deleting_for.is_zero() {
+            self.servers.remove(&id);
+        } else {
+            self.deleting.insert(id, action);
+        }
+        Ok(action)
     }
 
     /// `POST /servers/{id}/actions/poweroff|poweron`. Powering a server into the state it
     /// is in succeeds, as at Hetzner.
     pub(crate) fn power(&mut self, id: u64, on: bool, now: Instant) -> Result<u64, FakeError> {
+        if self.deleting.contains_key(&id) {
+            // Hetzner locks a server while an action runs on it; the delete action runs
+            // until the server is gone.
+            return Err(FakeError::new(
+                423,
+                "locked",
+                "server is locked: it is being deleted",
+            ));
+        }
         let server = self
             .servers
             .get_mut(&id)
@@ -367,5 +425,80 @@ mod tests {
         assert!(validate_label("just-a-key", "").is_ok());
         assert!(validate_label("bad key", "x").is_err());
         assert!(validate_label("k", "-x").is_err());
+    }
+
+    fn request(name: &str) -> CreateServerRequest {
+        CreateServerRequest {
+            name: name.to_string(),
+            server_type: "cpx22".to_string(),
+            image: "ubuntu-24.04".to_string(),
+            location: None,
+            labels: BTreeMap::from([("app".to_string(), "web".to_string())]),
+            user_data: None,
+            ssh_keys: Vec::new(),
+            firewalls: Vec::new(),
+            public_net: None,
+            start_after_create: None,
+        }
+    }
+
+    /// Times are made up from one instant, so the window is exact without sleeping.
+    #[test]
+    fn a_deleted_server_is_deleting_for_a_moment_then_gone() {
+        let start = Instant::now();
+        let mut world = World {
+            deleting_for: Duration::from_secs(2),
+            ..World::default()
+        };
+        let (id, _, _) = world.create_server(request("web"), start).unwrap();
+        let at = start + Duration::from_secs(1);
+        world.advance(at);
+        // A power-off still running when the delete comes must not undo `deleting`.
+        world.power(id, false, at).unwrap();
+        let action = world.delete_server(id, at).unwrap();
+
+        let everything = LabelSelector::parse("").unwrap();
+        for now in [at, at + Duration::from_millis(1999)] {
+            world.advance(now);
+            assert_eq!(world.servers[&id].status, "deleting");
+            let listed = world.list_servers(Some("web"), &everything, &[]);
+            assert_eq!(listed.iter().map(|s| s.id).collect::<Vec<_>>(), vec![id]);
+            let by_status = world.list_servers(None, &everything, &["deleting".to_string()]);
+            assert_eq!(by_status.len(), 1);
+            let taken = world.create_server(request("web"), now).unwrap_err();
+            assert_eq!(
+                (taken.status, taken.code.as_str()),
+                (409, "uniqueness_error")
+            );
+            assert_eq!(world.delete_server(id, now).unwrap(), action, "idempotent");
+            let locked = world.power(id, true, now).unwrap_err();
+            assert_eq!((locked.status, locked.code.as_str()), (423, "locked"));
+            assert!(
+                !world.machines.contains_key(&id),
+                "the machine stops at once"
+            );
+        }
+
+        let end = at + Duration::from_secs(2);
+        world.advance(end);
+        assert!(!world.servers.contains_key(&id));
+        assert!(world.actions[&action].finished.is_some());
+        assert_eq!(world.delete_server(id, end).unwrap_err().code, "not_found");
+        assert_eq!(world.power(id, true, end).unwrap_err().code, "not_found");
+        let (again, _, _) = world.create_server(request("web"), end).unwrap();
+        assert_ne!(again, id, "the name is free again, for a new server");
+    }
+
+    #[test]
+    fn without_a_deleting_window_a_deleted_server_is_gone_at_once() {
+        let now = Instant::now();
+        let mut world = World {
+            deleting_for: Duration::ZERO,
+            ..World::default()
+        };
+        let (id, _, _) = world.create_server(request("web"), now).unwrap();
+        world.delete_server(id, now).unwrap();
+        assert!(!world.servers.contains_key(&id));
+        assert!(world.create_server(request("web"), now).is_ok());
     }
 }

@@ -219,7 +219,8 @@ pub(crate) async fn boot(shared: Arc<Shared>, id: u64) {
     let attempts = options.bootstrap_attempts.max(1);
     let mut reason = String::new();
     for attempt in 1..=attempts {
-        if !shared.world().servers.contains_key(&id) {
+        // The machine is gone once the deletion of its server starts.
+        if !shared.world().machines.contains_key(&id) {
             return;
         }
         match post(&client, &url).await {

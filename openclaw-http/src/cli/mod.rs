@@ -361,6 +361,7 @@ async fn fake(command: FakeCommand, out: &mut dyn Write) -> Result<(), String> {
                         bootstrap_attempts,
                         ..Default::default()
                     },
+                    ..Default::default()
                 },
             )
             .await

@@ -171,14 +171,16 @@ pub async fn get_one(
     Ok(Json(InstanceView::from(&instance)))
 }
 
-/// Power an active instance off, keeping its server and name.
+/// Power an active instance off, keeping its server and name. Accepted while the instance
+/// is still on its way to `active` (pending, provisioning, unsuspending): it is then
+/// carried out once it is active (`pending_request` says so meanwhile).
 #[utoipa::path(
     post, path = "/v1/instances/{id}/suspend", tag = "instances",
     params(("id" = String, Path, description = "Instance id"), ("Idempotency-Key" = Option<String>, Header, description = "Replays the first response")),
     responses(
         (status = 202, body = InstanceView),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, description = "Not in a state that can be suspended", body = ErrorBody),
+        (status = 409, description = "Nothing to suspend: terminated, rolled back, rolling back, or failed without ever having been active", body = ErrorBody),
     ),
     security(("api_key" = []))
 )]
@@ -192,13 +194,15 @@ pub async fn suspend(
     Ok(accepted(&state.provisioner.suspend(id).await?))
 }
 
-/// Power a suspended instance on and wait for its health again.
+/// Power a suspended instance on and wait for its health again. Accepted while it is
+/// being suspended (carried out once it is suspended); withdraws a suspend still waiting.
 #[utoipa::path(
     post, path = "/v1/instances/{id}/unsuspend", tag = "instances",
     params(("id" = String, Path, description = "Instance id"), ("Idempotency-Key" = Option<String>, Header, description = "Replays the first response")),
     responses(
         (status = 202, body = InstanceView),
-        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "Nothing to unsuspend: terminated, rolled back, rolling back, or failed without ever having been active", body = ErrorBody),
     ),
     security(("api_key" = []))
 )]

@@ -18,12 +18,19 @@ pub async fn healthz() -> Json<StatusView> {
     })
 }
 
-/// The store answers: the server can do its work.
+/// The store answers and the provisioning workers run: the server can do its work.
 #[utoipa::path(
     get, path = "/readyz", tag = "system",
-    responses((status = 200, body = StatusView), (status = 503, description = "The store does not answer", body = ErrorBody))
+    responses((status = 200, body = StatusView), (status = 503, description = "The store does not answer, or the provisioning workers have stopped", body = ErrorBody))
 )]
 pub async fn readyz(State(state): State<AppState>) -> AppResult<Json<StatusView>> {
+    if state.runs_workers && !state.provisioner.workers_running() {
+        return Err(openclaw_core::Error::unavailable(
+            "workers",
+            "the provisioning workers are not running",
+        )
+        .into());
+    }
     state.store.ping().await?;
     Ok(Json(StatusView {
         status: "ready".to_string(),

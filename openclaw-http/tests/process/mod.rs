@@ -264,3 +264,50 @@ pub(crate) async fn until_all(
         ids.len()
     );
 }
+
+/// Starts `openclaw fake …` and returns it with the lines it printed first.
+pub(crate) async fn start_fake(args: &[&str], lines: usize) -> (Child, Vec<String>) {
+    let mut child = Command::new(BIN)
+        .arg("fake")
+        .args(args)
+        .env("OPENCLAW_LOG", "warn")
+        .current_dir(std::env::temp_dir())
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut reader = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut out = Vec::new();
+    while out.len() < lines {
+        let line = tokio::time::timeout(Duration::from_secs(30), reader.next_line())
+            .await
+            .expect("the fake starts")
+            .unwrap()
+            .expect("the fake prints its address");
+        out.push(line);
+    }
+    (child, out)
+}
+
+/// A port free right now (for a server that must listen at a known address).
+pub(crate) fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// `GET url` with a bearer token, as JSON.
+pub(crate) async fn get_json(url: &str, token: &str) -> Value {
+    reqwest::Client::new()
+        .get(url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}

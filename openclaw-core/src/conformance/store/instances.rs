@@ -237,11 +237,7 @@ pub async fn update_compare_and_swap(store: Arc<dyn Store>) {
     next.resources.ipv4 = Some("192.0.2.10".parse().unwrap());
     next.updated_at = now();
     let (stored, event) = store
-        .update_instance(&InstanceWrite {
-            instance: next.clone(),
-            event: None,
-            job: None,
-        })
+        .update_instance(&InstanceWrite::new(next.clone()))
         .await
         .expect("update at the current version");
     assert_eq!(stored.version, 2);
@@ -253,13 +249,7 @@ pub async fn update_compare_and_swap(store: Arc<dyn Store>) {
     let mut stale = instance.clone();
     stale.resources.ipv4 = Some("192.0.2.99".parse().unwrap());
     assert_conflict(
-        store
-            .update_instance(&InstanceWrite {
-                instance: stale,
-                event: None,
-                job: None,
-            })
-            .await,
+        store.update_instance(&InstanceWrite::new(stale)).await,
         "update_instance at a stale version",
     );
     assert_eq!(
@@ -271,14 +261,7 @@ pub async fn update_compare_and_swap(store: Arc<dyn Store>) {
     assert_eq!(third.version, 3);
 
     let unknown = sample_instance(&customer(), None);
-    match store
-        .update_instance(&InstanceWrite {
-            instance: unknown,
-            event: None,
-            job: None,
-        })
-        .await
-    {
+    match store.update_instance(&InstanceWrite::new(unknown)).await {
         Err(Error::NotFound { .. }) => {}
         other => panic!("update_instance of an unknown id: expected NotFound, got {other:?}"),
     }
@@ -363,7 +346,6 @@ pub async fn concurrent_updaters_one_winner_per_version(store: Arc<dyn Store>) {
                         at,
                     });
                     let write = InstanceWrite {
-                        instance: next,
                         event: Some(NewEvent {
                             topic: Topic::Audit,
                             instance_id: Some(instance.id),
@@ -374,7 +356,7 @@ pub async fn concurrent_updaters_one_winner_per_version(store: Arc<dyn Store>) {
                             reason: format!("from version {}", current.version),
                             at,
                         }),
-                        job: None,
+                        ..InstanceWrite::new(next)
                     };
                     match store.update_instance(&write).await {
                         Ok((stored, _)) => {

@@ -1,19 +1,28 @@
 //! Store checks of the job queue: ordering, leases, fencing, attempts and dead letters.
-//! Jobs are claimed at explicit times, so no check waits for a lease to run out.
+//! `run_at` is compared with the time a claim names, so those checks claim at explicit
+//! times; lease expiry follows the store's own clock, so those checks take a short lease and
+//! wait it out.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::{created, customer, join, now, sample_instance};
+use super::{
+    assert_lease_lost, created, customer, deletion, fenced, join, move_to, now, sample_instance,
+    status_write,
+};
 use crate::domain::{
-    ClaimRequest, Instance, InstanceId, Job, JobFilter, JobKind, JobState, Lease, NewJob,
+    ClaimRequest, Instance, InstanceId, InstanceStatus, Job, JobFilter, JobKind, JobState, Lease,
+    NewEvent, NewJob, RollbackLevel, RollbackLogEntry,
 };
 use crate::error::Error;
 use crate::ports::{NewInstance, Store};
 
-const LEASE: i64 = 30;
+/// A lease no check outlives.
+const LEASE: i64 = 60;
+/// A lease the checks about expiry wait out.
+const SHORT_LEASE_MS: i64 = 1_000;
 
 fn claim_at(worker: &str, at: DateTime<Utc>) -> ClaimRequest {
     ClaimRequest {
@@ -25,6 +34,21 @@ fn claim_at(worker: &str, at: DateTime<Utc>) -> ClaimRequest {
 
 async fn claim(store: &Arc<dyn Store>, worker: &str, at: DateTime<Utc>) -> Option<Job> {
     store.claim_job(&claim_at(worker, at)).await.unwrap()
+}
+
+/// Claims under a lease of [`SHORT_LEASE_MS`].
+async fn claim_short(store: &Arc<dyn Store>, worker: &str) -> Option<Job> {
+    let request = ClaimRequest {
+        lease_for: Duration::milliseconds(SHORT_LEASE_MS),
+        ..claim_at(worker, now())
+    };
+    store.claim_job(&request).await.unwrap()
+}
+
+/// Waits until a short lease taken before the call has run out by any store's clock.
+async fn outlive_short_lease() {
+    let wait = u64::try_from(SHORT_LEASE_MS + 400).unwrap_or(1_400);
+    tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
 }
 
 /// A new instance with its first job, runnable from `run_at`.
@@ -56,12 +80,16 @@ fn lease_of(job: &Job) -> Lease {
 }
 
 fn assert_fenced<T: std::fmt::Debug>(result: Result<T, Error>, what: &str) {
-    match result {
-        Err(Error::Conflict { .. }) => {}
-        other => {
-            panic!("{what} with a lease that was taken over: expected Conflict, got {other:?}")
-        }
-    }
+    assert_lease_lost(
+        result,
+        &format!("{what} with a lease that is no longer held"),
+    );
+}
+
+/// Whether `at` is `expected` give or take the clock difference a store on another host
+/// may have (and the time the call took).
+fn about(at: DateTime<Utc>, expected: DateTime<Utc>) -> bool {
+    (at - expected).num_seconds().abs() <= 5
 }
 
 /// Claims take the job with the oldest `run_at` first, and count one attempt.
@@ -77,7 +105,10 @@ pub async fn claim_oldest_run_at_first(store: Arc<dyn Store>) {
         assert_eq!(job.worker.as_deref(), Some("w"));
         let lease = lease_of(&job);
         assert_eq!(lease.job_id, job.id);
-        assert_eq!(lease.expires_at, t + Duration::seconds(LEASE));
+        assert!(
+            about(lease.expires_at, Utc::now() + Duration::seconds(LEASE)),
+            "a lease of {LEASE}s expires {LEASE}s from now by the store's clock: {lease:?}"
+        );
         order.push(job.id);
         assert!(order.len() <= 3, "a running job was claimed again");
     }
@@ -160,7 +191,7 @@ pub async fn one_running_job_per_instance(store: Arc<dyn Store>) {
 pub async fn expired_lease_keeps_instance_exclusive(store: Arc<dyn Store>) {
     let t = now();
     let (instance, first) = instance_with_job(&store, t, 3).await;
-    let stale = lease_of(&claim(&store, "old", t).await.expect("first job"));
+    let stale = lease_of(&claim_short(&store, "old").await.expect("first job"));
     // Older than the running job, so a claim that ignored the running job would pick it.
     let other = NewJob::new(
         instance.id,
@@ -169,14 +200,17 @@ pub async fn expired_lease_keeps_instance_exclusive(store: Arc<dyn Store>) {
         3,
     );
     store.enqueue_job(&other).await.unwrap();
-    let later = t + Duration::seconds(2 * LEASE);
-    let claimed = claim(&store, "new", later)
+    outlive_short_lease().await;
+    let claimed = claim(&store, "new", now())
         .await
         .expect("a job of the instance");
     assert!(claimed.id == first.id || claimed.id == other.id);
-    let _ = store
-        .heartbeat_job(&stale, later + Duration::seconds(10 * LEASE))
-        .await;
+    assert_fenced(
+        store
+            .heartbeat_job(&stale, Duration::seconds(10 * LEASE))
+            .await,
+        "heartbeat_job",
+    );
     let live: Vec<_> = store
         .list_jobs(&JobFilter {
             instance_id: Some(instance.id),
@@ -185,51 +219,55 @@ pub async fn expired_lease_keeps_instance_exclusive(store: Arc<dyn Store>) {
         .await
         .unwrap()
         .into_iter()
-        .filter(|j| j.state == JobState::Running && j.lease.is_some_and(|l| l.expires_at > later))
+        .filter(|j| j.state == JobState::Running)
         .collect();
     assert_eq!(
         live.len(),
         1,
-        "jobs of one instance running under live leases: {live:?}"
+        "jobs of one instance running at once: {live:?}"
     );
 }
 
 /// A heartbeat moves the lease's expiry; the extended lease is not rescued.
 pub async fn heartbeat_extends_lease(store: Arc<dyn Store>) {
-    let t = now();
-    let (_, queued) = instance_with_job(&store, t, 3).await;
-    let lease = lease_of(&claim(&store, "w", t).await.unwrap());
-    let until = t + Duration::seconds(4 * LEASE);
-    let extended = store.heartbeat_job(&lease, until).await.unwrap();
-    assert_eq!(extended.expires_at, until);
+    let (_, queued) = instance_with_job(&store, now(), 3).await;
+    let lease = lease_of(&claim_short(&store, "w").await.unwrap());
+    let extended = store
+        .heartbeat_job(&lease, Duration::seconds(4 * LEASE))
+        .await
+        .unwrap();
+    assert!(
+        about(
+            extended.expires_at,
+            Utc::now() + Duration::seconds(4 * LEASE)
+        ),
+        "a heartbeat extends from the store's now: {extended:?}"
+    );
     assert_eq!(
         (extended.job_id, extended.token),
         (lease.job_id, lease.token)
     );
+    outlive_short_lease().await;
     assert!(
-        claim(&store, "thief", t + Duration::seconds(2 * LEASE))
-            .await
-            .is_none(),
+        claim(&store, "thief", now()).await.is_none(),
         "a job under an extended lease was rescued"
     );
     assert_eq!(job(&store, queued.id).await.lease, Some(extended));
-    store
-        .complete_job(&extended, t + Duration::seconds(60))
-        .await
-        .unwrap();
+    store.complete_job(&extended, now()).await.unwrap();
     assert_eq!(job(&store, queued.id).await.state, JobState::Done);
 }
 
 /// A job whose lease ran out is claimed again with a new lease and its attempt counted; the
-/// old lease is fenced off (`Conflict`) for every call.
+/// old lease is fenced off (`LeaseLost`) for every call and every write to the instance.
 pub async fn expired_lease_is_rescued_and_fenced(store: Arc<dyn Store>) {
-    let t = now();
-    let (_, queued) = instance_with_job(&store, t, 3).await;
-    let first = claim(&store, "w1", t).await.unwrap();
-    assert!(claim(&store, "w2", t + Duration::seconds(LEASE - 1))
-        .await
-        .is_none());
-    let rescue_at = t + Duration::seconds(LEASE + 1);
+    let (instance, queued) = instance_with_job(&store, now(), 3).await;
+    let first = claim_short(&store, "w1").await.unwrap();
+    assert!(
+        claim(&store, "w2", now()).await.is_none(),
+        "a job was rescued before its lease ran out"
+    );
+    outlive_short_lease().await;
+    let rescue_at = now();
     let second = claim(&store, "w2", rescue_at)
         .await
         .expect("expired lease rescued");
@@ -241,9 +279,7 @@ pub async fn expired_lease_is_rescued_and_fenced(store: Arc<dyn Store>) {
     assert_eq!(job(&store, queued.id).await.lease, Some(new));
 
     assert_fenced(
-        store
-            .heartbeat_job(&old, rescue_at + Duration::seconds(60))
-            .await,
+        store.heartbeat_job(&old, Duration::seconds(60)).await,
         "heartbeat_job",
     );
     assert_fenced(store.complete_job(&old, rescue_at).await, "complete_job");
@@ -254,7 +290,29 @@ pub async fn expired_lease_is_rescued_and_fenced(store: Arc<dyn Store>) {
         "fail_job",
     );
     assert_fenced(store.release_job(&old, rescue_at).await, "release_job");
+    let stale_write = fenced(
+        status_write(&instance, InstanceStatus::Provisioning, None),
+        old,
+    );
+    assert_fenced(store.update_instance(&stale_write).await, "update_instance");
+    assert_eq!(
+        store
+            .get_instance(instance.id)
+            .await
+            .unwrap()
+            .map(|i| i.version),
+        Some(1),
+        "a fenced-off write changed the instance"
+    );
     assert_eq!(job(&store, queued.id).await.state, JobState::Running);
+    let live_write = fenced(
+        status_write(&instance, InstanceStatus::Provisioning, None),
+        new,
+    );
+    store
+        .update_instance(&live_write)
+        .await
+        .expect("a write under the current lease");
 
     store.complete_job(&new, rescue_at).await.unwrap();
     let done = job(&store, queued.id).await;
@@ -265,18 +323,171 @@ pub async fn expired_lease_is_rescued_and_fenced(store: Arc<dyn Store>) {
     );
 }
 
-/// A job whose attempts are used up is dead-lettered, with a last error, instead of claimed.
-pub async fn used_up_attempts_dead_letter(store: Arc<dyn Store>) {
-    let t = now();
-    let (_, queued) = instance_with_job(&store, t, 2).await;
-    let step = Duration::seconds(LEASE + 1);
-    assert_eq!(claim(&store, "w1", t).await.map(|j| j.attempts), Some(1));
+/// A lease that ran out is dead even before anyone rescued the job: its heartbeat and its
+/// fenced writes are `LeaseLost`, and nothing is written.
+pub async fn expired_lease_is_refused_before_rescue(store: Arc<dyn Store>) {
+    let (instance, queued) = instance_with_job(&store, now(), 3).await;
+    let lease = lease_of(&claim_short(&store, "w").await.unwrap());
+    let provisioning = fenced(
+        status_write(&instance, InstanceStatus::Provisioning, None),
+        lease,
+    );
+    let stored = store
+        .update_instance(&provisioning)
+        .await
+        .expect("a write under a live lease")
+        .0;
+    outlive_short_lease().await;
+    let before = store.stats().await.unwrap().last_event_sequence;
+    assert_fenced(
+        store
+            .update_instance(&fenced(
+                status_write(&stored, InstanceStatus::Active, None),
+                lease,
+            ))
+            .await,
+        "update_instance after the lease ran out",
+    );
+    let log = RollbackLogEntry {
+        instance_id: instance.id,
+        level: RollbackLevel::Full,
+        reason: "conformance".into(),
+        deleted: vec![],
+        instance: stored.clone(),
+        at: now(),
+    };
+    let mut delete = deletion(
+        instance.id,
+        stored.version,
+        NewEvent::status_changed(
+            instance.id,
+            Some(stored.status),
+            InstanceStatus::RolledBack,
+            "conformance",
+            now(),
+        ),
+        log,
+    );
+    delete.fence = Some(lease);
+    assert_fenced(
+        store.delete_instance(&delete).await,
+        "delete_instance after the lease ran out",
+    );
+    assert_fenced(
+        store.heartbeat_job(&lease, Duration::seconds(LEASE)).await,
+        "heartbeat_job after the lease ran out",
+    );
+    let current = store.get_instance(instance.id).await.unwrap();
     assert_eq!(
-        claim(&store, "w2", t + step).await.map(|j| j.attempts),
-        Some(2)
+        current.map(|i| (i.status, i.version)),
+        Some((InstanceStatus::Provisioning, stored.version)),
+        "a write under a lease that ran out changed the instance"
+    );
+    assert_eq!(
+        store.stats().await.unwrap().last_event_sequence,
+        before,
+        "a refused write appended an event"
+    );
+    assert_eq!(job(&store, queued.id).await.state, JobState::Running);
+}
+
+/// A fenced write under the current lease writes its event and its alert together, in that
+/// order; a fence with a token the job never had is refused.
+pub async fn fenced_write_carries_event_and_alert(store: Arc<dyn Store>) {
+    let (instance, _) = instance_with_job(&store, now(), 3).await;
+    let lease = lease_of(&claim(&store, "w", now()).await.unwrap());
+    let bogus = Lease {
+        token: uuid::Uuid::now_v7(),
+        ..lease
+    };
+    assert_fenced(
+        store
+            .update_instance(&fenced(
+                status_write(&instance, InstanceStatus::Failed, None),
+                bogus,
+            ))
+            .await,
+        "update_instance with a token the job never had",
+    );
+    let mut write = fenced(status_write(&instance, InstanceStatus::Failed, None), lease);
+    write.alert = Some(NewEvent::alert(
+        Some(instance.id),
+        "conformance_alert",
+        "failed with its alert",
+        now(),
+    ));
+    let (_, event) = store.update_instance(&write).await.unwrap();
+    let event = event.expect("the status event");
+    let events = store.instance_events(instance.id).await.unwrap();
+    let tail: Vec<_> = events.iter().rev().take(2).rev().collect();
+    assert_eq!(tail.len(), 2);
+    assert_eq!(tail[0].sequence, event.sequence);
+    assert_eq!(
+        tail[1].sequence,
+        event.sequence + 1,
+        "the alert follows its event"
     );
     assert!(
-        claim(&store, "w3", t + step + step).await.is_none(),
+        matches!(&tail[1].kind, crate::domain::EventKind::Alert { code } if code == "conformance_alert"),
+        "{:?}",
+        tail[1]
+    );
+}
+
+/// `claim_new_job` takes an instance's job slot only when no job of the instance runs, and
+/// the job it inserts runs under a lease like a claimed one.
+pub async fn claim_new_job_takes_a_free_slot(store: Arc<dyn Store>) {
+    let (instance, first) = instance_with_job(&store, now(), 3).await;
+    let running = claim(&store, "w", now()).await.expect("first job");
+    assert_eq!(running.id, first.id);
+    let sweep = NewJob::new(instance.id, JobKind::Sweep, now(), 1);
+    assert!(
+        store
+            .claim_new_job(&sweep, &claim_at("sweeper", now()))
+            .await
+            .unwrap()
+            .is_none(),
+        "a slot was taken while a job of the instance runs"
+    );
+    assert!(
+        store.get_job(sweep.id).await.unwrap().is_none(),
+        "a refused claim_new_job wrote a job"
+    );
+    store
+        .complete_job(&lease_of(&running), now())
+        .await
+        .unwrap();
+    let queued = NewJob::new(instance.id, JobKind::Suspend, now(), 3);
+    store.enqueue_job(&queued).await.unwrap();
+    let held = store
+        .claim_new_job(&sweep, &claim_at("sweeper", now()))
+        .await
+        .unwrap()
+        .expect("the slot is free");
+    assert_eq!(
+        (held.id, held.state, held.attempts, held.worker.as_deref()),
+        (sweep.id, JobState::Running, 1, Some("sweeper"))
+    );
+    assert!(
+        claim(&store, "w", now()).await.is_none(),
+        "another job of the instance was claimed while the slot is held"
+    );
+    store.complete_job(&lease_of(&held), now()).await.unwrap();
+    assert_eq!(
+        claim(&store, "w", now()).await.map(|j| j.id),
+        Some(queued.id)
+    );
+}
+
+/// A job whose attempts are used up is dead-lettered, with a last error, instead of claimed.
+pub async fn used_up_attempts_dead_letter(store: Arc<dyn Store>) {
+    let (_, queued) = instance_with_job(&store, now(), 2).await;
+    assert_eq!(claim_short(&store, "w1").await.map(|j| j.attempts), Some(1));
+    outlive_short_lease().await;
+    assert_eq!(claim_short(&store, "w2").await.map(|j| j.attempts), Some(2));
+    outlive_short_lease().await;
+    assert!(
+        claim(&store, "w3", now()).await.is_none(),
         "a job with no attempts left was claimed"
     );
     let dead = job(&store, queued.id).await;
@@ -291,6 +502,136 @@ pub async fn used_up_attempts_dead_letter(store: Arc<dyn Store>) {
         .await
         .unwrap();
     assert!(listed.iter().any(|j| j.id == queued.id));
+}
+
+/// Dead jobs whose instance is in progress with nothing queued or running are stranded;
+/// an instance that moved on, or that another job drives, is not.
+pub async fn stranded_dead_jobs_are_listed(store: Arc<dyn Store>) {
+    let t = now();
+    let dead_job = |instance: &Instance| NewJob::new(instance.id, JobKind::Provision, t, 1);
+    let kill = |store: Arc<dyn Store>| async move {
+        let job = claim(&store, "w", now()).await.expect("a job to kill");
+        let state = store
+            .fail_job(&lease_of(&job), "boom", None, now())
+            .await
+            .unwrap();
+        assert_eq!(state, JobState::Dead);
+        job
+    };
+    // Stranded: provisioning, its only job dead.
+    let (stranded, _) = {
+        let instance = sample_instance(&customer(), None);
+        let job = dead_job(&instance);
+        store
+            .insert_instance(&NewInstance::new(
+                &instance,
+                &created(&instance),
+                Some(job.clone()),
+            ))
+            .await
+            .unwrap();
+        (instance, job)
+    };
+    let stranded = move_to(&store, &stranded, InstanceStatus::Provisioning, None).await;
+    let stranded_job = kill(Arc::clone(&store)).await;
+    // Moved on: failed.
+    let (moved_on, _) = instance_with_job(&store, t, 1).await;
+    let moved_on_job = kill(Arc::clone(&store)).await;
+    move_to(&store, &moved_on, InstanceStatus::Failed, None).await;
+    // Driven by another job: pending with a queued one.
+    let (driven, _) = instance_with_job(&store, t, 1).await;
+    let driven_job = kill(Arc::clone(&store)).await;
+    store
+        .enqueue_job(&NewJob::new(
+            driven.id,
+            JobKind::Provision,
+            t + Duration::hours(1),
+            3,
+        ))
+        .await
+        .unwrap();
+
+    let listed: Vec<_> = store
+        .stranded_dead_jobs(1_000)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|j| j.id)
+        .collect();
+    assert!(
+        listed.contains(&stranded_job.id),
+        "{:?} not listed for {}",
+        stranded_job.id,
+        stranded.id
+    );
+    assert!(
+        !listed.contains(&moved_on_job.id),
+        "a job of an instance that moved on was listed"
+    );
+    assert!(
+        !listed.contains(&driven_job.id),
+        "a job of an instance another job drives was listed"
+    );
+}
+
+/// `purge_jobs` deletes done and dead jobs older than the cut-off, and keeps newer ones,
+/// live ones and stranded ones.
+pub async fn purge_jobs_keeps_what_matters(store: Arc<dyn Store>) {
+    let t = now();
+    let old = t - Duration::days(8);
+    // Done long ago.
+    let (_, done) = instance_with_job(&store, t, 3).await;
+    let running = claim(&store, "w", t).await.unwrap();
+    assert_eq!(running.id, done.id);
+    store.complete_job(&lease_of(&running), old).await.unwrap();
+    // Dead long ago, its instance failed.
+    let (failed, dead) = instance_with_job(&store, t, 1).await;
+    let running = claim(&store, "w", t).await.unwrap();
+    assert_eq!(running.id, dead.id);
+    store
+        .fail_job(&lease_of(&running), "boom", None, old)
+        .await
+        .unwrap();
+    move_to(&store, &failed, InstanceStatus::Failed, None).await;
+    // Dead long ago and stranded.
+    let (stranded, stranded_job) = instance_with_job(&store, t, 1).await;
+    let stranded = move_to(&store, &stranded, InstanceStatus::Provisioning, None).await;
+    let running = claim(&store, "w", t).await.unwrap();
+    assert_eq!(running.id, stranded_job.id);
+    store
+        .fail_job(&lease_of(&running), "boom", None, old)
+        .await
+        .unwrap();
+    // Done just now, and queued.
+    let (_, recent) = instance_with_job(&store, t, 3).await;
+    let running = claim(&store, "w", t).await.unwrap();
+    store.complete_job(&lease_of(&running), t).await.unwrap();
+    let (_, queued) = instance_with_job(&store, t + Duration::hours(1), 3).await;
+
+    let purged = store.purge_jobs(t - Duration::days(7)).await.unwrap();
+    assert_eq!(purged, 2, "the old done job and the old dead job");
+    assert!(
+        store.get_job(done.id).await.unwrap().is_none(),
+        "an old done job was kept"
+    );
+    assert!(
+        store.get_job(dead.id).await.unwrap().is_none(),
+        "an old dead job was kept"
+    );
+    assert!(
+        store.get_job(stranded_job.id).await.unwrap().is_some(),
+        "a stranded dead job of {} was purged",
+        stranded.id
+    );
+    assert!(
+        store.get_job(recent.id).await.unwrap().is_some(),
+        "a recent job was purged"
+    );
+    assert!(
+        store.get_job(queued.id).await.unwrap().is_some(),
+        "a queued job was purged"
+    );
+    assert_eq!(store.purge_jobs(t - Duration::days(7)).await.unwrap(), 0);
 }
 
 /// `fail_job` requeues at `retry_at` while attempts remain, and dead-letters with the error

@@ -38,7 +38,12 @@ pub async fn delete_instance_keeps_rollback_log(store: Arc<dyn Store>) {
     let before = last_sequence(&store).await;
     assert_conflict(
         store
-            .delete_instance(instance.id, 1, &deleted_event(&current), &entry)
+            .delete_instance(&super::deletion(
+                instance.id,
+                1,
+                deleted_event(&current),
+                entry.clone(),
+            ))
             .await,
         "delete_instance at a stale version",
     );
@@ -52,12 +57,12 @@ pub async fn delete_instance_keeps_rollback_log(store: Arc<dyn Store>) {
         .any(|e| e.instance_id == instance.id));
 
     let event = store
-        .delete_instance(
+        .delete_instance(&super::deletion(
             instance.id,
             current.version,
-            &deleted_event(&current),
-            &entry,
-        )
+            deleted_event(&current),
+            entry.clone(),
+        ))
         .await
         .expect("delete_instance at the current version");
     assert!(event.sequence > before);
@@ -76,12 +81,12 @@ pub async fn delete_instance_keeps_rollback_log(store: Arc<dyn Store>) {
     let events = store.instance_events(instance.id).await.unwrap();
     assert_eq!(events.last(), Some(&event));
     match store
-        .delete_instance(
+        .delete_instance(&super::deletion(
             instance.id,
             current.version,
-            &deleted_event(&current),
-            &entry,
-        )
+            deleted_event(&current),
+            entry.clone(),
+        ))
         .await
     {
         Err(Error::NotFound { .. }) => {}
@@ -96,7 +101,12 @@ pub async fn rollback_log_newest_first(store: Arc<dyn Store>) {
         let instance = insert_new(&store, None).await;
         let entry = rollback_entry(&instance, reason);
         store
-            .delete_instance(instance.id, 1, &deleted_event(&instance), &entry)
+            .delete_instance(&super::deletion(
+                instance.id,
+                1,
+                deleted_event(&instance),
+                entry.clone(),
+            ))
             .await
             .unwrap();
         entries.push(entry);

@@ -105,7 +105,7 @@ pub async fn delete_instance_removes_secrets(store: Arc<dyn Store>) {
         at: now(),
     };
     store
-        .delete_instance(instance.id, rolling.version, &event, &log)
+        .delete_instance(&super::deletion(instance.id, rolling.version, event, log))
         .await
         .unwrap();
     assert_eq!(store.instance_secrets(instance.id).await.unwrap(), None);

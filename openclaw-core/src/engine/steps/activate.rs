@@ -1,6 +1,7 @@
-//! Step 4: `provisioning → active`.
+//! Step 4: `provisioning → active`. A suspend billing asked for meanwhile is queued in the
+//! same write, so it cannot be lost between the two.
 
-use crate::domain::{Instance, InstanceStatus};
+use crate::domain::{Instance, InstanceStatus, JobKind, PendingRequest};
 use crate::engine::context::Change;
 use crate::engine::saga::{Run, StepFailure};
 use crate::error::Error;
@@ -9,7 +10,9 @@ pub(crate) async fn execute(run: &Run<'_>, instance: Instance) -> Result<Instanc
     let engine = run.engine;
     let mut current = instance;
     for _ in 0..4 {
-        let change = Change::to(InstanceStatus::Active, "provisioned and healthy");
+        let suspend = current.pending_request == Some(PendingRequest::Suspend);
+        let change = Change::to(InstanceStatus::Active, "provisioned and healthy")
+            .with_job_if(suspend, JobKind::Suspend);
         match engine.transition(&current, change).await {
             Ok(active) => {
                 engine.metrics.provisions_succeeded.incr();

@@ -2,6 +2,7 @@
 //! their ids.
 
 use std::net::Ipv4Addr;
+use std::time::Duration;
 
 use crate::domain::{Instance, RecordId};
 use crate::engine::config::Trigger;
@@ -45,19 +46,30 @@ pub(crate) async fn execute(run: &Run<'_>, instance: Instance) -> Result<Instanc
     if instance.resources.dns_record_ids.len() == spec.wanted().len() {
         return Ok(instance);
     }
-    let dns_limit = engine.config.rollback.dns_timeout;
+    let dns_left = dns_remaining(run, &instance);
     let remaining = run.remaining(&instance);
-    let (limit, trigger) = if dns_limit <= remaining {
-        (dns_limit, Trigger::DnsTimeout)
+    let (limit, trigger) = if dns_left <= remaining {
+        (dns_left, Trigger::DnsTimeout)
     } else {
         (remaining, Trigger::ProvisionTimeout)
     };
+    if limit.is_zero() {
+        return Err(StepFailure::triggered(
+            trigger,
+            Error::Cancelled {
+                reason: format!("the {trigger} deadline passed before the DNS step ran"),
+            },
+        ));
+    }
     let records = match tokio::time::timeout(limit, engine.dns.ensure_records(&spec)).await {
         Err(_elapsed) => {
             return Err(StepFailure::triggered(
                 trigger,
                 Error::Cancelled {
-                    reason: format!("the DNS step took longer than {}s", limit.as_secs()),
+                    reason: format!(
+                        "the DNS step took longer than {}s",
+                        engine.config.rollback.dns_timeout.as_secs()
+                    ),
                 },
             ))
         }
@@ -71,19 +83,38 @@ pub(crate) async fn execute(run: &Run<'_>, instance: Instance) -> Result<Instanc
     run.still_provisioning(recorded)
 }
 
-/// Deletes the recorded records and any other record at the instance's name that carries its
-/// mark, then clears the record.
+/// Time left for the DNS step: it began when the server was recorded, whichever worker runs
+/// it now. Unbounded when the DNS deadline is not enforced.
+pub(crate) fn dns_remaining(run: &Run<'_>, instance: &Instance) -> Duration {
+    let engine = run.engine;
+    if !engine.config.rollback.enabled(Trigger::DnsTimeout) {
+        return Duration::MAX;
+    }
+    let limit = engine.config.rollback.dns_timeout;
+    let Some(began) = instance.resources.server_recorded_at else {
+        return limit;
+    };
+    let spent = (engine.now() - began).to_std().unwrap_or_default();
+    limit.saturating_sub(spent)
+}
+
+/// Deletes the records, then clears the record of them. Recorded records are deleted by
+/// their ids (one request each; already gone is success). Only when none are recorded — a
+/// worker that died between the provider's answer and the store — are the records at the
+/// instance's name looked up, and those carrying its mark deleted.
 pub(crate) async fn compensate(
     run: &Run<'_>,
     instance: Instance,
     deleted: &mut Vec<String>,
 ) -> Result<Instance> {
     let engine = run.engine;
-    let mark = ownership(engine, &instance);
     let mut ids = instance.resources.dns_record_ids.clone();
-    for record in engine.dns.find_records(&instance.fqdn).await? {
-        if record.belongs_to(&mark) && !ids.contains(&record.id) {
-            ids.push(record.id);
+    if ids.is_empty() {
+        let mark = ownership(engine, &instance);
+        for record in engine.dns.find_records(&instance.fqdn).await? {
+            if record.belongs_to(&mark) {
+                ids.push(record.id);
+            }
         }
     }
     for id in &ids {

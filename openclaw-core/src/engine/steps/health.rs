@@ -15,7 +15,8 @@ pub(crate) async fn execute(run: &Run<'_>, instance: Instance) -> Result<Instanc
 }
 
 /// Checks every `health.interval` until healthy. `Starting` answers are waited through until
-/// `deadline`; `max_failed_health_checks` `Unhealthy` answers fail the wait. The instance is
+/// `deadline`; `max_failed_health_checks` `Unhealthy` answers in a row fail the wait (a
+/// `Starting` answer in between starts the count again: the gateway came back up). The instance is
 /// re-read between checks so a terminate or rollback requested meanwhile stops the wait.
 pub(crate) async fn wait_until_healthy(
     run: &Run<'_>,
@@ -29,7 +30,9 @@ pub(crate) async fn wait_until_healthy(
     let mut failures = 0u32;
     let mut instance = instance;
     loop {
-        if engine.now() >= deadline {
+        let enforced = status != InstanceStatus::Provisioning
+            || engine.config.rollback.enabled(Trigger::ProvisionTimeout);
+        if enforced && engine.now() >= deadline {
             return Err(StepFailure::triggered(
                 Trigger::ProvisionTimeout,
                 Error::Cancelled {
@@ -40,7 +43,7 @@ pub(crate) async fn wait_until_healthy(
         engine.metrics.health_checks.incr();
         match engine.health.check(&instance).await {
             Health::Healthy => return Ok(instance),
-            Health::Starting => {}
+            Health::Starting => failures = 0,
             Health::Unhealthy { reason } => {
                 failures += 1;
                 tracing::warn!(instance = %instance.id, failures, %reason, "health check failed");

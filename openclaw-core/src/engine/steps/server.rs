@@ -1,5 +1,11 @@
-//! Step 1: the server. Look it up by the instance's label and adopt it, or create it; record
-//! its id and addresses before anything else happens.
+//! Step 1: the server. Create it — or, when a previous attempt may have created it, look it
+//! up by the instance's label and adopt it — and record its id and addresses before anything
+//! else happens.
+//!
+//! The first attempt creates directly: the server's name is derived from the instance id and
+//! the provider keeps names unique, so a second create cannot make a second server (the
+//! adapter answers a name already taken by adopting ours). Looking up first would cost a
+//! request on every provisioning for a case that only arises when resuming.
 
 use crate::cloud_init::render_user_data;
 use crate::domain::Instance;
@@ -39,10 +45,16 @@ pub(crate) async fn execute(run: &Run<'_>, instance: Instance) -> Result<Instanc
     let engine = run.engine;
     let spec = server_spec(engine, &instance)
         .map_err(|e| StepFailure::from_error(e, Some(Trigger::ServerCreateFailed)))?;
+    let resuming = run.attempt > 1;
     let find_or_create = async {
         // A worker that died after creating but before recording left a labelled server
-        // behind: adopt it rather than create a second one.
-        match engine.compute.find_server(instance.id).await? {
+        // behind: adopt it rather than ask for it again.
+        let existing = if resuming {
+            engine.compute.find_server(instance.id).await?
+        } else {
+            None
+        };
+        match existing {
             Some(existing) => {
                 tracing::info!(instance = %instance.id, server = %existing.id, "adopting existing server");
                 Ok(existing)
@@ -68,32 +80,33 @@ pub(crate) async fn execute(run: &Run<'_>, instance: Instance) -> Result<Instanc
         }
         Ok(Ok(server)) => server,
     };
+    let recorded_at = engine.now();
     let recorded = engine
         .record_resources(&instance, |r| {
             r.server_id = Some(server.id.clone());
             r.ipv4 = server.ipv4;
             r.ipv6 = server.ipv6;
+            r.server_recorded_at = Some(recorded_at);
         })
         .await?;
     run.still_provisioning(recorded)
 }
 
-/// Deletes the recorded server and any other server labelled with the instance (one whose
-/// create response was lost), then clears the record.
+/// Deletes the server, then clears the record. A recorded server is deleted by its id (one
+/// request; already gone is success). Only when none is recorded — a create whose response
+/// was lost, or a worker that died before recording — is the server looked up by its label.
+/// The provider keeps names unique, so there is never a second one to look for.
 pub(crate) async fn compensate(
     run: &Run<'_>,
     instance: Instance,
     deleted: &mut Vec<String>,
 ) -> Result<Instance> {
     let engine = run.engine;
-    let mut ids = Vec::new();
-    ids.extend(instance.resources.server_id.clone());
-    if let Some(found) = engine.compute.find_server(instance.id).await? {
-        if !ids.contains(&found.id) {
-            ids.push(found.id);
-        }
-    }
-    for id in &ids {
+    let server = match &instance.resources.server_id {
+        Some(id) => Some(id.clone()),
+        None => engine.compute.find_server(instance.id).await?.map(|s| s.id),
+    };
+    if let Some(id) = &server {
         engine.compute.delete_server(id).await?;
         deleted.push(format!("server {id}"));
     }
@@ -102,6 +115,7 @@ pub(crate) async fn compensate(
             r.server_id = None;
             r.ipv4 = None;
             r.ipv6 = None;
+            r.server_recorded_at = None;
         })
         .await?
         .ok_or_else(|| Error::not_found("instance", instance.id))

@@ -45,7 +45,13 @@ impl State {
         stored
     }
 
-    pub(super) fn claim(&mut self, request: &ClaimRequest) -> Result<Option<Job>> {
+    /// Claims the oldest runnable job. `request.now` is compared with `run_at`; `clock_now`
+    /// (the store's clock) decides which leases have run out and when the new one does.
+    pub(super) fn claim(
+        &mut self,
+        request: &ClaimRequest,
+        clock_now: DateTime<Utc>,
+    ) -> Result<Option<Job>> {
         let now = request.now;
         loop {
             // An instance with a running job, even one whose lease ran out, gets no other job
@@ -59,7 +65,7 @@ impl State {
                 .active_jobs()
                 .filter(|j| match j.job.state {
                     JobState::Queued => j.job.run_at <= now && !busy.contains(&j.job.instance_id),
-                    JobState::Running => j.job.lease.is_none_or(|l| l.expires_at <= now),
+                    JobState::Running => j.job.lease.is_none_or(|l| l.expires_at <= clock_now),
                     JobState::Done | JobState::Dead => false,
                 })
                 .min_by_key(|j| (j.job.run_at, j.seq))
@@ -92,16 +98,73 @@ impl State {
                 self.active.remove(&seq);
                 continue;
             }
-            let lease_for = request.lease_for;
             job.attempts += 1;
             job.state = JobState::Running;
             job.worker = Some(request.worker.clone());
             job.lease = Some(Lease {
                 job_id: id,
                 token: Uuid::now_v7(),
-                expires_at: now + lease_for,
+                expires_at: clock_now + request.lease_for,
             });
             return Ok(Some(job.clone()));
+        }
+    }
+
+    /// Inserts `job` running under a fresh lease, unless a job of its instance is running.
+    pub(super) fn claim_new(
+        &mut self,
+        job: &NewJob,
+        request: &ClaimRequest,
+        clock_now: DateTime<Utc>,
+    ) -> Result<Option<Job>> {
+        let busy = self
+            .active_jobs()
+            .any(|j| j.job.instance_id == job.instance_id && j.job.state == JobState::Running);
+        if busy {
+            return Ok(None);
+        }
+        self.enqueue(job, request.now);
+        let entry = self
+            .jobs
+            .get_mut(&job.id)
+            .ok_or_else(|| Error::internal("a job just enqueued has no row"))?;
+        let stored = &mut entry.job;
+        stored.attempts = 1;
+        stored.state = JobState::Running;
+        stored.worker = Some(request.worker.clone());
+        stored.lease = Some(Lease {
+            job_id: job.id,
+            token: Uuid::now_v7(),
+            expires_at: clock_now + request.lease_for,
+        });
+        Ok(Some(stored.clone()))
+    }
+
+    /// Refuses (`LeaseLost`) a fence that is not its job's current lease, or whose lease has
+    /// run out by `clock_now`.
+    pub(super) fn check_fence(
+        &self,
+        fence: Option<&Lease>,
+        clock_now: DateTime<Utc>,
+    ) -> Result<()> {
+        let Some(fence) = fence else {
+            return Ok(());
+        };
+        let current = self.jobs.get(&fence.job_id).and_then(|e| {
+            (e.job.state == JobState::Running)
+                .then_some(e.job.lease)
+                .flatten()
+        });
+        match current {
+            Some(lease) if lease.token == fence.token && lease.expires_at > clock_now => Ok(()),
+            Some(lease) if lease.token == fence.token => Err(Error::lease_lost(
+                fence.job_id,
+                "the lease ran out before the write",
+            )),
+            _ => Err(Error::lease_lost(
+                fence.job_id,
+                "the job is no longer held under this lease",
+            )),
         }
     }
 
@@ -120,10 +183,10 @@ impl State {
         if current {
             Ok(entry)
         } else {
-            Err(Error::conflict(format!(
-                "the lease on job {} is no longer held",
-                lease.job_id
-            )))
+            Err(Error::lease_lost(
+                lease.job_id,
+                "the job is no longer held under this lease",
+            ))
         }
     }
 

@@ -79,11 +79,7 @@ async fn a_status_change_without_its_event_is_refused() {
     let mut next = i.clone();
     next.status = InstanceStatus::Provisioning;
     let err = store
-        .update_instance(&InstanceWrite {
-            instance: next,
-            event: None,
-            job: None,
-        })
+        .update_instance(&InstanceWrite::new(next))
         .await
         .unwrap_err();
     assert!(matches!(err, Error::InvalidInput { ref field, .. } if field == "event"));
@@ -147,8 +143,7 @@ async fn reviving_an_instance_cannot_steal_a_live_external_ref() {
                 "t",
                 Utc::now(),
             )),
-            instance: next,
-            job: None,
+            ..InstanceWrite::new(next)
         }
     };
     let (old, _) = store
