@@ -127,8 +127,7 @@ fn main() {
             Some((stats, "stats()")),
         );
 
-        // The count triggers' cost: the same on fresh schemas without them, and with every
-        // count in one row (no stripes).
+        // The count triggers' cost: the same on a fresh schema without them.
         let bare = fresh(
             &config,
             "ALTER TABLE instances DISABLE TRIGGER USER; ALTER TABLE jobs DISABLE TRIGGER USER;",
@@ -145,19 +144,6 @@ fn main() {
             "without count triggers: jobs, 4 workers",
             rate,
             Some((claimed, "with")),
-        );
-        let one_row = fresh(&config, ONE_ROW_COUNTS).await;
-        let rate = bench::transitions(Arc::clone(&one_row), WRITERS, 1_000 * n).await;
-        report(
-            "counts in one row each: transitions, 8 writers",
-            rate,
-            Some((plain, "striped")),
-        );
-        let rate = bench::jobs(one_row, WORKERS, 4_000 * n).await;
-        report(
-            "counts in one row each: jobs, 4 workers",
-            rate,
-            Some((claimed, "striped")),
         );
 
         // The same with PostgreSQL's synchronous commit everywhere: bound by disk flushes.
@@ -176,21 +162,3 @@ fn main() {
         );
     });
 }
-
-/// The counts without stripes: every writer adds to slot 0.
-const ONE_ROW_COUNTS: &str = "
-CREATE OR REPLACE FUNCTION store_counts_move(count_kind text, minus text, plus text)
-RETURNS void LANGUAGE plpgsql AS $$
-BEGIN
-    IF minus IS NOT NULL AND (plus IS NULL OR minus < plus) THEN
-        UPDATE store_counts SET n = n - 1 WHERE kind = count_kind AND name = minus AND slot = 0;
-        minus := NULL;
-    END IF;
-    IF plus IS NOT NULL THEN
-        UPDATE store_counts SET n = n + 1 WHERE kind = count_kind AND name = plus AND slot = 0;
-    END IF;
-    IF minus IS NOT NULL THEN
-        UPDATE store_counts SET n = n - 1 WHERE kind = count_kind AND name = minus AND slot = 0;
-    END IF;
-END
-$$;";

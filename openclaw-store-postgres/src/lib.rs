@@ -50,7 +50,7 @@
 //!   the commit) that the lease is its job's current one and has not run out. Otherwise
 //!   nothing is written and the result is `LeaseLost`, named before any version conflict.
 //! - **Counts.** `stats` reads `store_counts`, kept by triggers in the transaction of every
-//!   write (striped over slots so concurrent writers do not queue on one row), not a scan.
+//!   write (one row per count), not a scan.
 //! - **Precision.** PostgreSQL keeps timestamps to the microsecond; every value a method
 //!   returns is the value stored, so what a write returns equals what a later read returns.
 //!

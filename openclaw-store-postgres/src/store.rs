@@ -180,10 +180,10 @@ impl Store for PgStore {
 
     async fn stats(&self) -> Result<StoreStats> {
         // A few rows whatever the size of the tables: the counts are kept by triggers in
-        // the transaction of every write (`0008_store_counts.sql`), striped over slots that
-        // are summed here. One statement, one snapshot: the counts agree with each other.
+        // the transaction of every write (`0008_store_counts.sql`). One statement, one
+        // snapshot: the counts agree with each other.
         let rows: Vec<(String, String, i64)> = sqlx::query_as(
-            "SELECT kind, name, sum(n)::bigint FROM store_counts GROUP BY kind, name \
+            "SELECT kind, name, n FROM store_counts \
              UNION ALL SELECT 'events', 'last', last_sequence FROM event_log_head",
         )
         .fetch_all(self.pool_ref())

@@ -67,8 +67,8 @@ async fn describe(pool: &PgPool, schema: &str) -> Vec<String> {
     .await
     .expect("functions");
     lines.extend(functions.into_iter().map(|f| format!("function {f:?}")));
-    let counts: Vec<(String, String, i16, i64)> =
-        sqlx::query_as("SELECT kind, name, slot, n FROM store_counts ORDER BY kind, name, slot")
+    let counts: Vec<(String, String, i64)> =
+        sqlx::query_as("SELECT kind, name, n FROM store_counts ORDER BY kind, name")
             .fetch_all(pool)
             .await
             .expect("count rows");
