@@ -34,6 +34,9 @@ type HmacSha256 = Hmac<Sha256>;
 
 /// Domain separation: a MAC made with this key for anything else can never pass as a token.
 const CONTEXT: &str = "openclaw-bootstrap-v1:";
+/// The same for the instance agent's credential: an agent token never passes as a bootstrap
+/// token, nor the other way round.
+const AGENT_CONTEXT: &str = "openclaw-agent-v1:";
 
 /// Characters of the instance part (the UUID's 32 lowercase hex digits).
 const INSTANCE_LEN: usize = 32;
@@ -89,7 +92,29 @@ impl BootstrapKey {
     /// HMAC-SHA256(key, "openclaw-bootstrap-v1:" + instance UUID hyphenated)>`, always
     /// [`TOKEN_LEN`] characters of `0-9 a-z A-Z _ - .`.
     pub fn token_for(&self, instance: InstanceId) -> SecretString {
-        let tag = self.mac(instance).finalize().into_bytes();
+        Self::render(instance, self.mac(CONTEXT, instance))
+    }
+
+    /// The instance agent's credential for `instance`: the same shape as a bootstrap token,
+    /// MAC'd under `"openclaw-agent-v1:"`. It is handed to the server with its secrets at
+    /// bootstrap and sent by the agent on every call; the control plane checks it without a
+    /// look-up ([`verify_agent`](Self::verify_agent)), and it names the one instance whose
+    /// tasks it may take.
+    pub fn agent_token_for(&self, instance: InstanceId) -> SecretString {
+        Self::render(instance, self.mac(AGENT_CONTEXT, instance))
+    }
+
+    /// The instance an agent token was issued for; `None` for anything else, bootstrap
+    /// tokens included.
+    pub fn verify_agent(&self, token: &str) -> Option<InstanceId> {
+        let (instance, mac) = split_token(token)?;
+        let tag = URL_SAFE_NO_PAD.decode(mac).ok()?;
+        self.mac(AGENT_CONTEXT, instance).verify_slice(&tag).ok()?;
+        Some(instance)
+    }
+
+    fn render(instance: InstanceId, mac: HmacSha256) -> SecretString {
+        let tag = mac.finalize().into_bytes();
         SecretString::new(format!(
             "{}.{}",
             instance.as_uuid().simple(),
@@ -103,18 +128,18 @@ impl BootstrapKey {
     pub fn verify(&self, token: &str) -> Option<InstanceId> {
         let (instance, mac) = split_token(token)?;
         let tag = URL_SAFE_NO_PAD.decode(mac).ok()?;
-        self.mac(instance).verify_slice(&tag).ok()?;
+        self.mac(CONTEXT, instance).verify_slice(&tag).ok()?;
         Some(instance)
     }
 
-    fn mac(&self, instance: InstanceId) -> HmacSha256 {
+    fn mac(&self, context: &str, instance: InstanceId) -> HmacSha256 {
         // HMAC zero-pads keys shorter than the hash's 64-byte block (RFC 2104), so handing it
         // the padded block is the same MAC as handing it the 32 bytes, through the infallible
         // constructor rather than the one that returns a `Result` it never fails.
         let mut block = [0u8; 64];
         block[..32].copy_from_slice(&self.0);
         let mut mac = HmacSha256::new(&block.into());
-        mac.update(CONTEXT.as_bytes());
+        mac.update(context.as_bytes());
         mac.update(instance.to_string().as_bytes());
         mac
     }
@@ -178,6 +203,23 @@ mod tests {
         );
         assert_eq!(key.token_for(instance).expose(), expected);
         assert_eq!(expected.len(), TOKEN_LEN);
+    }
+
+    #[test]
+    fn agent_and_bootstrap_tokens_never_pass_for_each_other() {
+        let key = BootstrapKey::from_bytes([3u8; 32]);
+        let instance = InstanceId::new();
+        let agent = key.agent_token_for(instance);
+        let bootstrap = key.token_for(instance);
+        assert_ne!(agent.expose(), bootstrap.expose());
+        assert_eq!(agent.expose().len(), TOKEN_LEN);
+        assert_eq!(key.verify_agent(agent.expose()), Some(instance));
+        assert_eq!(key.verify_agent(bootstrap.expose()), None);
+        assert_eq!(key.verify(agent.expose()), None);
+        assert_eq!(
+            BootstrapKey::from_bytes([4u8; 32]).verify_agent(agent.expose()),
+            None
+        );
     }
 
     #[test]

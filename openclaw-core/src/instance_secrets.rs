@@ -139,6 +139,13 @@ impl fmt::Debug for SealingKey {
     }
 }
 
+/// What a task output is authenticated with: a prefix no instance id (16 bytes) has.
+fn task_aad(task: crate::domain::AgentTaskId) -> Vec<u8> {
+    let mut aad = b"openclaw-agent-task-v1:".to_vec();
+    aad.extend_from_slice(task.as_uuid().as_bytes());
+    aad
+}
+
 /// The format version written first in every sealed value.
 const FORMAT_V1: u8 = 1;
 const NONCE_LEN: usize = 12;
@@ -199,18 +206,39 @@ impl SealingKey {
         };
         let json = serde_json::to_vec(&plain)
             .map_err(|e| Error::internal(format!("sealing secrets: {e}")))?;
+        self.seal_bytes(instance.as_uuid().as_bytes(), &json)
+    }
+
+    /// Seals what an instance's agent reported for one of its tasks (it may carry a secret:
+    /// a pairing token, a new gateway token). The task id is authenticated with it, so the
+    /// output of one task never opens as another's, nor as instance secrets.
+    pub fn seal_task_output(
+        &self,
+        task: crate::domain::AgentTaskId,
+        output: &serde_json::Value,
+    ) -> Result<SealedSecrets> {
+        let json = serde_json::to_vec(output)
+            .map_err(|e| Error::internal(format!("sealing a task output: {e}")))?;
+        self.seal_bytes(&task_aad(task), &json)
+    }
+
+    /// Opens what [`seal_task_output`](SealingKey::seal_task_output) sealed for `task`.
+    pub fn open_task_output(
+        &self,
+        task: crate::domain::AgentTaskId,
+        sealed: &SealedSecrets,
+    ) -> Result<serde_json::Value> {
+        let json = self.open_bytes(&task_aad(task), sealed)?;
+        serde_json::from_slice(&json)
+            .map_err(|_| Error::internal("a sealed task output holds malformed data"))
+    }
+
+    fn seal_bytes(&self, aad: &[u8], msg: &[u8]) -> Result<SealedSecrets> {
         let mut nonce = [0u8; NONCE_LEN];
         rand::rngs::StdRng::from_os_rng().fill_bytes(&mut nonce);
         let cipher = ChaCha20Poly1305::new(&Key::from(self.0));
-        let aad = instance.as_uuid();
         let sealed = cipher
-            .encrypt(
-                &Nonce::from(nonce),
-                Payload {
-                    msg: &json,
-                    aad: aad.as_bytes(),
-                },
-            )
+            .encrypt(&Nonce::from(nonce), Payload { msg, aad })
             .map_err(|_| Error::internal("sealing secrets failed"))?;
         let mut out = Vec::with_capacity(1 + NONCE_LEN + sealed.len());
         out.push(FORMAT_V1);
@@ -219,10 +247,7 @@ impl SealingKey {
         Ok(SealedSecrets(out))
     }
 
-    /// Opens what [`seal`](SealingKey::seal) produced for `instance`. A wrong key, another
-    /// instance, or tampered bytes is an `Internal` error (the message says which check failed,
-    /// never what was inside).
-    pub fn open(&self, instance: InstanceId, sealed: &SealedSecrets) -> Result<InstanceSecrets> {
+    fn open_bytes(&self, aad: &[u8], sealed: &SealedSecrets) -> Result<Vec<u8>> {
         let bytes = sealed.as_bytes();
         if bytes.len() < 1 + NONCE_LEN || bytes[0] != FORMAT_V1 {
             return Err(Error::internal("sealed secrets have an unknown format"));
@@ -232,21 +257,21 @@ impl SealingKey {
             .try_into()
             .map_err(|_| Error::internal("sealed secrets have an unknown format"))?;
         let cipher = ChaCha20Poly1305::new(&Key::from(self.0));
-        let aad = instance.as_uuid();
-        let json = cipher
-            .decrypt(
-                &Nonce::from(nonce),
-                Payload {
-                    msg: body,
-                    aad: aad.as_bytes(),
-                },
-            )
+        cipher
+            .decrypt(&Nonce::from(nonce), Payload { msg: body, aad })
             .map_err(|_| {
                 Error::internal(
                     "sealed secrets do not open with this key for this instance \
                      (wrong secrets_key, or tampered data)",
                 )
-            })?;
+            })
+    }
+
+    /// Opens what [`seal`](SealingKey::seal) produced for `instance`. A wrong key, another
+    /// instance, or tampered bytes is an `Internal` error (the message says which check failed,
+    /// never what was inside).
+    pub fn open(&self, instance: InstanceId, sealed: &SealedSecrets) -> Result<InstanceSecrets> {
+        let json = self.open_bytes(instance.as_uuid().as_bytes(), sealed)?;
         let plain: Plain = serde_json::from_slice(&json)
             .map_err(|_| Error::internal("sealed secrets hold malformed data"))?;
         Ok(InstanceSecrets {

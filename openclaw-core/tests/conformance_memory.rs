@@ -98,3 +98,9 @@ async fn fresh_key_store() -> Arc<dyn openclaw_core::ports::ApiKeyStore> {
 }
 
 openclaw_core::api_key_conformance_tests!(fresh_key_store);
+
+async fn fresh_agent_store() -> Arc<dyn openclaw_core::ports::AgentStore> {
+    Arc::new(InMemoryStore::new())
+}
+
+openclaw_core::agent_store_conformance_tests!(fresh_agent_store);

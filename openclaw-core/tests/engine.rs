@@ -867,12 +867,25 @@ async fn the_server_fetches_its_secrets_once() {
     h.health.set_default(Health::Healthy);
     worker.await.unwrap().unwrap();
     assert_eq!(h.status(i.id).await, Active);
-    // The access link carries the same gateway token, in the fragment, and is audited.
+    // The access link is a one-time pairing link the instance's agent minted; it never
+    // carries the gateway token, and it is audited.
+    let agent = openclaw_core::memory::InProcessAgent::spawn(
+        h.provisioner.clone(),
+        i.id,
+        openclaw_core::memory::SimulatedMachine::new(gateway.clone()),
+        Duration::from_secs(30),
+    );
+    tokio::task::yield_now().await;
     let link = h.provisioner.access_link(i.id, "whmcs").await.unwrap();
+    let minted = agent.machine.lock().unwrap().pairing_tokens().to_vec();
     assert_eq!(
         link.expose(),
-        format!("https://yara.{ZONE}/#token={gateway}")
+        format!(
+            "https://yara.{ZONE}/#bootstrapToken={}&bootstrapProfile=owner",
+            minted[0]
+        )
     );
+    assert!(!link.expose().contains(&gateway));
     let audits: Vec<_> = h
         .provisioner
         .events(i.id)
@@ -880,9 +893,16 @@ async fn the_server_fetches_its_secrets_once() {
         .unwrap()
         .into_iter()
         .filter(|e| e.topic == Topic::Audit)
+        .filter(|e| {
+            matches!(&e.kind, openclaw_core::domain::EventKind::Audit { action, .. }
+                if action == "bootstrap_delivered" || action == "access_link_issued")
+        })
         .collect();
     assert_eq!(audits.len(), 2, "bootstrap delivered, access link issued");
     assert!(audits.iter().all(|e| !format!("{e:?}").contains(&gateway)));
+    assert!(audits
+        .iter()
+        .all(|e| !format!("{e:?}").contains(&minted[0])));
     // An active instance's server has no business asking again.
     assert!(matches!(
         h.provisioner.bootstrap(token.expose()).await,

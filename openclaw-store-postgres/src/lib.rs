@@ -58,6 +58,7 @@
 //! `pg_terminate_backend`, deadlocks and serialization failures are retryable
 //! [`Error::Store`](openclaw_core::Error::Store); the pool replaces broken connections.
 
+mod agents;
 mod api_keys;
 mod config;
 mod connect;

@@ -12,3 +12,9 @@ async fn fresh_api_key_store() -> std::sync::Arc<dyn openclaw_core::ports::ApiKe
 }
 
 openclaw_core::api_key_conformance_tests!(fresh_api_key_store);
+
+async fn fresh_agent_store() -> std::sync::Arc<dyn openclaw_core::ports::AgentStore> {
+    std::sync::Arc::new(common::store().await)
+}
+
+openclaw_core::agent_store_conformance_tests!(fresh_agent_store);

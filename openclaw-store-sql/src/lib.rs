@@ -66,6 +66,7 @@
 //! # }
 //! ```
 
+mod agents;
 mod claim;
 mod columns;
 mod errors;
@@ -84,6 +85,11 @@ pub mod bench;
 #[cfg(feature = "testing")]
 pub mod testing;
 
+pub use agents::{
+    agent_presence_from, agent_report_json, agent_task_from, agent_task_kind_json, outcome_columns,
+    sealed_text, AGENT_PRESENCE_COLUMNS, AGENT_TASK_COLUMNS, EXHAUSTED_MESSAGE_PREFIX,
+    EXHAUSTED_MESSAGE_SUFFIX,
+};
 pub use claim::{claim_assignments, claim_in_rounds, ClaimValues, Round, CLAIM_ROUNDS};
 pub use columns::Columns;
 pub use errors::{corrupt, Clash};

@@ -48,6 +48,7 @@
 //! - **Precision**: times are stored to the nanosecond, so values read back equal what was
 //!   written.
 
+mod agents;
 mod api_keys;
 mod cache;
 mod config;

@@ -36,6 +36,7 @@
 use chrono::{DateTime, SubsecRound, Utc};
 use uuid::Uuid;
 
+pub mod agents;
 pub mod api_keys;
 pub mod bus;
 pub mod compute;
@@ -112,6 +113,22 @@ macro_rules! store_conformance_tests {
             idempotency_expiry_and_purge,
             stats_count,
             engine_drives_a_whole_life,
+        );
+    };
+}
+
+/// One `#[tokio::test]` per [`agents`] check, in a module `agent_store_conformance`; each
+/// calls `$factory().await` for a fresh `Arc<dyn AgentStore>`.
+#[macro_export]
+macro_rules! agent_store_conformance_tests {
+    ($factory:path) => {
+        $crate::__conformance_tests!(agent_store_conformance, agents, ($factory().await);
+            enqueue_and_get,
+            claims_are_per_instance_and_in_order,
+            expired_leases_are_retaken_then_fail,
+            finish_records_one_outcome,
+            list_and_purge,
+            reports_keep_the_latest,
         );
     };
 }

@@ -1,5 +1,6 @@
 //! Domain types: instances and their lifecycle, the catalog, events, jobs, rollbacks.
 
+mod agent;
 mod api_key;
 mod catalog;
 mod event;
@@ -11,6 +12,11 @@ mod rollback;
 mod status;
 mod subdomain;
 
+pub use agent::{
+    AgentPresence, AgentReport, AgentTask, AgentTaskId, AgentTaskKind, AgentTaskOutcome,
+    AgentTaskState, Capacity, GatewayProbe, NewAgentTask, MAX_REPORT_VERSION_LEN, MAX_TASK_ARG_LEN,
+    MAX_TASK_ERROR_LEN,
+};
 pub use api_key::{ApiKey, Scope};
 pub use catalog::{Catalog, Plan, PlanName, Region, RegionName};
 pub use event::{Event, EventKind, NewEvent, Topic, ALL_TOPICS};

@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::guarded::{GuardedCompute, GuardedDns};
 use crate::instance_secrets::SealingKey;
 use crate::memory::{InMemoryStore, LocalBus};
-use crate::ports::{Compute, Dns, EventBus, HealthProbe, Store};
+use crate::ports::{AgentStore, Compute, Dns, EventBus, HealthProbe, Store};
 use crate::retry::{Retrier, RetryBudget, RetryPolicy};
 
 /// Builds a [`Provisioner`]. Compute, DNS and the health probe are required; everything else
@@ -30,6 +30,7 @@ pub struct ProvisionerBuilder {
     dns: Option<Arc<dyn Dns>>,
     health: Option<Arc<dyn HealthProbe>>,
     store: Option<Arc<dyn Store>>,
+    agents: Option<Arc<dyn AgentStore>>,
     bus: Option<Arc<dyn EventBus>>,
     clock: Option<Arc<dyn Clock>>,
     config: Option<EngineConfig>,
@@ -58,6 +59,14 @@ impl ProvisionerBuilder {
     /// The durable store (default: a fresh [`InMemoryStore`]).
     pub fn store(mut self, store: Arc<dyn Store>) -> Self {
         self.store = Some(store);
+        self
+    }
+
+    /// Where the instance agents' tasks and heartbeats are kept: the same database as the
+    /// store, in a deployment (default: the default in-memory store when no store is given
+    /// either, else an in-memory store of its own, which only suits a single process).
+    pub fn agents(mut self, agents: Arc<dyn AgentStore>) -> Self {
+        self.agents = Some(agents);
         self
     }
 
@@ -115,7 +124,16 @@ impl ProvisionerBuilder {
             compute = Arc::new(GuardedCompute::new(compute, retrier("compute", 1)));
             dns = Arc::new(GuardedDns::new(dns, retrier("dns", 2)));
         }
-        let store: Arc<dyn Store> = self.store.unwrap_or_else(|| Arc::new(InMemoryStore::new()));
+        let (store, agents): (Arc<dyn Store>, Arc<dyn AgentStore>) = match (self.store, self.agents)
+        {
+            (Some(store), Some(agents)) => (store, agents),
+            (Some(store), None) => (store, Arc::new(InMemoryStore::new())),
+            (None, Some(agents)) => (Arc::new(InMemoryStore::new()), agents),
+            (None, None) => {
+                let memory = InMemoryStore::new();
+                (Arc::new(memory.clone()), Arc::new(memory))
+            }
+        };
         let bus = self
             .bus
             .unwrap_or_else(|| Arc::new(LocalBus::new(store.clone())));
@@ -152,6 +170,8 @@ impl ProvisionerBuilder {
                 rng: Mutex::new(rng),
                 metrics: EngineMetrics::default(),
                 workers_running: AtomicBool::new(false),
+                agents,
+                agent_wakers: Default::default(),
             }),
         })
     }

@@ -218,6 +218,47 @@ impl Default for SweepConfig {
     }
 }
 
+/// How the control plane deals with the agents on the instances.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct AgentConfig {
+    /// How often agents send a heartbeat (default 30 s; told to each agent at bootstrap).
+    #[serde(with = "duration_secs")]
+    pub heartbeat: Duration,
+    /// An agent is connected while its last heartbeat is younger than this many heartbeats
+    /// (default 3).
+    pub silent_after: u32,
+    /// How long an agent holds a task it took before the task is handed out again
+    /// (default 10 min: an upgrade may take that long).
+    #[serde(with = "duration_secs")]
+    pub task_lease: Duration,
+    /// How long `access` waits for the agent to mint a link (default 20 s).
+    #[serde(with = "duration_secs")]
+    pub access_wait: Duration,
+    /// How long finished tasks are kept (default 7 days).
+    #[serde(with = "duration_secs")]
+    pub retention: Duration,
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        AgentConfig {
+            heartbeat: Duration::from_secs(30),
+            silent_after: 3,
+            task_lease: Duration::from_secs(600),
+            access_wait: Duration::from_secs(20),
+            retention: Duration::from_secs(7 * 24 * 3600),
+        }
+    }
+}
+
+impl AgentConfig {
+    /// How old the last heartbeat may be for the agent to count as connected.
+    pub fn connected_within(&self) -> Duration {
+        self.heartbeat.saturating_mul(self.silent_after.max(1))
+    }
+}
+
 /// How the engine waits for a new server to become healthy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -276,6 +317,8 @@ pub struct EngineConfig {
     pub rollback: RollbackPolicy,
     /// The scheduled orphan sweep.
     pub sweep: SweepConfig,
+    /// The instance agents.
+    pub agent: AgentConfig,
     /// Seed of the engine's jitter, for reproducible tests; random when `None`.
     pub seed: Option<u64>,
 }
@@ -329,6 +372,7 @@ impl Default for EngineConfig {
             health: HealthConfig::default(),
             rollback: RollbackPolicy::default(),
             sweep: SweepConfig::default(),
+            agent: AgentConfig::default(),
             seed: None,
         }
     }
@@ -347,6 +391,13 @@ impl EngineConfig {
     /// Checks every field; the error names the first bad one.
     pub fn validate(&self) -> Result<()> {
         validate_zone(&self.zone)?;
+        let a = &self.agent;
+        if a.heartbeat.is_zero() || a.silent_after == 0 || a.task_lease.is_zero() {
+            return Err(Error::invalid(
+                "agent",
+                "heartbeat, silent_after and task_lease must be above zero",
+            ));
+        }
         self.catalog.validate()?;
         self.cloud_init.validate()?;
         let w = &self.workers;

@@ -22,7 +22,7 @@ use crate::domain::{
 };
 use crate::error::{Error, Result};
 use crate::instance_secrets::SealingKey;
-use crate::ports::{Compute, Dns, EventBus, HealthProbe, InstanceWrite, Store};
+use crate::ports::{AgentStore, Compute, Dns, EventBus, HealthProbe, InstanceWrite, Store};
 
 /// How many times a write is re-applied to a freshly read instance after a version conflict
 /// before giving up: conflicts come from a concurrent API call, so a few are plenty.
@@ -46,6 +46,10 @@ pub(crate) struct Engine {
     pub(crate) metrics: EngineMetrics,
     /// Whether `run_workers` is running in this process.
     pub(crate) workers_running: AtomicBool,
+    /// The instance agents' tasks and heartbeats.
+    pub(crate) agents: Arc<dyn AgentStore>,
+    /// Wakes this process's agent long polls when a task is queued here.
+    pub(crate) agent_wakers: super::agents::AgentWakers,
 }
 
 /// A status change to make, with what goes along with it.

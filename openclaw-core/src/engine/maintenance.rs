@@ -194,7 +194,8 @@ fn overdue(
     }
 }
 
-/// Deletes finished jobs and expired idempotency keys past the retention.
+/// Deletes finished jobs, finished agent tasks and expired idempotency keys past their
+/// retention.
 pub(crate) async fn purge_finished(engine: &Engine) -> Result<(u64, u64)> {
     let retention = chrono::Duration::from_std(engine.config.workers.retention)
         .unwrap_or(chrono::Duration::MAX);
@@ -204,8 +205,14 @@ pub(crate) async fn purge_finished(engine: &Engine) -> Result<(u64, u64)> {
         .purge_jobs(now.checked_sub_signed(retention).unwrap_or(now))
         .await?;
     let keys = engine.store.purge_idempotency(now).await?;
-    if jobs + keys > 0 {
-        tracing::info!(jobs, idempotency_keys = keys, "purged");
+    let task_retention =
+        chrono::Duration::from_std(engine.config.agent.retention).unwrap_or(chrono::Duration::MAX);
+    let tasks = engine
+        .agents
+        .purge_agent_tasks(now.checked_sub_signed(task_retention).unwrap_or(now))
+        .await?;
+    if jobs + keys + tasks > 0 {
+        tracing::info!(jobs, idempotency_keys = keys, agent_tasks = tasks, "purged");
     }
     Ok((jobs, keys))
 }

@@ -1,6 +1,7 @@
 //! The provisioning engine: the [`Provisioner`], its configuration, the saga it runs and the
 //! workers that run it.
 
+mod agents;
 mod builder;
 mod config;
 mod context;
@@ -15,9 +16,11 @@ mod steps;
 mod sweep;
 mod worker;
 
+pub use agents::{AgentStatus, AgentTaskResult};
 pub use builder::ProvisionerBuilder;
 pub use config::{
-    validate_zone, EngineConfig, HealthConfig, RollbackPolicy, SweepConfig, Trigger, WorkerConfig,
+    validate_zone, AgentConfig, EngineConfig, HealthConfig, RollbackPolicy, SweepConfig, Trigger,
+    WorkerConfig,
 };
 pub use metrics::MetricsSnapshot;
 pub use provisioner::Provisioner;

@@ -390,46 +390,6 @@ impl Provisioner {
         Ok(secrets.environment())
     }
 
-    /// The customer's Control UI link, `https://<fqdn>/#token=<gateway token>` (the token in
-    /// the fragment never reaches a server log). Every call is recorded as an audit event
-    /// naming `actor`. Only for instances that are active or suspended (`Conflict` otherwise).
-    pub async fn access_link(&self, id: InstanceId, actor: &str) -> Result<SecretString> {
-        let engine = &self.engine;
-        let instance = engine.load_existing(id).await?;
-        if !matches!(
-            instance.status,
-            Active | Suspended | Suspending | Unsuspending
-        ) {
-            return Err(Error::conflict(format!(
-                "instance {id} is {}; it has no gateway to open",
-                instance.status
-            )));
-        }
-        let sealed = engine
-            .store
-            .instance_secrets(id)
-            .await?
-            .ok_or_else(|| Error::not_found("instance secrets", id))?;
-        let secrets = engine.secrets_key.open(id, &sealed)?;
-        let event = NewEvent {
-            topic: Topic::Audit,
-            instance_id: Some(id),
-            kind: EventKind::Audit {
-                action: "access_link_issued".to_string(),
-                actor: actor.to_string(),
-            },
-            reason: "the Control UI link was handed out".to_string(),
-            at: engine.now(),
-        };
-        let stored = engine.store.append_event(&event).await?;
-        engine.publish(&stored).await;
-        Ok(SecretString::new(format!(
-            "https://{}/#token={}",
-            instance.fqdn,
-            secrets.gateway_token.expose()
-        )))
-    }
-
     /// Lists what the providers say this deployment owns and no live instance claims; with
     /// [`SweepMode::Delete`], deletes it.
     pub async fn sweep(&self, mode: SweepMode) -> Result<SweepReport> {

@@ -8,6 +8,7 @@
 //! faults ([`FaultInjector`]): a call that fails before any effect, a call whose response is
 //! lost after its effect, latency, and seeded random faults.
 
+mod agent;
 mod bus;
 mod compute;
 mod dns;
@@ -15,6 +16,7 @@ mod faults;
 mod health;
 mod store;
 
+pub use agent::{InProcessAgent, SimulatedMachine, MISSING_VERSION};
 pub use bus::LocalBus;
 pub use compute::InMemoryCompute;
 pub use dns::InMemoryDns;

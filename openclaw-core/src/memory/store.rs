@@ -22,6 +22,7 @@ use crate::error::{Error, Result};
 use crate::instance_secrets::SealedSecrets;
 use crate::ports::{ApiKeyStore, InstanceDelete, InstanceWrite, NewInstance, Store, StoreStats};
 
+mod agents;
 mod queue;
 
 /// A [`Store`] held in memory. Clones share the same data.
@@ -58,6 +59,10 @@ struct State {
     secrets: HashMap<InstanceId, (SealedSecrets, Option<DateTime<Utc>>)>,
     api_keys: BTreeMap<String, (u64, ApiKey)>,
     last_key_seq: u64,
+    /// Agent tasks by id (UUIDv7: creation order).
+    agent_tasks: BTreeMap<crate::domain::AgentTaskId, crate::domain::AgentTask>,
+    /// The latest heartbeat of each instance's agent.
+    agent_presence: HashMap<InstanceId, crate::domain::AgentPresence>,
 }
 
 impl Default for InMemoryStore {

@@ -4,6 +4,7 @@
 //! `# Contract`, checked by the [`conformance`](crate::conformance) suites, and mocked with
 //! mockall behind the `mock` feature (`MockCompute`, `MockDns`, …).
 
+mod agents;
 mod api_keys;
 mod bus;
 mod compute;
@@ -13,6 +14,7 @@ pub mod ownership;
 mod rate_limiter;
 mod store;
 
+pub use agents::AgentStore;
 pub use api_keys::ApiKeyStore;
 pub use bus::{EventBus, EventStream};
 pub use compute::{Compute, Server, ServerSpec, ServerStatus};
@@ -21,6 +23,8 @@ pub use health::{Health, HealthProbe};
 pub use rate_limiter::{RateLimitObservation, RateLimiter};
 pub use store::{InstanceDelete, InstanceWrite, NewInstance, Store, StoreStats};
 
+#[cfg(feature = "mock")]
+pub use agents::MockAgentStore;
 #[cfg(feature = "mock")]
 pub use api_keys::MockApiKeyStore;
 #[cfg(feature = "mock")]

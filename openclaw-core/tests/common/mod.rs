@@ -74,6 +74,7 @@ impl Harness {
             .dns(Arc::new(dns.clone()))
             .health(Arc::new(health.clone()))
             .store(Arc::new(store.clone()))
+            .agents(Arc::new(store.clone()))
             .clock(clock)
             .retry_policy(fast_retries())
             .config(adjust_config(config()));

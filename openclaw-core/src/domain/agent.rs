@@ -1,0 +1,413 @@
+//! The instance agent's side of the domain: the tasks the control plane queues for the agent
+//! on an instance, and what the agent reports about its machine.
+//!
+//! The protocol itself (endpoints, bodies, the agent's credential) is in
+//! `docs/agent-protocol.md`; this module holds what the store keeps.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::ids::InstanceId;
+use crate::error::{Error, Result};
+use crate::instance_secrets::SealedSecrets;
+
+/// The id of an agent task: a UUIDv7, so ids sort by creation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct AgentTaskId(Uuid);
+
+impl AgentTaskId {
+    /// A new id for the current time.
+    pub fn new() -> Self {
+        AgentTaskId(Uuid::now_v7())
+    }
+
+    /// Wraps an existing UUID.
+    pub fn from_uuid(uuid: Uuid) -> Self {
+        AgentTaskId(uuid)
+    }
+
+    /// The UUID inside.
+    pub fn as_uuid(&self) -> Uuid {
+        self.0
+    }
+}
+
+impl Default for AgentTaskId {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl fmt::Display for AgentTaskId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.hyphenated().fmt(f)
+    }
+}
+
+impl FromStr for AgentTaskId {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        Uuid::parse_str(s)
+            .map(AgentTaskId)
+            .map_err(|_| Error::invalid("task_id", "must be a UUID"))
+    }
+}
+
+/// What a task asks the agent to do: the fixed allowlist. The agent refuses anything else.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "args", rename_all = "snake_case")]
+pub enum AgentTaskKind {
+    /// Mint a one-time pairing link with the gateway's own command.
+    AccessLink,
+    /// Restart the gateway and wait until it is ready.
+    RestartGateway,
+    /// A new gateway token: written, the gateway restarted, reported back to be sealed.
+    RotateGatewayToken,
+    /// The devices paired with the gateway.
+    ListDevices,
+    /// Unpair one device.
+    RevokeDevice {
+        /// The gateway's id of the device.
+        device: String,
+    },
+    /// Install another OpenClaw version, rolling back on any failure.
+    Upgrade {
+        /// The npm version to install.
+        version: String,
+    },
+}
+
+/// The longest device id or version a task carries.
+pub const MAX_TASK_ARG_LEN: usize = 128;
+
+impl AgentTaskKind {
+    /// The snake_case name the protocol uses.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            AgentTaskKind::AccessLink => "access_link",
+            AgentTaskKind::RestartGateway => "restart_gateway",
+            AgentTaskKind::RotateGatewayToken => "rotate_gateway_token",
+            AgentTaskKind::ListDevices => "list_devices",
+            AgentTaskKind::RevokeDevice { .. } => "revoke_device",
+            AgentTaskKind::Upgrade { .. } => "upgrade",
+        }
+    }
+
+    /// Whether the task's output carries a secret (it is sealed before it is stored, and
+    /// never shown in a task listing).
+    pub fn output_is_secret(&self) -> bool {
+        matches!(
+            self,
+            AgentTaskKind::AccessLink | AgentTaskKind::RotateGatewayToken
+        )
+    }
+
+    /// Checks the arguments: a device id or version of 1 to [`MAX_TASK_ARG_LEN`] characters
+    /// from `[A-Za-z0-9._+-]` (inert in a shell word and an npm spec), so an argument can
+    /// never become an option or a second command on the instance.
+    pub fn validate(&self) -> Result<()> {
+        let (field, value) = match self {
+            AgentTaskKind::RevokeDevice { device } => ("device", device),
+            AgentTaskKind::Upgrade { version } => ("version", version),
+            _ => return Ok(()),
+        };
+        let inert = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '+' | '-');
+        if value.is_empty()
+            || value.len() > MAX_TASK_ARG_LEN
+            || value.starts_with('-')
+            || !value.chars().all(inert)
+        {
+            return Err(Error::invalid(
+                field,
+                format!(
+                    "must be 1-{MAX_TASK_ARG_LEN} characters of A-Z a-z 0-9 . _ + - \
+                     and not start with -"
+                ),
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for AgentTaskKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            AgentTaskKind::RevokeDevice { device } => write!(f, "revoke_device({device})"),
+            AgentTaskKind::Upgrade { version } => write!(f, "upgrade({version})"),
+            other => f.write_str(other.as_str()),
+        }
+    }
+}
+
+/// Where a task is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AgentTaskState {
+    /// Waiting for the instance's agent to take it.
+    Queued,
+    /// Taken by the agent under a lease; a lease that runs out puts it back in reach.
+    Running,
+    /// The agent reported success.
+    Succeeded,
+    /// The agent reported failure, or the task ran out of attempts.
+    Failed,
+}
+
+impl AgentTaskState {
+    /// The snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AgentTaskState::Queued => "queued",
+            AgentTaskState::Running => "running",
+            AgentTaskState::Succeeded => "succeeded",
+            AgentTaskState::Failed => "failed",
+        }
+    }
+
+    /// Parses [`as_str`](Self::as_str)'s output.
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "queued" => Ok(AgentTaskState::Queued),
+            "running" => Ok(AgentTaskState::Running),
+            "succeeded" => Ok(AgentTaskState::Succeeded),
+            "failed" => Ok(AgentTaskState::Failed),
+            other => Err(Error::internal(format!(
+                "unknown agent task state {other:?}"
+            ))),
+        }
+    }
+
+    /// Whether the task is over.
+    pub fn is_finished(self) -> bool {
+        matches!(self, AgentTaskState::Succeeded | AgentTaskState::Failed)
+    }
+}
+
+impl fmt::Display for AgentTaskState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A task to queue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAgentTask {
+    /// Its id.
+    pub id: AgentTaskId,
+    /// The instance whose agent runs it.
+    pub instance_id: InstanceId,
+    /// What to do.
+    pub kind: AgentTaskKind,
+    /// Who asked (an API key id, `operator`, `fleet upgrade`, …), for the audit trail.
+    pub requested_by: String,
+    /// How many times the agent may take it before it fails for good.
+    pub max_attempts: u32,
+    /// When it was asked for.
+    pub created_at: DateTime<Utc>,
+}
+
+impl NewAgentTask {
+    /// A task with a fresh id and 3 attempts.
+    pub fn new(
+        instance_id: InstanceId,
+        kind: AgentTaskKind,
+        requested_by: impl Into<String>,
+        now: DateTime<Utc>,
+    ) -> Self {
+        NewAgentTask {
+            id: AgentTaskId::new(),
+            instance_id,
+            kind,
+            requested_by: requested_by.into(),
+            max_attempts: 3,
+            created_at: now,
+        }
+    }
+}
+
+/// A task as the store keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentTask {
+    /// Its id.
+    pub id: AgentTaskId,
+    /// The instance whose agent runs it.
+    pub instance_id: InstanceId,
+    /// What to do.
+    pub kind: AgentTaskKind,
+    /// Where it is.
+    pub state: AgentTaskState,
+    /// How many times the agent took it.
+    pub attempts: u32,
+    /// How many times it may be taken.
+    pub max_attempts: u32,
+    /// While running: when the agent's hold on it ends (the store's clock).
+    pub lease_expires_at: Option<DateTime<Utc>>,
+    /// What the agent reported on success, sealed for the instance (it may hold a secret;
+    /// only the control plane opens it).
+    pub output: Option<SealedSecrets>,
+    /// What the agent reported on failure: one line for an operator.
+    pub error: Option<String>,
+    /// Who asked.
+    pub requested_by: String,
+    /// When it was asked for.
+    pub created_at: DateTime<Utc>,
+    /// Its last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+/// How a task ended, as the agent reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AgentTaskOutcome {
+    /// Done; the output sealed for the instance.
+    Succeeded(SealedSecrets),
+    /// Not done, and why (one line).
+    Failed(String),
+}
+
+/// The longest error line kept for a failed task.
+pub const MAX_TASK_ERROR_LEN: usize = 1_000;
+
+/// The gateway's two health answers, as the agent saw them on loopback.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GatewayProbe {
+    /// `GET /healthz` answered 200.
+    pub healthz: bool,
+    /// `GET /startupz` answered 200.
+    pub startupz: bool,
+}
+
+impl GatewayProbe {
+    /// Whether the gateway is up and ready.
+    pub fn is_up(&self) -> bool {
+        self.healthz && self.startupz
+    }
+}
+
+/// Total and available kilobytes of memory or disk.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Capacity {
+    /// Total, in KiB.
+    pub total_kb: u64,
+    /// Available, in KiB.
+    pub available_kb: u64,
+}
+
+/// One heartbeat of an agent: the machine as it sees it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentReport {
+    /// The agent's protocol version.
+    pub agent_version: String,
+    /// `openclaw --version`, if it answered.
+    pub openclaw_version: Option<String>,
+    /// The gateway's health on loopback.
+    pub gateway: GatewayProbe,
+    /// Memory.
+    pub memory: Capacity,
+    /// The disk holding OpenClaw's state.
+    pub disk: Capacity,
+    /// Seconds since the machine booted.
+    pub uptime_s: u64,
+}
+
+/// The longest version string a report may carry.
+pub const MAX_REPORT_VERSION_LEN: usize = 64;
+
+impl AgentReport {
+    /// Checks the strings a report carries: printable ASCII of bounded length.
+    pub fn validate(&self) -> Result<()> {
+        let printable = |s: &str| s.chars().all(|c| c.is_ascii_graphic() || c == ' ');
+        if self.agent_version.is_empty()
+            || self.agent_version.len() > MAX_REPORT_VERSION_LEN
+            || !printable(&self.agent_version)
+        {
+            return Err(Error::invalid(
+                "agent_version",
+                format!("must be 1-{MAX_REPORT_VERSION_LEN} printable characters"),
+            ));
+        }
+        if let Some(v) = &self.openclaw_version {
+            if v.len() > MAX_REPORT_VERSION_LEN || !printable(v) {
+                return Err(Error::invalid(
+                    "openclaw_version",
+                    format!("must be at most {MAX_REPORT_VERSION_LEN} printable characters"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The last heartbeat of an instance's agent.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentPresence {
+    /// The instance.
+    pub instance_id: InstanceId,
+    /// When the heartbeat arrived (the store's clock).
+    pub last_seen: DateTime<Utc>,
+    /// What it said.
+    pub report: AgentReport,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arguments_that_could_become_shell_are_refused() {
+        for bad in [
+            "",
+            "-rf",
+            "1.0 && reboot",
+            "a;b",
+            "$(id)",
+            "a/b",
+            &"9".repeat(129),
+        ] {
+            let kind = AgentTaskKind::Upgrade {
+                version: bad.to_string(),
+            };
+            let err = kind.validate().unwrap_err();
+            assert_eq!(err.code(), "invalid_input", "{bad:?}");
+        }
+        for good in ["2026.9.6", "2026.10.1-beta.2", "latest", "1.0.0+build"] {
+            AgentTaskKind::Upgrade {
+                version: good.to_string(),
+            }
+            .validate()
+            .unwrap();
+        }
+    }
+
+    #[test]
+    fn kinds_serialize_as_the_protocol_says() {
+        let json = serde_json::to_value(AgentTaskKind::Upgrade {
+            version: "2026.10.1".into(),
+        })
+        .unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"kind": "upgrade", "args": {"version": "2026.10.1"}})
+        );
+        let json = serde_json::to_value(AgentTaskKind::AccessLink).unwrap();
+        assert_eq!(json, serde_json::json!({"kind": "access_link"}));
+    }
+
+    #[test]
+    fn states_round_trip() {
+        for s in [
+            AgentTaskState::Queued,
+            AgentTaskState::Running,
+            AgentTaskState::Succeeded,
+            AgentTaskState::Failed,
+        ] {
+            assert_eq!(AgentTaskState::parse(s.as_str()).unwrap(), s);
+        }
+        assert!(AgentTaskState::parse("done").is_err());
+    }
+}

@@ -1,0 +1,198 @@
+//! The [`AgentStore`] port: agent tasks and heartbeats. Leases and `last_seen` run on the
+//! database's clock (`now()`), as job leases do.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
+use openclaw_core::domain::{
+    AgentPresence, AgentReport, AgentTask, AgentTaskId, AgentTaskOutcome, InstanceId, NewAgentTask,
+};
+use openclaw_core::ports::AgentStore;
+use openclaw_core::{Error, Result};
+use openclaw_store_sql::{
+    agent_presence_from, agent_report_json, agent_task_from, agent_task_kind_json, limit,
+    outcome_columns, AGENT_PRESENCE_COLUMNS, AGENT_TASK_COLUMNS, EXHAUSTED_MESSAGE_PREFIX,
+    EXHAUSTED_MESSAGE_SUFFIX,
+};
+
+use crate::connect::PgStore;
+use crate::error;
+use crate::row::{interval, PgColumns};
+
+#[async_trait]
+impl AgentStore for PgStore {
+    async fn enqueue_agent_task(&self, task: &NewAgentTask) -> Result<AgentTask> {
+        let row = sqlx::query(&format!(
+            "INSERT INTO agent_tasks (id, instance_id, kind, state, attempts, max_attempts, \
+                 requested_by, created_at, updated_at) \
+             VALUES ($1, $2, $3::jsonb, 'queued', 0, $4, $5, $6, now()) \
+             RETURNING {AGENT_TASK_COLUMNS}"
+        ))
+        .bind(task.id.as_uuid())
+        .bind(task.instance_id.as_uuid())
+        .bind(agent_task_kind_json(&task.kind)?)
+        .bind(i64::from(task.max_attempts.max(1)))
+        .bind(&task.requested_by)
+        .bind(task.created_at)
+        .fetch_one(self.pool_ref())
+        .await
+        .map_err(|e| match error::map("enqueue_agent_task", e) {
+            Error::Conflict { .. } => Error::conflict(format!("agent task {} exists", task.id)),
+            other => other,
+        })?;
+        agent_task_from(&PgColumns(&row))
+    }
+
+    async fn claim_agent_task(
+        &self,
+        instance: InstanceId,
+        lease_for: Duration,
+    ) -> Result<Option<AgentTask>> {
+        // One statement: tasks whose lease ran out with no attempts left fail, and the oldest
+        // due task with attempts left is taken. SKIP LOCKED keeps two claims from waiting on
+        // each other; the row's condition is checked again once it is locked.
+        let row = sqlx::query(&format!(
+            "WITH exhausted AS ( \
+                 UPDATE agent_tasks SET state = 'failed', lease_expires_at = NULL, \
+                     error = '{EXHAUSTED_MESSAGE_PREFIX}' || attempts || '{EXHAUSTED_MESSAGE_SUFFIX}', \
+                     updated_at = now() \
+                 WHERE instance_id = $1 AND state = 'running' AND lease_expires_at <= now() \
+                   AND attempts >= max_attempts \
+                 RETURNING id), \
+             picked AS ( \
+                 SELECT id FROM agent_tasks \
+                 WHERE instance_id = $1 AND attempts < max_attempts \
+                   AND (state = 'queued' OR (state = 'running' AND lease_expires_at <= now())) \
+                 ORDER BY seq LIMIT 1 FOR UPDATE SKIP LOCKED) \
+             UPDATE agent_tasks t SET state = 'running', attempts = t.attempts + 1, \
+                 lease_expires_at = now() + $2, updated_at = now() \
+             FROM picked WHERE t.id = picked.id \
+             RETURNING {}",
+            prefixed("t", AGENT_TASK_COLUMNS)
+        ))
+        .bind(instance.as_uuid())
+        .bind(interval(lease_for)?)
+        .fetch_optional(self.pool_ref())
+        .await
+        .map_err(|e| error::map("claim_agent_task", e))?;
+        row.map(|r| agent_task_from(&PgColumns(&r))).transpose()
+    }
+
+    async fn finish_agent_task(
+        &self,
+        id: AgentTaskId,
+        instance: InstanceId,
+        outcome: &AgentTaskOutcome,
+    ) -> Result<AgentTask> {
+        let (state, output, error) = outcome_columns(outcome);
+        let row = sqlx::query(&format!(
+            "UPDATE agent_tasks SET state = $3, output = $4, error = $5, \
+                 lease_expires_at = NULL, updated_at = now() \
+             WHERE id = $1 AND instance_id = $2 AND state = 'running' \
+             RETURNING {AGENT_TASK_COLUMNS}"
+        ))
+        .bind(id.as_uuid())
+        .bind(instance.as_uuid())
+        .bind(state)
+        .bind(&output)
+        .bind(&error)
+        .fetch_optional(self.pool_ref())
+        .await
+        .map_err(|e| error::map("finish_agent_task", e))?;
+        if let Some(row) = row {
+            return agent_task_from(&PgColumns(&row));
+        }
+        let task = self
+            .get_agent_task(id)
+            .await?
+            .filter(|t| t.instance_id == instance)
+            .ok_or_else(|| Error::not_found("agent task", id))?;
+        let same = task.state.as_str() == state
+            && task.output.as_ref().map(openclaw_store_sql::sealed_text) == output
+            && task.error == error;
+        if same {
+            return Ok(task);
+        }
+        Err(Error::conflict(format!(
+            "agent task {id} is {}; it takes no report now",
+            task.state
+        )))
+    }
+
+    async fn get_agent_task(&self, id: AgentTaskId) -> Result<Option<AgentTask>> {
+        let row = sqlx::query(&format!(
+            "SELECT {AGENT_TASK_COLUMNS} FROM agent_tasks WHERE id = $1"
+        ))
+        .bind(id.as_uuid())
+        .fetch_optional(self.pool_ref())
+        .await
+        .map_err(|e| error::map("get_agent_task", e))?;
+        row.map(|r| agent_task_from(&PgColumns(&r))).transpose()
+    }
+
+    async fn agent_tasks(&self, instance: InstanceId, max: usize) -> Result<Vec<AgentTask>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {AGENT_TASK_COLUMNS} FROM agent_tasks WHERE instance_id = $1 \
+             ORDER BY seq DESC LIMIT $2"
+        ))
+        .bind(instance.as_uuid())
+        .bind(limit(max))
+        .fetch_all(self.pool_ref())
+        .await
+        .map_err(|e| error::map("agent_tasks", e))?;
+        rows.iter()
+            .map(|r| agent_task_from(&PgColumns(r)))
+            .collect()
+    }
+
+    async fn record_agent_report(
+        &self,
+        instance: InstanceId,
+        report: &AgentReport,
+    ) -> Result<AgentPresence> {
+        let row = sqlx::query(&format!(
+            "INSERT INTO agent_presence (instance_id, last_seen, report) \
+             VALUES ($1, now(), $2::jsonb) \
+             ON CONFLICT (instance_id) DO UPDATE \
+                 SET last_seen = excluded.last_seen, report = excluded.report \
+             RETURNING {AGENT_PRESENCE_COLUMNS}"
+        ))
+        .bind(instance.as_uuid())
+        .bind(agent_report_json(report)?)
+        .fetch_one(self.pool_ref())
+        .await
+        .map_err(|e| error::map("record_agent_report", e))?;
+        agent_presence_from(&PgColumns(&row))
+    }
+
+    async fn agent_presence(&self, instance: InstanceId) -> Result<Option<AgentPresence>> {
+        let row = sqlx::query(&format!(
+            "SELECT {AGENT_PRESENCE_COLUMNS} FROM agent_presence WHERE instance_id = $1"
+        ))
+        .bind(instance.as_uuid())
+        .fetch_optional(self.pool_ref())
+        .await
+        .map_err(|e| error::map("agent_presence", e))?;
+        row.map(|r| agent_presence_from(&PgColumns(&r))).transpose()
+    }
+
+    async fn purge_agent_tasks(&self, before: DateTime<Utc>) -> Result<u64> {
+        let done = sqlx::query(
+            "DELETE FROM agent_tasks \
+             WHERE state IN ('succeeded', 'failed') AND updated_at < $1",
+        )
+        .bind(before)
+        .execute(self.pool_ref())
+        .await
+        .map_err(|e| error::map("purge_agent_tasks", e))?;
+        Ok(done.rows_affected())
+    }
+}
+
+/// `columns` (a comma-separated list) each prefixed with `alias.`.
+fn prefixed(alias: &str, columns: &str) -> String {
+    columns
+        .split(',')
+        .map(|c| format!("{alias}.{}", c.trim()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}

@@ -1,0 +1,104 @@
+//! Agent tasks and agent heartbeats: the columns both schemas give them and the mapping of a
+//! row back into the domain.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine as _;
+use openclaw_core::domain::{
+    AgentPresence, AgentReport, AgentTask, AgentTaskId, AgentTaskKind, AgentTaskOutcome,
+    AgentTaskState, InstanceId, MAX_TASK_ERROR_LEN,
+};
+use openclaw_core::instance_secrets::SealedSecrets;
+use openclaw_core::Result;
+
+use crate::columns::Columns;
+use crate::errors::corrupt;
+use crate::numbers::to_u32;
+
+/// The columns of `agent_tasks`, in the order the statements of both stores select them.
+pub const AGENT_TASK_COLUMNS: &str = "id, instance_id, kind, state, attempts, max_attempts, \
+     lease_expires_at, output, error, requested_by, created_at, updated_at";
+
+/// The columns of `agent_presence`.
+pub const AGENT_PRESENCE_COLUMNS: &str = "instance_id, last_seen, report";
+
+/// A task's kind as both schemas store it (JSON text: `{"kind": …, "args": …}`).
+pub fn agent_task_kind_json(kind: &AgentTaskKind) -> Result<String> {
+    serde_json::to_string(kind).map_err(|e| corrupt(format!("agent task kind: {e}")))
+}
+
+/// A report as both schemas store it (JSON text).
+pub fn agent_report_json(report: &AgentReport) -> Result<String> {
+    serde_json::to_string(report).map_err(|e| corrupt(format!("agent report: {e}")))
+}
+
+/// Sealed output as stored: base64url text.
+pub fn sealed_text(sealed: &SealedSecrets) -> String {
+    URL_SAFE_NO_PAD.encode(sealed.as_bytes())
+}
+
+/// An outcome as the three columns it sets: state, output, error (the error cut to
+/// [`MAX_TASK_ERROR_LEN`] bytes on a character boundary).
+pub fn outcome_columns(
+    outcome: &AgentTaskOutcome,
+) -> (&'static str, Option<String>, Option<String>) {
+    match outcome {
+        AgentTaskOutcome::Succeeded(out) => (
+            AgentTaskState::Succeeded.as_str(),
+            Some(sealed_text(out)),
+            None,
+        ),
+        AgentTaskOutcome::Failed(e) => {
+            let mut end = e.len().min(MAX_TASK_ERROR_LEN);
+            while !e.is_char_boundary(end) {
+                end -= 1;
+            }
+            (
+                AgentTaskState::Failed.as_str(),
+                None,
+                Some(e[..end].to_string()),
+            )
+        }
+    }
+}
+
+/// The error a claim writes on a task whose lease ran out with no attempts left, as SQL
+/// text concatenation of its attempts column.
+pub const EXHAUSTED_MESSAGE_PREFIX: &str = "the agent took it ";
+/// See [`EXHAUSTED_MESSAGE_PREFIX`].
+pub const EXHAUSTED_MESSAGE_SUFFIX: &str = " times and never reported";
+
+/// The task in a row of [`AGENT_TASK_COLUMNS`].
+pub fn agent_task_from(row: &impl Columns) -> Result<AgentTask> {
+    let output = row
+        .opt_text("output")?
+        .map(|text| {
+            URL_SAFE_NO_PAD
+                .decode(text)
+                .map(SealedSecrets::from_bytes)
+                .map_err(|_| corrupt("agent task output is not base64url"))
+        })
+        .transpose()?;
+    Ok(AgentTask {
+        id: AgentTaskId::from_uuid(row.uuid("id")?),
+        instance_id: InstanceId::from_uuid(row.uuid("instance_id")?),
+        kind: row.json("kind")?,
+        state: AgentTaskState::parse(&row.text("state")?).map_err(corrupt)?,
+        attempts: to_u32(row.int("attempts")?, "attempts")?,
+        max_attempts: to_u32(row.int("max_attempts")?, "max_attempts")?,
+        lease_expires_at: row.opt_time("lease_expires_at")?,
+        output,
+        error: row.opt_text("error")?,
+        requested_by: row.text("requested_by")?,
+        created_at: row.time("created_at")?,
+        updated_at: row.time("updated_at")?,
+    })
+}
+
+/// The presence in a row of [`AGENT_PRESENCE_COLUMNS`].
+pub fn agent_presence_from(row: &impl Columns) -> Result<AgentPresence> {
+    Ok(AgentPresence {
+        instance_id: InstanceId::from_uuid(row.uuid("instance_id")?),
+        last_seen: row.time("last_seen")?,
+        report: row.json("report")?,
+    })
+}

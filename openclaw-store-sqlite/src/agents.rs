@@ -1,0 +1,199 @@
+//! The [`AgentStore`] port: agent tasks and heartbeats. Writes go through the one writing
+//! connection; leases and `last_seen` run on this store's clock.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
+use openclaw_core::domain::{
+    AgentPresence, AgentReport, AgentTask, AgentTaskId, AgentTaskOutcome, InstanceId, NewAgentTask,
+};
+use openclaw_core::ports::AgentStore;
+use openclaw_core::{Error, Result};
+use openclaw_store_sql::{
+    agent_presence_from, agent_report_json, agent_task_from, agent_task_kind_json, limit,
+    outcome_columns, sealed_text, AGENT_PRESENCE_COLUMNS, AGENT_TASK_COLUMNS,
+    EXHAUSTED_MESSAGE_PREFIX, EXHAUSTED_MESSAGE_SUFFIX,
+};
+
+use crate::connect::SqliteStore;
+use crate::convert::{lease_end, ts};
+use crate::error;
+use crate::row::SqliteColumns;
+
+#[async_trait]
+impl AgentStore for SqliteStore {
+    async fn enqueue_agent_task(&self, task: &NewAgentTask) -> Result<AgentTask> {
+        let row = sqlx::query(&format!(
+            "INSERT INTO agent_tasks (id, instance_id, kind, state, attempts, max_attempts, \
+                 requested_by, created_at, updated_at) \
+             VALUES (?1, ?2, ?3, 'queued', 0, ?4, ?5, ?6, ?7) \
+             RETURNING {AGENT_TASK_COLUMNS}"
+        ))
+        .bind(task.id.to_string())
+        .bind(task.instance_id.to_string())
+        .bind(agent_task_kind_json(&task.kind)?)
+        .bind(i64::from(task.max_attempts.max(1)))
+        .bind(&task.requested_by)
+        .bind(ts(task.created_at))
+        .bind(ts(self.clock.now()))
+        .fetch_one(&self.inner.writer)
+        .await
+        .map_err(|e| match error::map("enqueue_agent_task", e) {
+            Error::Conflict { .. } => Error::conflict(format!("agent task {} exists", task.id)),
+            other => other,
+        })?;
+        agent_task_from(&SqliteColumns(&row))
+    }
+
+    async fn claim_agent_task(
+        &self,
+        instance: InstanceId,
+        lease_for: Duration,
+    ) -> Result<Option<AgentTask>> {
+        const OP: &str = "claim_agent_task";
+        let now = self.clock.now();
+        let until = lease_end(now, lease_for)?;
+        let mut tx = self.write_tx(OP).await?;
+        sqlx::query(&format!(
+            "UPDATE agent_tasks SET state = 'failed', lease_expires_at = NULL, \
+                 error = '{EXHAUSTED_MESSAGE_PREFIX}' || attempts || '{EXHAUSTED_MESSAGE_SUFFIX}', \
+                 updated_at = ?2 \
+             WHERE instance_id = ?1 AND state = 'running' AND lease_expires_at <= ?2 \
+               AND attempts >= max_attempts"
+        ))
+        .bind(instance.to_string())
+        .bind(ts(now))
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| error::map(OP, e))?;
+        let row = sqlx::query(&format!(
+            "UPDATE agent_tasks SET state = 'running', attempts = attempts + 1, \
+                 lease_expires_at = ?3, updated_at = ?2 \
+             WHERE seq = (SELECT seq FROM agent_tasks \
+                          WHERE instance_id = ?1 AND attempts < max_attempts \
+                            AND (state = 'queued' \
+                                 OR (state = 'running' AND lease_expires_at <= ?2)) \
+                          ORDER BY seq LIMIT 1) \
+             RETURNING {AGENT_TASK_COLUMNS}"
+        ))
+        .bind(instance.to_string())
+        .bind(ts(now))
+        .bind(ts(until))
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(|e| error::map(OP, e))?;
+        tx.commit().await.map_err(|e| error::map(OP, e))?;
+        row.map(|r| agent_task_from(&SqliteColumns(&r))).transpose()
+    }
+
+    async fn finish_agent_task(
+        &self,
+        id: AgentTaskId,
+        instance: InstanceId,
+        outcome: &AgentTaskOutcome,
+    ) -> Result<AgentTask> {
+        let (state, output, error) = outcome_columns(outcome);
+        let row = sqlx::query(&format!(
+            "UPDATE agent_tasks SET state = ?3, output = ?4, error = ?5, \
+                 lease_expires_at = NULL, updated_at = ?6 \
+             WHERE id = ?1 AND instance_id = ?2 AND state = 'running' \
+             RETURNING {AGENT_TASK_COLUMNS}"
+        ))
+        .bind(id.to_string())
+        .bind(instance.to_string())
+        .bind(state)
+        .bind(&output)
+        .bind(&error)
+        .bind(ts(self.clock.now()))
+        .fetch_optional(&self.inner.writer)
+        .await
+        .map_err(|e| error::map("finish_agent_task", e))?;
+        if let Some(row) = row {
+            return agent_task_from(&SqliteColumns(&row));
+        }
+        let task = self
+            .get_agent_task(id)
+            .await?
+            .filter(|t| t.instance_id == instance)
+            .ok_or_else(|| Error::not_found("agent task", id))?;
+        let same = task.state.as_str() == state
+            && task.output.as_ref().map(sealed_text) == output
+            && task.error == error;
+        if same {
+            return Ok(task);
+        }
+        Err(Error::conflict(format!(
+            "agent task {id} is {}; it takes no report now",
+            task.state
+        )))
+    }
+
+    async fn get_agent_task(&self, id: AgentTaskId) -> Result<Option<AgentTask>> {
+        let row = sqlx::query(&format!(
+            "SELECT {AGENT_TASK_COLUMNS} FROM agent_tasks WHERE id = ?1"
+        ))
+        .bind(id.to_string())
+        .fetch_optional(&self.inner.readers)
+        .await
+        .map_err(|e| error::map("get_agent_task", e))?;
+        row.map(|r| agent_task_from(&SqliteColumns(&r))).transpose()
+    }
+
+    async fn agent_tasks(&self, instance: InstanceId, max: usize) -> Result<Vec<AgentTask>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {AGENT_TASK_COLUMNS} FROM agent_tasks WHERE instance_id = ?1 \
+             ORDER BY seq DESC LIMIT ?2"
+        ))
+        .bind(instance.to_string())
+        .bind(limit(max))
+        .fetch_all(&self.inner.readers)
+        .await
+        .map_err(|e| error::map("agent_tasks", e))?;
+        rows.iter()
+            .map(|r| agent_task_from(&SqliteColumns(r)))
+            .collect()
+    }
+
+    async fn record_agent_report(
+        &self,
+        instance: InstanceId,
+        report: &AgentReport,
+    ) -> Result<AgentPresence> {
+        let row = sqlx::query(&format!(
+            "INSERT INTO agent_presence (instance_id, last_seen, report) VALUES (?1, ?2, ?3) \
+             ON CONFLICT (instance_id) DO UPDATE \
+                 SET last_seen = excluded.last_seen, report = excluded.report \
+             RETURNING {AGENT_PRESENCE_COLUMNS}"
+        ))
+        .bind(instance.to_string())
+        .bind(ts(self.clock.now()))
+        .bind(agent_report_json(report)?)
+        .fetch_one(&self.inner.writer)
+        .await
+        .map_err(|e| error::map("record_agent_report", e))?;
+        agent_presence_from(&SqliteColumns(&row))
+    }
+
+    async fn agent_presence(&self, instance: InstanceId) -> Result<Option<AgentPresence>> {
+        let row = sqlx::query(&format!(
+            "SELECT {AGENT_PRESENCE_COLUMNS} FROM agent_presence WHERE instance_id = ?1"
+        ))
+        .bind(instance.to_string())
+        .fetch_optional(&self.inner.readers)
+        .await
+        .map_err(|e| error::map("agent_presence", e))?;
+        row.map(|r| agent_presence_from(&SqliteColumns(&r)))
+            .transpose()
+    }
+
+    async fn purge_agent_tasks(&self, before: DateTime<Utc>) -> Result<u64> {
+        let done = sqlx::query(
+            "DELETE FROM agent_tasks \
+             WHERE state IN ('succeeded', 'failed') AND updated_at < ?1",
+        )
+        .bind(ts(before))
+        .execute(&self.inner.writer)
+        .await
+        .map_err(|e| error::map("purge_agent_tasks", e))?;
+        Ok(done.rows_affected())
+    }
+}
