@@ -260,6 +260,7 @@ pub async fn assemble(config: &Config, listen: SocketAddr) -> Result<Deployment>
         .dns(dns)
         .health(health)
         .store(stores.store.clone())
+        .agents(stores.agents.clone())
         .config(engine)
         .without_retries()
         .build()?;

@@ -136,6 +136,9 @@ impl AppError {
                 Error::RateLimited { retry_after, .. } => {
                     Some(retry_after.unwrap_or(Duration::from_secs(1)))
                 }
+                Error::Unavailable { service, .. } if service == "instance agent" => {
+                    Some(Duration::from_secs(30))
+                }
                 _ if domain_parts(error).0 == StatusCode::SERVICE_UNAVAILABLE => {
                     Some(Duration::from_secs(1))
                 }
@@ -213,6 +216,15 @@ fn domain_parts(error: &Error) -> (StatusCode, &'static str, String, Value) {
                 Value::Null,
             )
         }
+        // The instance's own agent: our message, which says what to do.
+        Error::Unavailable {
+            service, message, ..
+        } if service == "instance agent" => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "agent_unavailable",
+            format!("{message}; try again in a minute"),
+            Value::Null,
+        ),
         // Providers and the rest: the message names the provider and its code, nothing of
         // ours; the correlation id stays in the log.
         _ => {

@@ -138,6 +138,42 @@ pub struct InstanceView {
     /// A billing request accepted before the instance reached the state where it applies:
     /// `suspend` (carried out once it is active) or `unsuspend` (once it is suspended).
     pub pending_request: Option<String>,
+    /// The agent on the instance's server: filled in by `GET /v1/instances/{id}`, `null` in
+    /// listings and in the answers to operations.
+    pub agent: Option<AgentView>,
+}
+
+/// What the control plane knows of an instance's agent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AgentView {
+    /// Whether its last heartbeat is recent (three heartbeat intervals by default).
+    pub connected: bool,
+    /// When it last reported; `null` if it never did.
+    pub last_seen: Option<DateTime<Utc>>,
+    /// The gateway's health as the agent last saw it on loopback: `up` (`/healthz` and
+    /// `/startupz` answer 200), `starting` (only `/healthz`), `down`; `null` before the first
+    /// heartbeat.
+    pub gateway: Option<String>,
+    /// The OpenClaw version the agent last reported.
+    pub openclaw_version: Option<String>,
+}
+
+impl From<&openclaw_core::engine::AgentStatus> for AgentView {
+    fn from(s: &openclaw_core::engine::AgentStatus) -> Self {
+        AgentView {
+            connected: s.connected,
+            last_seen: s.last_seen,
+            gateway: s.gateway.map(|g| {
+                match (g.healthz, g.startupz) {
+                    (true, true) => "up",
+                    (true, false) => "starting",
+                    _ => "down",
+                }
+                .to_string()
+            }),
+            openclaw_version: s.openclaw_version.clone(),
+        }
+    }
 }
 
 /// The provider resources of an instance.
@@ -210,6 +246,7 @@ impl From<&Instance> for InstanceView {
             last_error: i.last_error.as_ref().map(LastErrorView::from),
             activated_at: i.activated_at,
             pending_request: i.pending_request.map(|r| r.as_str().to_string()),
+            agent: None,
         }
     }
 }
@@ -399,6 +436,154 @@ pub struct AccessView {
 pub struct BootstrapView {
     /// `OPENCLAW_GATEWAY_TOKEN` and the provider keys.
     pub env: BTreeMap<String, String>,
+    /// The instance agent's credential and settings (written to a file of its own, never
+    /// into the gateway's environment).
+    pub agent: BootstrapAgentView,
+}
+
+/// What the instance agent needs.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct BootstrapAgentView {
+    /// The agent's credential, sent as `Authorization: Bearer` on every agent call.
+    pub token: String,
+    /// How often to send a heartbeat, in seconds.
+    pub heartbeat_seconds: u64,
+}
+
+impl std::fmt::Debug for BootstrapAgentView {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BootstrapAgentView")
+            .field("token", &"[redacted]")
+            .field("heartbeat_seconds", &self.heartbeat_seconds)
+            .finish()
+    }
+}
+
+/// A heartbeat from an instance agent (see `docs/agent-protocol.md`).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AgentHeartbeatRequest {
+    /// The agent's protocol version (`1`).
+    pub agent_version: String,
+    /// `openclaw --version`, or `null` when it failed.
+    #[serde(default)]
+    pub openclaw_version: Option<String>,
+    /// The gateway's answers on loopback.
+    pub gateway: GatewayProbeView,
+    /// `MemTotal` and `MemAvailable`.
+    pub memory: CapacityView,
+    /// The disk holding OpenClaw's state.
+    pub disk: CapacityView,
+    /// Seconds since boot.
+    pub uptime_s: u64,
+}
+
+/// The gateway's two health answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GatewayProbeView {
+    /// `GET /healthz` answered 200.
+    pub healthz: bool,
+    /// `GET /startupz` answered 200.
+    pub startupz: bool,
+}
+
+/// Total and available KiB.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CapacityView {
+    /// Total, KiB.
+    pub total_kb: u64,
+    /// Available, KiB.
+    pub available_kb: u64,
+}
+
+impl From<AgentHeartbeatRequest> for openclaw_core::domain::AgentReport {
+    fn from(r: AgentHeartbeatRequest) -> Self {
+        use openclaw_core::domain::{Capacity, GatewayProbe};
+        openclaw_core::domain::AgentReport {
+            agent_version: r.agent_version,
+            openclaw_version: r.openclaw_version,
+            gateway: GatewayProbe {
+                healthz: r.gateway.healthz,
+                startupz: r.gateway.startupz,
+            },
+            memory: Capacity {
+                total_kb: r.memory.total_kb,
+                available_kb: r.memory.available_kb,
+            },
+            disk: Capacity {
+                total_kb: r.disk.total_kb,
+                available_kb: r.disk.available_kb,
+            },
+            uptime_s: r.uptime_s,
+        }
+    }
+}
+
+/// A task handed to an agent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AgentTaskView {
+    /// The task's id, for its result.
+    pub id: String,
+    /// One of the allowlist: `access_link`, `restart_gateway`, `rotate_gateway_token`,
+    /// `list_devices`, `revoke_device`, `upgrade`.
+    pub kind: String,
+    /// The task's arguments (`{}` for most; `{"version"}` for `upgrade`, `{"device"}` for
+    /// `revoke_device`).
+    #[schema(value_type = Object)]
+    pub args: serde_json::Value,
+}
+
+/// An agent's report on a task.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AgentTaskResultRequest {
+    /// Whether the task was done.
+    pub ok: bool,
+    /// The task's output when `ok` (an object).
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub output: Option<serde_json::Value>,
+    /// One line for an operator when not `ok`.
+    #[serde(default)]
+    pub error: Option<String>,
+}
+
+/// A task as operators see it (outputs that carry secrets are never shown).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct AgentTaskStatusView {
+    /// Its id.
+    pub id: String,
+    /// What it does, with its arguments: `upgrade(2026.10.1)`.
+    pub kind: String,
+    /// `queued`, `running`, `succeeded` or `failed`.
+    pub state: String,
+    /// How many times the agent took it.
+    pub attempts: u32,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// Who asked.
+    pub requested_by: String,
+    /// When it was asked for.
+    pub created_at: DateTime<Utc>,
+    /// Its last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&openclaw_core::domain::AgentTask> for AgentTaskStatusView {
+    fn from(t: &openclaw_core::domain::AgentTask) -> Self {
+        AgentTaskStatusView {
+            id: t.id.to_string(),
+            kind: t.kind.to_string(),
+            state: t.state.as_str().to_string(),
+            attempts: t.attempts,
+            error: t.error.clone(),
+            requested_by: t.requested_by.clone(),
+            created_at: t.created_at,
+            updated_at: t.updated_at,
+        }
+    }
 }
 
 /// A sweep request.

@@ -7,7 +7,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::model;
-use crate::routes::{access, bootstrap, events, instances, sweep, system};
+use crate::routes::{access, actions, agent, bootstrap, events, instances, sweep, system};
 
 /// The API description.
 #[derive(OpenApi)]
@@ -23,6 +23,8 @@ use crate::routes::{access, bootstrap, events, instances, sweep, system};
         instances::unsuspend, instances::retry, instances::rollback, instances::terminate,
         instances::events, access::access, events::sse, events::websocket,
         bootstrap::bootstrap, sweep::sweep,
+        actions::act, actions::list, actions::get_one,
+        agent::heartbeat, agent::next_task, agent::task_result,
         system::healthz, system::readyz, system::metrics, system::openapi,
     ),
     components(schemas(
@@ -30,13 +32,17 @@ use crate::routes::{access, bootstrap, events, instances, sweep, system};
         model::ResourcesView, model::LastErrorView, model::CreateInstanceRequest, model::Level,
         model::RollbackRequest, model::InstancePage, model::EventKindView, model::EventView,
         model::EventList, model::AccessView, model::BootstrapView, model::SweepRequest,
-        model::OrphanView, model::SweepView, model::StatusView,
+        model::OrphanView, model::SweepView, model::StatusView, model::AgentView,
+        model::BootstrapAgentView, model::AgentHeartbeatRequest, model::GatewayProbeView,
+        model::CapacityView, model::AgentTaskView, model::AgentTaskResultRequest,
+        model::AgentTaskStatusView, actions::ActionRequest, actions::AgentTaskDetailView,
     )),
     modifiers(&BearerKeys),
     tags(
         (name = "instances", description = "Create and manage instances"),
         (name = "events", description = "Live events, resumable by sequence"),
         (name = "bootstrap", description = "Called by new servers, not by clients"),
+        (name = "agent", description = "The agent on each instance: its endpoints (agent credential) and the operator actions it runs"),
         (name = "admin", description = "Admin keys only"),
         (name = "system", description = "Health, readiness, metrics, this document"),
     )
@@ -55,6 +61,15 @@ impl Modify for BearerKeys {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("ock_<id>.<secret>")
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "agent_token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("<instance hex>.<mac>, handed to the instance at bootstrap")
                     .build(),
             ),
         );

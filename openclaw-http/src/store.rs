@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use openclaw_core::memory::InMemoryStore;
-use openclaw_core::ports::{ApiKeyStore, Store};
+use openclaw_core::ports::{AgentStore, ApiKeyStore, Store};
 use openclaw_core::{Error, Result};
 use openclaw_store_postgres::{PgConfig, PgStore};
 use openclaw_store_sqlite::{SqliteConfig, SqliteStore};
@@ -61,6 +61,8 @@ pub struct Stores {
     pub store: Arc<dyn Store>,
     /// API keys.
     pub keys: Arc<dyn ApiKeyStore>,
+    /// The instance agents' tasks and heartbeats.
+    pub agents: Arc<dyn AgentStore>,
 }
 
 impl std::fmt::Debug for Stores {
@@ -86,7 +88,8 @@ pub async fn open(url: &StoreUrl, options: &StoreOptions, migrate: bool) -> Resu
             let store = InMemoryStore::new();
             Ok(Stores {
                 store: Arc::new(store.clone()),
-                keys: Arc::new(store),
+                keys: Arc::new(store.clone()),
+                agents: Arc::new(store),
             })
         }
         StoreUrl::Sqlite(url) => {
@@ -102,7 +105,8 @@ pub async fn open(url: &StoreUrl, options: &StoreOptions, migrate: bool) -> Resu
             let store = Arc::new(SqliteStore::connect(&config).await?);
             Ok(Stores {
                 store: store.clone(),
-                keys: store,
+                keys: store.clone(),
+                agents: store,
             })
         }
         StoreUrl::Postgres(url) => {
@@ -116,7 +120,8 @@ pub async fn open(url: &StoreUrl, options: &StoreOptions, migrate: bool) -> Resu
             let store = Arc::new(PgStore::connect(&config).await?);
             Ok(Stores {
                 store: store.clone(),
-                keys: store,
+                keys: store.clone(),
+                agents: store,
             })
         }
     }

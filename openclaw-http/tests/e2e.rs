@@ -38,6 +38,7 @@ async fn lifecycle(server: &Server) {
     let set: HashSet<String> = ids.iter().cloned().collect();
     assert_eq!(set.len(), INSTANCES);
     until_all(&mut stream, &set, Status::Active, Duration::from_secs(120)).await;
+    agent_works(&api, &ids[0]).await;
 
     for (action, status) in [
         ("suspend", Status::Suspended),
@@ -111,6 +112,65 @@ async fn lifecycle(server: &Server) {
         )),
         "{metrics}"
     );
+}
+
+/// The fake machine's agent, over HTTP like the real one: it connects after its bootstrap,
+/// mints one-time pairing links, and runs upgrades (one that fails and rolls back).
+async fn agent_works(api: &Api, id: &str) {
+    let access = format!("/v1/instances/{id}/access");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let link = loop {
+        let (status, body) = api.call(reqwest::Method::GET, &access, None).await;
+        if status == 200 {
+            break body["url"].as_str().unwrap().to_string();
+        }
+        assert_eq!(status, 503, "{body}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the agent never connected: {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert!(link.contains("/#bootstrapToken="), "{link}");
+    assert!(link.ends_with("&bootstrapProfile=owner"), "{link}");
+    let (_, again) = api.call(reqwest::Method::GET, &access, None).await;
+    assert_ne!(again["url"].as_str().unwrap(), link, "every link is fresh");
+    let (_, view) = api
+        .call(reqwest::Method::GET, &format!("/v1/instances/{id}"), None)
+        .await;
+    assert_eq!(view["agent"]["connected"], true, "{view}");
+    assert_eq!(view["agent"]["openclaw_version"], "2026.9.6", "{view}");
+
+    for (version, state) in [("0.0.0-missing", "failed"), ("2026.10.1", "succeeded")] {
+        let (status, task) = api
+            .call(
+                reqwest::Method::POST,
+                &format!("/v1/instances/{id}/actions/upgrade"),
+                Some(serde_json::json!({ "version": version })),
+            )
+            .await;
+        assert_eq!(status, 202, "{task}");
+        let path = format!("/v1/instances/{id}/tasks/{}", task["id"].as_str().unwrap());
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        let done = loop {
+            let (_, t) = api.call(reqwest::Method::GET, &path, None).await;
+            if t["state"] == "failed" || t["state"] == "succeeded" {
+                break t;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "{t}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        };
+        assert_eq!(done["state"], state, "{done}");
+        if state == "failed" {
+            assert!(
+                done["error"]
+                    .as_str()
+                    .unwrap()
+                    .contains("rolled back to 2026.9.6"),
+                "{done}"
+            );
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

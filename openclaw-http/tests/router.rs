@@ -562,29 +562,69 @@ async fn access_links_are_for_operators_and_the_owner_and_are_audited() {
         reply.text
     );
     h.run_jobs().await;
+    // Active, but its agent has not connected: 503, saying so, with a time to come back.
+    let reply = h
+        .get(&format!("/v1/instances/{id}/access"), &h.manage)
+        .await;
+    assert_eq!(
+        reply.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        reply.text
+    );
+    assert_eq!(reply.body["error"]["code"], "agent_unavailable");
+    assert!(reply.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("agent has not connected yet"));
+    assert_eq!(reply.headers["retry-after"], "30");
+
+    let instance = id.parse().unwrap();
+    let agent = openclaw_core::memory::InProcessAgent::spawn(
+        h.provisioner.clone(),
+        instance,
+        openclaw_core::memory::SimulatedMachine::new("gw"),
+        Duration::from_secs(30),
+    );
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let mut links = Vec::new();
     for key in [&h.admin, &h.manage, &h.alice, &h.alice_read] {
         let reply = h.get(&format!("/v1/instances/{id}/access"), key).await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
-        assert!(reply.body["url"]
-            .as_str()
-            .unwrap()
-            .starts_with("https://acc.claw.example.com/#token="));
+        let url = reply.body["url"].as_str().unwrap().to_string();
+        assert!(
+            url.starts_with("https://acc.claw.example.com/#bootstrapToken="),
+            "{url}"
+        );
+        assert!(url.ends_with("&bootstrapProfile=owner"), "{url}");
         assert_eq!(reply.headers["cache-control"], "no-store");
+        links.push(url);
+    }
+    let minted = agent.machine.lock().unwrap().pairing_tokens().to_vec();
+    assert_eq!(minted.len(), 4, "one fresh pairing token per request");
+    for (url, token) in links.iter().zip(&minted) {
+        assert!(url.contains(token.as_str()));
     }
     let reply = h.get(&format!("/v1/instances/{id}/access"), &h.read).await;
     assert_eq!(reply.status, StatusCode::FORBIDDEN);
     let events = h.get(&format!("/v1/instances/{id}/events"), &h.admin).await;
-    let audits: Vec<&Value> = events.body["items"]
+    let issued: Vec<&Value> = events.body["items"]
         .as_array()
         .unwrap()
         .iter()
-        .filter(|e| e["kind"]["type"] == "audit")
+        .filter(|e| e["kind"]["type"] == "audit" && e["kind"]["action"] == "access_link_issued")
         .collect();
-    assert_eq!(audits.len(), 4);
-    assert!(audits
+    assert_eq!(issued.len(), 4);
+    assert!(issued
         .iter()
         .any(|e| e["kind"]["actor"].as_str().unwrap().contains("alice-read")));
-    assert!(!events.text.contains("#token="));
+    assert!(minted.iter().all(|t| !events.text.contains(t.as_str())));
+
+    // The instance view shows the agent.
+    let reply = h.get(&format!("/v1/instances/{id}"), &h.alice).await;
+    assert_eq!(reply.body["agent"]["connected"], true, "{}", reply.text);
+    assert_eq!(reply.body["agent"]["gateway"], "up");
+    assert_eq!(reply.body["agent"]["openclaw_version"], "2026.9.6");
 }
 
 #[tokio::test]

@@ -82,6 +82,11 @@ impl Provisioner {
         self.engine.bootstrap_key.verify_agent(token)
     }
 
+    /// The instance a bootstrap token was issued for, if it verifies.
+    pub fn bootstrap_instance(&self, token: &str) -> Option<InstanceId> {
+        self.engine.bootstrap_key.verify(token)
+    }
+
     /// The agent credential of `instance` (handed to its server with its secrets).
     pub fn agent_token(&self, instance: InstanceId) -> SecretString {
         self.engine.bootstrap_key.agent_token_for(instance)
@@ -252,6 +257,16 @@ impl Provisioner {
             }
             tokio::time::sleep(left.min(Duration::from_millis(100))).await;
         }
+    }
+
+    /// One agent task.
+    pub async fn agent_task(&self, task: AgentTaskId) -> Result<Option<AgentTask>> {
+        self.engine.agents.get_agent_task(task).await
+    }
+
+    /// An instance's agent tasks, newest first.
+    pub async fn agent_tasks(&self, instance: InstanceId, limit: usize) -> Result<Vec<AgentTask>> {
+        self.engine.agents.agent_tasks(instance, limit).await
     }
 
     /// The output of a finished, successful task, opened.

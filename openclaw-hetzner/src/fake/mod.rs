@@ -37,6 +37,7 @@
 //! # }
 //! ```
 
+mod agent;
 mod faults;
 pub mod label_selector;
 mod render;

@@ -224,8 +224,16 @@ pub(crate) async fn boot(shared: Arc<Shared>, id: u64) {
             return;
         }
         match post(&client, &url).await {
-            Attempt::Done(variables, token) => {
-                set_bootstrap(&shared, id, Bootstrap::Done { variables }, Some(token));
+            Attempt::Done(variables, token, agent) => {
+                set_bootstrap(
+                    &shared,
+                    id,
+                    Bootstrap::Done { variables },
+                    Some(token.clone()),
+                );
+                if let (Some(credential), Some(base)) = (agent, super::agent::base_url(&url)) {
+                    super::agent::run(shared, id, base.to_string(), credential, token).await;
+                }
                 return;
             }
             Attempt::Refused(why) => {
@@ -242,7 +250,11 @@ pub(crate) async fn boot(shared: Arc<Shared>, id: u64) {
 }
 
 enum Attempt {
-    Done(BTreeSet<String>, String),
+    Done(
+        BTreeSet<String>,
+        String,
+        Option<super::agent::AgentCredential>,
+    ),
     /// curl's `--fail` on a status `--retry` does not repeat: stop.
     Refused(String),
     /// What curl's `--retry` repeats: no connection, a timeout, 408, 429, 5xx.
@@ -283,7 +295,14 @@ async fn post(client: &reqwest::Client, url: &str) -> Attempt {
     let Some(token) = env.get("OPENCLAW_GATEWAY_TOKEN").and_then(|v| v.as_str()) else {
         return Attempt::Refused("the answer has no OPENCLAW_GATEWAY_TOKEN".to_string());
     };
-    Attempt::Done(env.keys().cloned().collect(), token.to_string())
+    // The agent's credential, when the control plane speaks the agent protocol.
+    let agent = body.get("agent").and_then(|a| {
+        Some(super::agent::AgentCredential {
+            token: a.get("token")?.as_str()?.to_string(),
+            heartbeat: Duration::from_secs(a.get("heartbeat_seconds")?.as_u64()?.max(1)),
+        })
+    });
+    Attempt::Done(env.keys().cloned().collect(), token.to_string(), agent)
 }
 
 /// An error's text without the URL reqwest puts in it: the URL carries the token.

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 
 use crate::error::AppResult;
-use crate::model::{BootstrapView, ErrorBody};
+use crate::model::{BootstrapAgentView, BootstrapView, ErrorBody};
 use crate::state::AppState;
 
 /// Deliver an instance's secrets to its new server (the cloud-init bootstrap step).
@@ -34,11 +34,19 @@ pub async fn bootstrap(
         return Err(openclaw_core::Error::not_found("bootstrap token", "presented").into());
     };
     let env = state.provisioner.bootstrap(&token).await?;
+    let instance = state
+        .provisioner
+        .bootstrap_instance(&token)
+        .ok_or_else(|| openclaw_core::Error::not_found("bootstrap token", "presented"))?;
     let view = BootstrapView {
         env: env
             .into_iter()
             .map(|(k, v)| (k, v.expose().to_string()))
             .collect(),
+        agent: BootstrapAgentView {
+            token: state.provisioner.agent_token(instance).expose().to_string(),
+            heartbeat_seconds: state.provisioner.config().agent.heartbeat.as_secs().max(1),
+        },
     };
     let mut response = Json(view).into_response();
     // Secrets: no cache anywhere may keep them.

@@ -168,7 +168,10 @@ pub async fn get_one(
 ) -> AppResult<Json<InstanceView>> {
     caller.require(Scope::Read)?;
     let instance = load_visible(&state, &caller, id).await?;
-    Ok(Json(InstanceView::from(&instance)))
+    let mut view = InstanceView::from(&instance);
+    let agent = state.provisioner.agent_status(id).await?;
+    view.agent = Some(crate::model::AgentView::from(&agent));
+    Ok(Json(view))
 }
 
 /// Power an active instance off, keeping its server and name. Accepted while the instance

@@ -3,6 +3,8 @@
 //! everything that does not match.
 
 pub mod access;
+pub mod actions;
+pub mod agent;
 pub mod bootstrap;
 pub mod events;
 pub mod instances;
@@ -43,6 +45,9 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/instances/{id}/rollback", post(instances::rollback))
         .route("/v1/instances/{id}/events", get(instances::events))
         .route("/v1/instances/{id}/access", get(access::access))
+        .route("/v1/instances/{id}/actions/{action}", post(actions::act))
+        .route("/v1/instances/{id}/tasks", get(actions::list))
+        .route("/v1/instances/{id}/tasks/{task}", get(actions::get_one))
         .route("/v1/events", get(events::sse))
         .route("/v1/events/ws", get(events::websocket))
         .route("/v1/sweep", post(sweep::sweep))
@@ -51,6 +56,10 @@ pub fn app(state: AppState) -> Router {
         .route_layer(middleware::from_fn_with_state(state.clone(), require_key));
     let open = Router::new()
         .route("/v1/bootstrap/{token}", post(bootstrap::bootstrap))
+        // The agent's credential is checked by the handlers' `AgentCaller`.
+        .route("/v1/agent/heartbeat", post(agent::heartbeat))
+        .route("/v1/agent/tasks/next", get(agent::next_task))
+        .route("/v1/agent/tasks/{task}/result", post(agent::task_result))
         .route("/healthz", get(system::healthz))
         .route("/readyz", get(system::readyz))
         .route("/metrics", get(system::metrics))

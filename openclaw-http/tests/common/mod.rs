@@ -65,6 +65,7 @@ pub(crate) async fn harness_with(http: HttpConfig) -> Harness {
         .dns(Arc::new(InMemoryDns::new(owner, "claw.example.com")))
         .health(Arc::new(InMemoryHealth::following(compute.clone())))
         .store(Arc::new(store.clone()))
+        .agents(Arc::new(store.clone()))
         .config(config)
         .build()
         .unwrap();

@@ -1,0 +1,149 @@
+//! The agent on each fake machine: once its bootstrap delivered an agent credential, it
+//! speaks the agent protocol to the control plane as the real script does — a heartbeat
+//! every interval, a long poll for tasks, a result for each — answering tasks with
+//! [`SimulatedMachine`], so a sandbox's access links, restarts, token rotations and upgrades
+//! (including one that fails and rolls back) work end to end.
+//!
+//! It stops when the server is deleted or the control plane answers 410, and pauses while
+//! the server is powered off. Only loopback control planes are ever contacted (the caller
+//! checked the URL).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use openclaw_core::domain::AgentTaskKind;
+use openclaw_core::engine::AgentTaskResult;
+use openclaw_core::memory::SimulatedMachine;
+use serde_json::{json, Value};
+
+use super::Shared;
+
+/// What the bootstrap answer gave the agent.
+pub(crate) struct AgentCredential {
+    pub(crate) token: String,
+    pub(crate) heartbeat: Duration,
+}
+
+/// The control plane's base URL: the bootstrap URL without `/v1/bootstrap/<token>`.
+pub(crate) fn base_url(bootstrap_url: &str) -> Option<&str> {
+    bootstrap_url
+        .rsplit_once("/v1/bootstrap/")
+        .map(|(base, _)| base)
+}
+
+enum Step {
+    Go,
+    Pause,
+    Stop,
+}
+
+fn step(shared: &Shared, id: u64) -> Step {
+    let world = shared.world();
+    match (world.machines.get(&id), world.servers.get(&id)) {
+        (Some(_), Some(server)) if server.status == "running" => Step::Go,
+        (Some(_), Some(_)) => Step::Pause,
+        _ => Step::Stop,
+    }
+}
+
+/// Runs the agent of server `id` until the server is gone.
+pub(crate) async fn run(
+    shared: Arc<Shared>,
+    id: u64,
+    base: String,
+    credential: AgentCredential,
+    gateway_token: String,
+) {
+    let Ok(client) = reqwest::Client::builder()
+        .timeout(Duration::from_secs(40))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+    else {
+        return;
+    };
+    let mut machine = SimulatedMachine::new(gateway_token);
+    let auth = format!("Bearer {}", credential.token);
+    let mut next_beat = tokio::time::Instant::now();
+    loop {
+        match step(&shared, id) {
+            Step::Stop => return,
+            Step::Pause => {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                next_beat = tokio::time::Instant::now();
+                continue;
+            }
+            Step::Go => {}
+        }
+        if tokio::time::Instant::now() >= next_beat {
+            let sent = client
+                .post(format!("{base}/v1/agent/heartbeat"))
+                .header("authorization", &auth)
+                .json(&machine.report())
+                .send()
+                .await;
+            if sent.as_ref().is_ok_and(|r| r.status().as_u16() == 410) {
+                return;
+            }
+            next_beat += credential.heartbeat;
+        }
+        let wait = next_beat
+            .saturating_duration_since(tokio::time::Instant::now())
+            .as_secs()
+            .clamp(1, 25);
+        let polled = client
+            .get(format!("{base}/v1/agent/tasks/next?wait={wait}"))
+            .header("authorization", &auth)
+            .send()
+            .await;
+        let response = match polled {
+            Ok(r) => r,
+            Err(_) => {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        match response.status().as_u16() {
+            200 => {}
+            204 => continue,
+            410 => return,
+            _ => {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        }
+        let Ok(task) = response.json::<Value>().await else {
+            continue;
+        };
+        let (Some(task_id), Some(kind)) = (task["id"].as_str(), parse_kind(&task)) else {
+            continue;
+        };
+        let body = match machine.run(&kind) {
+            AgentTaskResult::Ok(output) => json!({ "ok": true, "output": output }),
+            AgentTaskResult::Err(error) => json!({ "ok": false, "error": error }),
+        };
+        let _ = client
+            .post(format!("{base}/v1/agent/tasks/{task_id}/result"))
+            .header("authorization", &auth)
+            .json(&body)
+            .send()
+            .await;
+    }
+}
+
+/// A task of the protocol as the domain's kind; `None` for anything off the allowlist.
+fn parse_kind(task: &Value) -> Option<AgentTaskKind> {
+    let arg = |name: &str| task["args"][name].as_str().map(str::to_string);
+    Some(match task["kind"].as_str()? {
+        "access_link" => AgentTaskKind::AccessLink,
+        "restart_gateway" => AgentTaskKind::RestartGateway,
+        "rotate_gateway_token" => AgentTaskKind::RotateGatewayToken,
+        "list_devices" => AgentTaskKind::ListDevices,
+        "revoke_device" => AgentTaskKind::RevokeDevice {
+            device: arg("device")?,
+        },
+        "upgrade" => AgentTaskKind::Upgrade {
+            version: arg("version")?,
+        },
+        _ => return None,
+    })
+}

@@ -1,0 +1,270 @@
+//! The agent's endpoints and the operator actions it runs, through the router: credentials,
+//! heartbeats into the instance view, the long poll, results, and what operators see.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use axum::http::{Method, StatusCode};
+use serde_json::{json, Value};
+
+use common::{harness, Harness};
+
+fn heartbeat(version: &str, up: bool) -> Value {
+    json!({
+        "agent_version": "1",
+        "openclaw_version": version,
+        "gateway": {"healthz": true, "startupz": up},
+        "memory": {"total_kb": 4000000, "available_kb": 3000000},
+        "disk": {"total_kb": 40000000, "available_kb": 30000000},
+        "uptime_s": 61
+    })
+}
+
+/// An active instance and its agent's credential.
+async fn active(h: &Harness, name: &str) -> (String, String) {
+    let id = h.create(&h.alice, None, name).await;
+    h.run_jobs().await;
+    let token = h
+        .provisioner
+        .agent_token(id.parse().unwrap())
+        .expose()
+        .to_string();
+    (id, token)
+}
+
+#[tokio::test]
+async fn only_an_agent_credential_opens_the_agent_endpoints() {
+    let h = harness().await;
+    let (id, token) = active(&h, "creds").await;
+    let body = heartbeat("2026.9.6", true);
+    let bootstrap = common::bootstrap_key().token_for(id.parse().unwrap());
+    for (key, why) in [
+        (None, "no credential"),
+        (Some("nonsense"), "not a token"),
+        (
+            Some(h.admin.as_str()),
+            "an API key is not an agent credential",
+        ),
+        (
+            Some(bootstrap.expose()),
+            "a bootstrap token is not one either",
+        ),
+    ] {
+        let reply = h
+            .call(Method::POST, "/v1/agent/heartbeat", key, Some(body.clone()))
+            .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::UNAUTHORIZED,
+            "{why}: {}",
+            reply.text
+        );
+        assert_eq!(reply.body["error"]["code"], "unauthorized", "{why}");
+    }
+    let reply = h
+        .call(
+            Method::POST,
+            "/v1/agent/heartbeat",
+            Some(&token),
+            Some(body),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.text);
+}
+
+#[tokio::test]
+async fn heartbeats_show_on_the_instance_and_bad_ones_are_refused() {
+    let h = harness().await;
+    let (id, token) = active(&h, "beats").await;
+    let view = h.get(&format!("/v1/instances/{id}"), &h.alice).await;
+    assert_eq!(
+        view.body["agent"],
+        json!({"connected": false, "last_seen": null, "gateway": null, "openclaw_version": null})
+    );
+    let reply = h
+        .call(
+            Method::POST,
+            "/v1/agent/heartbeat",
+            Some(&token),
+            Some(heartbeat("2026.9.6", false)),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT);
+    let view = h.get(&format!("/v1/instances/{id}"), &h.alice).await;
+    assert_eq!(view.body["agent"]["connected"], true);
+    assert_eq!(view.body["agent"]["gateway"], "starting");
+    assert_eq!(view.body["agent"]["openclaw_version"], "2026.9.6");
+    assert!(view.body["agent"]["last_seen"].is_string());
+    // Listings leave the agent out.
+    let list = h.get("/v1/instances", &h.alice).await;
+    assert_eq!(list.body["items"][0]["agent"], Value::Null);
+
+    for (bad, field) in [
+        (json!({"agent_version": "1"}), "gateway"),
+        (
+            {
+                let mut b = heartbeat("x", true);
+                b["surprise"] = json!(1);
+                b
+            },
+            "surprise",
+        ),
+        (heartbeat(&"9".repeat(65), true), "openclaw_version"),
+        (heartbeat("2026.9.6\u{1b}[31m", true), "openclaw_version"),
+    ] {
+        let reply = h
+            .call(Method::POST, "/v1/agent/heartbeat", Some(&token), Some(bad))
+            .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{field}: {}",
+            reply.text
+        );
+        assert!(reply.text.contains(field), "{field}: {}", reply.text);
+    }
+}
+
+#[tokio::test]
+async fn an_operator_action_runs_through_the_long_poll_and_reports_back() {
+    let h = harness().await;
+    let (id, token) = active(&h, "acts").await;
+    // Nothing queued: the poll comes back empty after its wait.
+    let reply = h
+        .call(
+            Method::GET,
+            "/v1/agent/tasks/next?wait=1",
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT);
+    let reply = h
+        .call(
+            Method::GET,
+            "/v1/agent/tasks/next?wait=99",
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // A read key may not act; a manage key may; bad arguments never reach the instance.
+    let path = format!("/v1/instances/{id}/actions/upgrade");
+    let reply = h
+        .post(&path, &h.alice_read, json!({"version": "2026.10.1"}))
+        .await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.text);
+    let reply = h.post(&path, &h.manage, json!({})).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        reply.text
+    );
+    let reply = h
+        .post(&path, &h.manage, json!({"version": "1; reboot"}))
+        .await;
+    assert_eq!(
+        reply.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        reply.text
+    );
+    let reply = h
+        .post(
+            &format!("/v1/instances/{id}/actions/format-disk"),
+            &h.manage,
+            json!({}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+
+    let reply = h
+        .post(&path, &h.manage, json!({"version": "2026.10.1"}))
+        .await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.text);
+    assert_eq!(reply.body["state"], "queued");
+    assert_eq!(reply.body["kind"], "upgrade(2026.10.1)");
+    let task = reply.body["id"].as_str().unwrap().to_string();
+
+    let reply = h
+        .call(
+            Method::GET,
+            "/v1/agent/tasks/next?wait=5",
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(
+        reply.body,
+        json!({"id": task, "kind": "upgrade", "args": {"version": "2026.10.1"}})
+    );
+    // Another instance's agent cannot report it.
+    let (_, other) = active(&h, "other").await;
+    let result = json!({"ok": true, "output": {"version": "2026.10.1", "previous": "2026.9.6"}});
+    let reply = h
+        .call(
+            Method::POST,
+            &format!("/v1/agent/tasks/{task}/result"),
+            Some(&other),
+            Some(result.clone()),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+    let reply = h
+        .call(
+            Method::POST,
+            &format!("/v1/agent/tasks/{task}/result"),
+            Some(&token),
+            Some(result),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.text);
+
+    let reply = h
+        .get(&format!("/v1/instances/{id}/tasks/{task}"), &h.alice_read)
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(reply.body["state"], "succeeded");
+    assert_eq!(
+        reply.body["output"],
+        json!({"version": "2026.10.1", "previous": "2026.9.6"})
+    );
+    let reply = h.get(&format!("/v1/instances/{id}/tasks"), &h.alice).await;
+    assert_eq!(reply.body.as_array().unwrap().len(), 1);
+    // Another customer sees none of it.
+    let reply = h
+        .get(&format!("/v1/instances/{id}/tasks/{task}"), &h.bob)
+        .await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn the_bootstrap_hands_the_agent_its_credential() {
+    let h = harness().await;
+    let id = h.create(&h.alice, None, "boot").await;
+    let bootstrap = common::bootstrap_key().token_for(id.parse().unwrap());
+    // The server asks while its instance is still being provisioned.
+    let reply = h
+        .call(
+            Method::POST,
+            &format!("/v1/bootstrap/{}", bootstrap.expose()),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let token = reply.body["agent"]["token"].as_str().unwrap();
+    assert_eq!(
+        h.provisioner.agent_instance(token),
+        Some(id.parse().unwrap())
+    );
+    assert_eq!(reply.body["agent"]["heartbeat_seconds"], 30);
+    assert!(!reply.body["env"]
+        .as_object()
+        .unwrap()
+        .values()
+        .any(|v| v == token));
+}
