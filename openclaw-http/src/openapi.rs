@@ -7,7 +7,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::model;
-use crate::routes::{access, actions, agent, bootstrap, events, instances, sweep, system};
+use crate::routes::{access, actions, agent, bootstrap, events, fleet, instances, sweep, system};
 
 /// The API description.
 #[derive(OpenApi)]
@@ -23,7 +23,7 @@ use crate::routes::{access, actions, agent, bootstrap, events, instances, sweep,
         instances::unsuspend, instances::retry, instances::rollback, instances::terminate,
         instances::events, access::access, events::sse, events::websocket,
         bootstrap::bootstrap, sweep::sweep,
-        actions::act, actions::list, actions::get_one,
+        actions::act, actions::list, actions::get_one, fleet::upgrade, fleet::list,
         agent::heartbeat, agent::next_task, agent::task_result,
         system::healthz, system::readyz, system::metrics, system::openapi,
     ),
@@ -36,6 +36,7 @@ use crate::routes::{access, actions, agent, bootstrap, events, instances, sweep,
         model::BootstrapAgentView, model::AgentHeartbeatRequest, model::GatewayProbeView,
         model::CapacityView, model::AgentTaskView, model::AgentTaskResultRequest,
         model::AgentTaskStatusView, actions::ActionRequest, actions::AgentTaskDetailView,
+        fleet::FleetUpgradeRequest, fleet::FleetUpgradeView,
     )),
     modifiers(&BearerKeys),
     tags(

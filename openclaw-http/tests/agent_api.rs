@@ -268,3 +268,51 @@ async fn the_bootstrap_hands_the_agent_its_credential() {
         .values()
         .any(|v| v == token));
 }
+
+#[tokio::test]
+async fn fleet_upgrades_are_for_admins_and_run_canary_first() {
+    let h = harness().await;
+    let (a, _) = active(&h, "fleet-a").await;
+    let (b, _) = active(&h, "fleet-b").await;
+    let agents: Vec<_> = [&a, &b]
+        .iter()
+        .map(|id| {
+            openclaw_core::memory::InProcessAgent::spawn(
+                h.provisioner.clone(),
+                id.parse().unwrap(),
+                openclaw_core::memory::SimulatedMachine::new("gw"),
+                std::time::Duration::from_secs(30),
+            )
+        })
+        .collect();
+    let body = json!({"version": "2026.10.1", "canary": 1, "batch_size": 5});
+    let reply = h.post("/v1/fleet/upgrade", &h.manage, body.clone()).await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.text);
+    let reply = h
+        .post("/v1/fleet/upgrade", &h.admin, json!({"version": "-x"}))
+        .await;
+    assert_eq!(
+        reply.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        reply.text
+    );
+    let reply = h.post("/v1/fleet/upgrade", &h.admin, body.clone()).await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.text);
+    assert_eq!(reply.body["waves"], json!([[a], [b]]));
+    let reply = h.post("/v1/fleet/upgrade", &h.admin, body).await;
+    assert_eq!(reply.status, StatusCode::CONFLICT, "{}", reply.text);
+    for _ in 0..100 {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        h.provisioner.drive_fleet_upgrade().await.unwrap();
+        let list = h.get("/v1/fleet/upgrades", &h.admin).await;
+        if list.body[0]["state"] != "running" {
+            break;
+        }
+    }
+    let list = h.get("/v1/fleet/upgrades", &h.admin).await;
+    assert_eq!(list.body[0]["state"], "succeeded", "{}", list.text);
+    for agent in &agents {
+        assert_eq!(agent.machine.lock().unwrap().openclaw_version, "2026.10.1");
+    }
+}

@@ -33,3 +33,18 @@ CREATE TABLE agent_presence (
     last_seen   timestamptz NOT NULL,
     report      jsonb       NOT NULL
 );
+
+-- Fleet upgrades: one version for every active instance, wave by wave (waves: a JSON array
+-- of arrays of instance ids, fixed at the start). One runs at a time.
+CREATE TABLE fleet_upgrades (
+    seq          bigint GENERATED ALWAYS AS IDENTITY UNIQUE,
+    id           uuid NOT NULL UNIQUE,
+    version      text NOT NULL,
+    waves        jsonb NOT NULL,
+    state        text NOT NULL CHECK (state IN ('running', 'succeeded', 'failed')),
+    message      text NOT NULL,
+    requested_by text NOT NULL,
+    created_at   timestamptz NOT NULL,
+    updated_at   timestamptz NOT NULL
+);
+CREATE UNIQUE INDEX fleet_upgrades_one_running ON fleet_upgrades (state) WHERE state = 'running';

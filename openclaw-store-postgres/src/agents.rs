@@ -6,12 +6,13 @@ use chrono::{DateTime, Duration, Utc};
 use openclaw_core::domain::{
     AgentPresence, AgentReport, AgentTask, AgentTaskId, AgentTaskOutcome, InstanceId, NewAgentTask,
 };
+use openclaw_core::domain::{FleetUpgrade, FleetUpgradeState};
 use openclaw_core::ports::AgentStore;
 use openclaw_core::{Error, Result};
 use openclaw_store_sql::{
-    agent_presence_from, agent_report_json, agent_task_from, agent_task_kind_json, limit,
-    outcome_columns, AGENT_PRESENCE_COLUMNS, AGENT_TASK_COLUMNS, EXHAUSTED_MESSAGE_PREFIX,
-    EXHAUSTED_MESSAGE_SUFFIX,
+    agent_presence_from, agent_report_json, agent_task_from, agent_task_kind_json,
+    fleet_upgrade_from, fleet_waves_json, limit, outcome_columns, AGENT_PRESENCE_COLUMNS,
+    AGENT_TASK_COLUMNS, EXHAUSTED_MESSAGE_PREFIX, EXHAUSTED_MESSAGE_SUFFIX, FLEET_UPGRADE_COLUMNS,
 };
 
 use crate::connect::PgStore;
@@ -185,6 +186,78 @@ impl AgentStore for PgStore {
         .await
         .map_err(|e| error::map("purge_agent_tasks", e))?;
         Ok(done.rows_affected())
+    }
+    async fn insert_fleet_upgrade(&self, upgrade: &FleetUpgrade) -> Result<()> {
+        sqlx::query(&format!(
+            "INSERT INTO fleet_upgrades ({FLEET_UPGRADE_COLUMNS}) \
+             VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7, $8)"
+        ))
+        .bind(upgrade.id.as_uuid())
+        .bind(&upgrade.version)
+        .bind(fleet_waves_json(upgrade)?)
+        .bind(upgrade.state.as_str())
+        .bind(&upgrade.message)
+        .bind(&upgrade.requested_by)
+        .bind(upgrade.created_at)
+        .bind(upgrade.updated_at)
+        .execute(self.pool_ref())
+        .await
+        .map_err(|e| match error::map("insert_fleet_upgrade", e) {
+            Error::Conflict { .. } => Error::conflict(format!(
+                "fleet upgrade {} exists, or another fleet upgrade is still running",
+                upgrade.id
+            )),
+            other => other,
+        })?;
+        Ok(())
+    }
+
+    async fn fleet_upgrades(&self, max: usize) -> Result<Vec<FleetUpgrade>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {FLEET_UPGRADE_COLUMNS} FROM fleet_upgrades ORDER BY seq DESC LIMIT $1"
+        ))
+        .bind(limit(max))
+        .fetch_all(self.pool_ref())
+        .await
+        .map_err(|e| error::map("fleet_upgrades", e))?;
+        rows.iter()
+            .map(|r| fleet_upgrade_from(&PgColumns(r)))
+            .collect()
+    }
+
+    async fn finish_fleet_upgrade(
+        &self,
+        id: AgentTaskId,
+        state: FleetUpgradeState,
+        message: &str,
+    ) -> Result<FleetUpgrade> {
+        let row = sqlx::query(&format!(
+            "UPDATE fleet_upgrades SET state = $2, message = $3, updated_at = now() \
+             WHERE id = $1 AND state = 'running' RETURNING {FLEET_UPGRADE_COLUMNS}"
+        ))
+        .bind(id.as_uuid())
+        .bind(state.as_str())
+        .bind(message)
+        .fetch_optional(self.pool_ref())
+        .await
+        .map_err(|e| error::map("finish_fleet_upgrade", e))?;
+        if let Some(row) = row {
+            return fleet_upgrade_from(&PgColumns(&row));
+        }
+        let found = sqlx::query(&format!(
+            "SELECT {FLEET_UPGRADE_COLUMNS} FROM fleet_upgrades WHERE id = $1"
+        ))
+        .bind(id.as_uuid())
+        .fetch_optional(self.pool_ref())
+        .await
+        .map_err(|e| error::map("finish_fleet_upgrade", e))?;
+        match found {
+            None => Err(Error::not_found("fleet upgrade", id)),
+            Some(row) => Err(Error::conflict(format!(
+                "fleet upgrade {id} is {}, not running",
+                fleet_upgrade_from(&PgColumns(&row))?.state
+            ))),
+        }
     }
 }
 

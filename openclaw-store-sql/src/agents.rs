@@ -5,7 +5,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine as _;
 use openclaw_core::domain::{
     AgentPresence, AgentReport, AgentTask, AgentTaskId, AgentTaskKind, AgentTaskOutcome,
-    AgentTaskState, InstanceId, MAX_TASK_ERROR_LEN,
+    AgentTaskState, FleetUpgrade, FleetUpgradeState, InstanceId, MAX_TASK_ERROR_LEN,
 };
 use openclaw_core::instance_secrets::SealedSecrets;
 use openclaw_core::Result;
@@ -100,5 +100,28 @@ pub fn agent_presence_from(row: &impl Columns) -> Result<AgentPresence> {
         instance_id: InstanceId::from_uuid(row.uuid("instance_id")?),
         last_seen: row.time("last_seen")?,
         report: row.json("report")?,
+    })
+}
+
+/// The columns of `fleet_upgrades`, in the order the statements of both stores select them.
+pub const FLEET_UPGRADE_COLUMNS: &str =
+    "id, version, waves, state, message, requested_by, created_at, updated_at";
+
+/// A fleet upgrade's waves as both schemas store them (JSON text).
+pub fn fleet_waves_json(upgrade: &FleetUpgrade) -> Result<String> {
+    serde_json::to_string(&upgrade.waves).map_err(|e| corrupt(format!("fleet waves: {e}")))
+}
+
+/// The fleet upgrade in a row of [`FLEET_UPGRADE_COLUMNS`].
+pub fn fleet_upgrade_from(row: &impl Columns) -> Result<FleetUpgrade> {
+    Ok(FleetUpgrade {
+        id: AgentTaskId::from_uuid(row.uuid("id")?),
+        version: row.text("version")?,
+        waves: row.json("waves")?,
+        state: FleetUpgradeState::parse(&row.text("state")?).map_err(corrupt)?,
+        message: row.text("message")?,
+        requested_by: row.text("requested_by")?,
+        created_at: row.time("created_at")?,
+        updated_at: row.time("updated_at")?,
     })
 }

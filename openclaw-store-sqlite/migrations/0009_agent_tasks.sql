@@ -32,3 +32,18 @@ CREATE TABLE agent_presence (
     last_seen   TEXT NOT NULL,
     report      TEXT NOT NULL
 ) STRICT, WITHOUT ROWID;
+
+-- Fleet upgrades: one version for every active instance, wave by wave (waves: a JSON array
+-- of arrays of instance ids, fixed at the start). One runs at a time.
+CREATE TABLE fleet_upgrades (
+    seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+    id           TEXT NOT NULL UNIQUE,
+    version      TEXT NOT NULL,
+    waves        TEXT NOT NULL,
+    state        TEXT NOT NULL CHECK (state IN ('running', 'succeeded', 'failed')),
+    message      TEXT NOT NULL,
+    requested_by TEXT NOT NULL,
+    created_at   TEXT NOT NULL,
+    updated_at   TEXT NOT NULL
+) STRICT;
+CREATE UNIQUE INDEX fleet_upgrades_one_running ON fleet_upgrades (state) WHERE state = 'running';

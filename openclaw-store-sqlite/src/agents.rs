@@ -6,12 +6,14 @@ use chrono::{DateTime, Duration, Utc};
 use openclaw_core::domain::{
     AgentPresence, AgentReport, AgentTask, AgentTaskId, AgentTaskOutcome, InstanceId, NewAgentTask,
 };
+use openclaw_core::domain::{FleetUpgrade, FleetUpgradeState};
 use openclaw_core::ports::AgentStore;
 use openclaw_core::{Error, Result};
 use openclaw_store_sql::{
-    agent_presence_from, agent_report_json, agent_task_from, agent_task_kind_json, limit,
-    outcome_columns, sealed_text, AGENT_PRESENCE_COLUMNS, AGENT_TASK_COLUMNS,
-    EXHAUSTED_MESSAGE_PREFIX, EXHAUSTED_MESSAGE_SUFFIX,
+    agent_presence_from, agent_report_json, agent_task_from, agent_task_kind_json,
+    fleet_upgrade_from, fleet_waves_json, limit, outcome_columns, sealed_text,
+    AGENT_PRESENCE_COLUMNS, AGENT_TASK_COLUMNS, EXHAUSTED_MESSAGE_PREFIX, EXHAUSTED_MESSAGE_SUFFIX,
+    FLEET_UPGRADE_COLUMNS,
 };
 
 use crate::connect::SqliteStore;
@@ -195,5 +197,78 @@ impl AgentStore for SqliteStore {
         .await
         .map_err(|e| error::map("purge_agent_tasks", e))?;
         Ok(done.rows_affected())
+    }
+    async fn insert_fleet_upgrade(&self, upgrade: &FleetUpgrade) -> Result<()> {
+        sqlx::query(&format!(
+            "INSERT INTO fleet_upgrades ({FLEET_UPGRADE_COLUMNS}) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+        ))
+        .bind(upgrade.id.to_string())
+        .bind(&upgrade.version)
+        .bind(fleet_waves_json(upgrade)?)
+        .bind(upgrade.state.as_str())
+        .bind(&upgrade.message)
+        .bind(&upgrade.requested_by)
+        .bind(ts(upgrade.created_at))
+        .bind(ts(upgrade.updated_at))
+        .execute(&self.inner.writer)
+        .await
+        .map_err(|e| match error::map("insert_fleet_upgrade", e) {
+            Error::Conflict { .. } => Error::conflict(format!(
+                "fleet upgrade {} exists, or another fleet upgrade is still running",
+                upgrade.id
+            )),
+            other => other,
+        })?;
+        Ok(())
+    }
+
+    async fn fleet_upgrades(&self, max: usize) -> Result<Vec<FleetUpgrade>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {FLEET_UPGRADE_COLUMNS} FROM fleet_upgrades ORDER BY seq DESC LIMIT ?1"
+        ))
+        .bind(limit(max))
+        .fetch_all(&self.inner.readers)
+        .await
+        .map_err(|e| error::map("fleet_upgrades", e))?;
+        rows.iter()
+            .map(|r| fleet_upgrade_from(&SqliteColumns(r)))
+            .collect()
+    }
+
+    async fn finish_fleet_upgrade(
+        &self,
+        id: AgentTaskId,
+        state: FleetUpgradeState,
+        message: &str,
+    ) -> Result<FleetUpgrade> {
+        let row = sqlx::query(&format!(
+            "UPDATE fleet_upgrades SET state = ?2, message = ?3, updated_at = ?4 \
+             WHERE id = ?1 AND state = 'running' RETURNING {FLEET_UPGRADE_COLUMNS}"
+        ))
+        .bind(id.to_string())
+        .bind(state.as_str())
+        .bind(message)
+        .bind(ts(self.clock.now()))
+        .fetch_optional(&self.inner.writer)
+        .await
+        .map_err(|e| error::map("finish_fleet_upgrade", e))?;
+        if let Some(row) = row {
+            return fleet_upgrade_from(&SqliteColumns(&row));
+        }
+        let found = sqlx::query(&format!(
+            "SELECT {FLEET_UPGRADE_COLUMNS} FROM fleet_upgrades WHERE id = ?1"
+        ))
+        .bind(id.to_string())
+        .fetch_optional(&self.inner.readers)
+        .await
+        .map_err(|e| error::map("finish_fleet_upgrade", e))?;
+        match found {
+            None => Err(Error::not_found("fleet upgrade", id)),
+            Some(row) => Err(Error::conflict(format!(
+                "fleet upgrade {id} is {}, not running",
+                fleet_upgrade_from(&SqliteColumns(&row))?.state
+            ))),
+        }
     }
 }

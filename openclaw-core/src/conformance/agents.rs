@@ -327,3 +327,64 @@ pub async fn reports_keep_the_latest(store: Arc<dyn AgentStore>) {
     assert_eq!(read, second);
     assert_eq!(store.agent_presence(InstanceId::new()).await.unwrap(), None);
 }
+
+fn fleet(version: &str, waves: Vec<Vec<InstanceId>>) -> crate::domain::FleetUpgrade {
+    crate::domain::FleetUpgrade {
+        id: crate::domain::AgentTaskId::new(),
+        version: version.into(),
+        waves,
+        state: crate::domain::FleetUpgradeState::Running,
+        message: "started".into(),
+        requested_by: "conformance".into(),
+        created_at: now(),
+        updated_at: now(),
+    }
+}
+
+/// Fleet upgrades read back as stored, newest first; one runs at a time; only a running one
+/// can be finished, once; an unknown one is `NotFound`.
+pub async fn fleet_upgrades_run_one_at_a_time(store: Arc<dyn AgentStore>) {
+    use crate::domain::FleetUpgradeState::{Failed, Running, Succeeded};
+    let first = fleet(
+        "2026.10.1",
+        vec![
+            vec![InstanceId::new()],
+            vec![InstanceId::new(), InstanceId::new()],
+        ],
+    );
+    store.insert_fleet_upgrade(&first).await.unwrap();
+    assert_eq!(store.fleet_upgrades(10).await.unwrap(), vec![first.clone()]);
+    let second = fleet("2026.10.2", vec![vec![InstanceId::new()]]);
+    assert!(matches!(
+        store.insert_fleet_upgrade(&second).await,
+        Err(Error::Conflict { .. })
+    ));
+    assert!(matches!(
+        store.insert_fleet_upgrade(&first).await,
+        Err(Error::Conflict { .. })
+    ));
+    let done = store
+        .finish_fleet_upgrade(first.id, Succeeded, "3 of 3 upgraded")
+        .await
+        .unwrap();
+    assert_eq!(done.state, Succeeded);
+    assert_eq!(done.message, "3 of 3 upgraded");
+    assert_eq!(done.waves, first.waves);
+    assert!(matches!(
+        store.finish_fleet_upgrade(first.id, Failed, "late").await,
+        Err(Error::Conflict { .. })
+    ));
+    assert!(matches!(
+        store
+            .finish_fleet_upgrade(crate::domain::AgentTaskId::new(), Failed, "x")
+            .await,
+        Err(Error::NotFound { .. })
+    ));
+    store.insert_fleet_upgrade(&second).await.unwrap();
+    let listed = store.fleet_upgrades(10).await.unwrap();
+    assert_eq!(
+        listed.iter().map(|u| (u.id, u.state)).collect::<Vec<_>>(),
+        vec![(second.id, Running), (first.id, Succeeded)]
+    );
+    assert_eq!(store.fleet_upgrades(1).await.unwrap().len(), 1);
+}

@@ -129,6 +129,7 @@ macro_rules! agent_store_conformance_tests {
             finish_records_one_outcome,
             list_and_purge,
             reports_keep_the_latest,
+            fleet_upgrades_run_one_at_a_time,
         );
     };
 }

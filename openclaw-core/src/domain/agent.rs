@@ -354,6 +354,90 @@ pub struct AgentPresence {
     pub report: AgentReport,
 }
 
+/// Where a fleet upgrade is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FleetUpgradeState {
+    /// Upgrading wave after wave.
+    Running,
+    /// Every instance of every wave upgraded.
+    Succeeded,
+    /// Stopped at the first instance whose upgrade failed (that instance rolled itself back).
+    Failed,
+}
+
+impl FleetUpgradeState {
+    /// The snake_case name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FleetUpgradeState::Running => "running",
+            FleetUpgradeState::Succeeded => "succeeded",
+            FleetUpgradeState::Failed => "failed",
+        }
+    }
+
+    /// Parses [`as_str`](Self::as_str)'s output.
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "running" => Ok(FleetUpgradeState::Running),
+            "succeeded" => Ok(FleetUpgradeState::Succeeded),
+            "failed" => Ok(FleetUpgradeState::Failed),
+            other => Err(Error::internal(format!(
+                "unknown fleet upgrade state {other:?}"
+            ))),
+        }
+    }
+}
+
+impl fmt::Display for FleetUpgradeState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An upgrade of every active instance to one OpenClaw version: the canary wave first, then
+/// batches, each wave only once the one before it has upgraded (and is healthy again), and
+/// nothing more after the first failure. The waves are fixed when it starts, so instances
+/// created meanwhile are not part of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FleetUpgrade {
+    /// Its id.
+    pub id: AgentTaskId,
+    /// The version every instance gets.
+    pub version: String,
+    /// The instances, wave by wave (the first wave is the canary).
+    pub waves: Vec<Vec<InstanceId>>,
+    /// Where it is.
+    pub state: FleetUpgradeState,
+    /// How it ended, or how far it got.
+    pub message: String,
+    /// Who started it.
+    pub requested_by: String,
+    /// When it started.
+    pub created_at: DateTime<Utc>,
+    /// Its last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl FleetUpgrade {
+    /// The id of the upgrade task of `instance` in this fleet upgrade: derived, so that
+    /// whichever replica drives the upgrade, and however often, the task is queued once.
+    pub fn task_id(&self, instance: InstanceId) -> AgentTaskId {
+        use sha2::{Digest, Sha256};
+        let digest = Sha256::new()
+            .chain_update(b"openclaw-fleet-upgrade-task:")
+            .chain_update(self.id.as_uuid().as_bytes())
+            .chain_update(instance.as_uuid().as_bytes())
+            .finalize();
+        let mut bytes = [0u8; 16];
+        bytes.copy_from_slice(&digest[..16]);
+        // Keep it a valid UUIDv8 ("custom"), so no real v7 id can collide with it.
+        bytes[6] = (bytes[6] & 0x0f) | 0x80;
+        bytes[8] = (bytes[8] & 0x3f) | 0x80;
+        AgentTaskId::from_uuid(Uuid::from_bytes(bytes))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -14,8 +14,8 @@ mod subdomain;
 
 pub use agent::{
     AgentPresence, AgentReport, AgentTask, AgentTaskId, AgentTaskKind, AgentTaskOutcome,
-    AgentTaskState, Capacity, GatewayProbe, NewAgentTask, MAX_REPORT_VERSION_LEN, MAX_TASK_ARG_LEN,
-    MAX_TASK_ERROR_LEN,
+    AgentTaskState, Capacity, FleetUpgrade, FleetUpgradeState, GatewayProbe, NewAgentTask,
+    MAX_REPORT_VERSION_LEN, MAX_TASK_ARG_LEN, MAX_TASK_ERROR_LEN,
 };
 pub use api_key::{ApiKey, Scope};
 pub use catalog::{Catalog, Plan, PlanName, Region, RegionName};

@@ -69,7 +69,7 @@ impl AgentWakers {
         map.entry(instance).or_default().clone()
     }
 
-    fn wake(&self, instance: InstanceId) {
+    pub(crate) fn wake(&self, instance: InstanceId) {
         // `notify_one` keeps a permit when nobody waits yet, so a poll between its claim
         // and its wait still sees the task.
         self.get(instance).notify_one();

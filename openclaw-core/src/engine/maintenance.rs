@@ -52,6 +52,7 @@ pub(crate) async fn run(engine: &Engine, shutdown: &Shutdown) {
     // The first sweep waits one interval: right after a start, other replicas may still be
     // finishing work the sweep would otherwise have to skip.
     let mut sweeps = Every::new(config.sweep.interval, start + config.sweep.interval);
+    let mut fleet = Every::new(super::fleet::DRIVE_INTERVAL, start);
     loop {
         let now = Instant::now();
         if deadlines.due(now) {
@@ -84,10 +85,21 @@ pub(crate) async fn run(engine: &Engine, shutdown: &Shutdown) {
                 Err(error) => tracing::warn!(%error, "scheduled sweep failed"),
             }
         }
-        let next = [deadlines.next, reap.next, purge.next, sweeps.next]
-            .into_iter()
-            .min()
-            .unwrap_or(now + config.workers.reap_interval);
+        if fleet.due(now) {
+            if let Err(error) = super::fleet::drive(engine).await {
+                tracing::warn!(%error, "moving the fleet upgrade on failed");
+            }
+        }
+        let next = [
+            deadlines.next,
+            reap.next,
+            purge.next,
+            sweeps.next,
+            fleet.next,
+        ]
+        .into_iter()
+        .min()
+        .unwrap_or(now + config.workers.reap_interval);
         let wait = next.saturating_duration_since(Instant::now());
         if shutdown.sleep(wait.max(Duration::from_millis(10))).await {
             return;

@@ -6,6 +6,7 @@ mod builder;
 mod config;
 mod context;
 mod fenced;
+mod fleet;
 mod jobs;
 mod lease;
 mod maintenance;
@@ -22,6 +23,7 @@ pub use config::{
     validate_zone, AgentConfig, EngineConfig, HealthConfig, RollbackPolicy, SweepConfig, Trigger,
     WorkerConfig,
 };
+pub use fleet::MAX_BATCH_SIZE;
 pub use metrics::MetricsSnapshot;
 pub use provisioner::Provisioner;
 pub use sweep::{SweepMode, SweepReport};

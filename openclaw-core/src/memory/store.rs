@@ -63,6 +63,8 @@ struct State {
     agent_tasks: BTreeMap<crate::domain::AgentTaskId, crate::domain::AgentTask>,
     /// The latest heartbeat of each instance's agent.
     agent_presence: HashMap<InstanceId, crate::domain::AgentPresence>,
+    /// Fleet upgrades, oldest first.
+    fleet_upgrades: Vec<crate::domain::FleetUpgrade>,
 }
 
 impl Default for InMemoryStore {

@@ -5,7 +5,8 @@ use async_trait::async_trait;
 use chrono::Duration;
 
 use crate::domain::{
-    AgentPresence, AgentReport, AgentTask, AgentTaskId, AgentTaskOutcome, InstanceId, NewAgentTask,
+    AgentPresence, AgentReport, AgentTask, AgentTaskId, AgentTaskOutcome, FleetUpgrade,
+    FleetUpgradeState, InstanceId, NewAgentTask,
 };
 use crate::error::Result;
 
@@ -37,6 +38,11 @@ use crate::error::Result;
 ///   reported.
 /// - `purge_agent_tasks` deletes finished tasks last changed before `before` and returns how
 ///   many.
+/// - `insert_fleet_upgrade` stores a new fleet upgrade as given; an existing `id` is
+///   `Conflict`, and so is a second `running` one (one fleet upgrade at a time).
+/// - `fleet_upgrades` returns fleet upgrades, newest first, at most `limit`.
+/// - `finish_fleet_upgrade` moves a `running` fleet upgrade to `state` with `message` and
+///   returns it; one that is not running is `Conflict`, an unknown id `NotFound`.
 #[cfg_attr(feature = "mock", mockall::automock)]
 #[async_trait]
 pub trait AgentStore: Send + Sync + 'static {
@@ -69,4 +75,15 @@ pub trait AgentStore: Send + Sync + 'static {
     async fn agent_presence(&self, instance: InstanceId) -> Result<Option<AgentPresence>>;
     /// Deletes finished tasks older than `before`.
     async fn purge_agent_tasks(&self, before: chrono::DateTime<chrono::Utc>) -> Result<u64>;
+    /// Starts a fleet upgrade.
+    async fn insert_fleet_upgrade(&self, upgrade: &FleetUpgrade) -> Result<()>;
+    /// Fleet upgrades, newest first.
+    async fn fleet_upgrades(&self, limit: usize) -> Result<Vec<FleetUpgrade>>;
+    /// Ends a running fleet upgrade.
+    async fn finish_fleet_upgrade(
+        &self,
+        id: AgentTaskId,
+        state: FleetUpgradeState,
+        message: &str,
+    ) -> Result<FleetUpgrade>;
 }

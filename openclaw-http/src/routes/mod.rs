@@ -7,6 +7,7 @@ pub mod actions;
 pub mod agent;
 pub mod bootstrap;
 pub mod events;
+pub mod fleet;
 pub mod instances;
 pub mod sweep;
 pub mod system;
@@ -51,6 +52,8 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/events", get(events::sse))
         .route("/v1/events/ws", get(events::websocket))
         .route("/v1/sweep", post(sweep::sweep))
+        .route("/v1/fleet/upgrade", post(fleet::upgrade))
+        .route("/v1/fleet/upgrades", get(fleet::list))
         // Route layers wrap in the order added: the key is checked before idempotency runs.
         .route_layer(middleware::from_fn_with_state(state.clone(), idempotency))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_key));

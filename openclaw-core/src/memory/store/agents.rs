@@ -7,7 +7,7 @@ use chrono::{DateTime, Duration, Utc};
 use super::{InMemoryStore, State};
 use crate::domain::{
     AgentPresence, AgentReport, AgentTask, AgentTaskId, AgentTaskOutcome, AgentTaskState,
-    InstanceId, NewAgentTask,
+    FleetUpgrade, FleetUpgradeState, InstanceId, NewAgentTask,
 };
 use crate::error::{Error, Result};
 use crate::ports::AgentStore;
@@ -188,6 +188,64 @@ impl AgentStore for InMemoryStore {
             s.agent_tasks
                 .retain(|_, t| !(t.state.is_finished() && t.updated_at < before));
             Ok((n - s.agent_tasks.len()) as u64)
+        })
+        .await
+    }
+
+    async fn insert_fleet_upgrade(&self, upgrade: &FleetUpgrade) -> Result<()> {
+        self.run("insert_fleet_upgrade", |s| {
+            if s.fleet_upgrades.iter().any(|u| u.id == upgrade.id) {
+                return Err(Error::conflict(format!(
+                    "fleet upgrade {} exists",
+                    upgrade.id
+                )));
+            }
+            if let Some(running) = s
+                .fleet_upgrades
+                .iter()
+                .find(|u| u.state == FleetUpgradeState::Running)
+            {
+                return Err(Error::conflict(format!(
+                    "fleet upgrade {} to {} is still running",
+                    running.id, running.version
+                )));
+            }
+            s.fleet_upgrades.push(upgrade.clone());
+            Ok(())
+        })
+        .await
+    }
+
+    async fn fleet_upgrades(&self, limit: usize) -> Result<Vec<FleetUpgrade>> {
+        self.run("fleet_upgrades", |s| {
+            Ok(s.fleet_upgrades.iter().rev().take(limit).cloned().collect())
+        })
+        .await
+    }
+
+    async fn finish_fleet_upgrade(
+        &self,
+        id: AgentTaskId,
+        state: FleetUpgradeState,
+        message: &str,
+    ) -> Result<FleetUpgrade> {
+        let now = self.clock.now();
+        self.run("finish_fleet_upgrade", |s| {
+            let upgrade = s
+                .fleet_upgrades
+                .iter_mut()
+                .find(|u| u.id == id)
+                .ok_or_else(|| Error::not_found("fleet upgrade", id))?;
+            if upgrade.state != FleetUpgradeState::Running {
+                return Err(Error::conflict(format!(
+                    "fleet upgrade {id} is {}, not running",
+                    upgrade.state
+                )));
+            }
+            upgrade.state = state;
+            upgrade.message = message.to_string();
+            upgrade.updated_at = now;
+            Ok(upgrade.clone())
         })
         .await
     }
