@@ -360,3 +360,51 @@ fn agent_credentials_name_one_instance() {
     assert_eq!(h.provisioner.agent_instance("nonsense"), None);
     assert!(!format!("{token:?}").contains(token.expose()));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_rotated_gateway_token_replaces_the_sealed_copy() {
+    use openclaw_core::instance_secrets::SealingKey;
+    use openclaw_core::ports::Store;
+    let key = SealingKey::from_bytes([9; 32]);
+    let sealing = key.clone();
+    let h = Harness::with(
+        move |mut c| {
+            c.secrets_key = Some(sealing);
+            c
+        },
+        |b| b,
+    );
+    let id = active(&h, "rot").await;
+    let before = key
+        .open(id, &h.store.instance_secrets(id).await.unwrap().unwrap())
+        .unwrap();
+    let a = agent(&h, id);
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    let task = h
+        .provisioner
+        .request_agent_task(id, AgentTaskKind::RotateGatewayToken, "operator")
+        .await
+        .unwrap();
+    let done = h
+        .provisioner
+        .wait_agent_task(task.id, Duration::from_secs(5))
+        .await
+        .unwrap();
+    assert_eq!(done.state, AgentTaskState::Succeeded);
+    let new_token = a.machine.lock().unwrap().gateway_token().to_string();
+    let after = key
+        .open(id, &h.store.instance_secrets(id).await.unwrap().unwrap())
+        .unwrap();
+    assert_eq!(after.gateway_token.expose(), new_token);
+    assert_ne!(after.gateway_token.expose(), before.gateway_token.expose());
+    assert_eq!(
+        after.provider_keys.keys().collect::<Vec<_>>(),
+        before.provider_keys.keys().collect::<Vec<_>>(),
+        "the provider keys stay"
+    );
+    // Nothing of the token went into events or the task listing.
+    let trail = format!("{:?}", audits(&h, id).await);
+    assert!(!trail.contains(&new_token));
+    let listed = format!("{:?}", h.provisioner.agent_tasks(id, 10).await.unwrap());
+    assert!(!listed.contains(&new_token));
+}

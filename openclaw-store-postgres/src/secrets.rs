@@ -44,6 +44,24 @@ impl PgStore {
         }
     }
 
+    pub(crate) async fn replace_secrets(
+        &self,
+        id: InstanceId,
+        sealed: &SealedSecrets,
+    ) -> Result<()> {
+        let replaced =
+            sqlx::query("UPDATE instance_secrets SET sealed = $2 WHERE instance_id = $1")
+                .bind(id.as_uuid())
+                .bind(sealed.as_bytes())
+                .execute(self.pool_ref())
+                .await
+                .map_err(|e| error::map("replace_instance_secrets", e))?;
+        if replaced.rows_affected() == 0 {
+            return Err(Error::not_found("instance secrets", id));
+        }
+        Ok(())
+    }
+
     pub(crate) async fn reset(&self, id: InstanceId) -> Result<()> {
         let reset =
             sqlx::query("UPDATE instance_secrets SET delivered_at = NULL WHERE instance_id = $1")

@@ -59,6 +59,10 @@ impl Store for SqliteStore {
         self.reset(id).await
     }
 
+    async fn replace_instance_secrets(&self, id: InstanceId, sealed: &SealedSecrets) -> Result<()> {
+        self.replace_secrets(id, sealed).await
+    }
+
     async fn find_live_by_external_ref(
         &self,
         external_ref: &ExternalRef,

@@ -206,6 +206,11 @@ impl Provisioner {
         let outcome = match &result {
             AgentTaskResult::Ok(output) => {
                 check_output(&current.kind, output)?;
+                if current.kind == AgentTaskKind::RotateGatewayToken
+                    && current.state == AgentTaskState::Running
+                {
+                    self.reseal_gateway_token(instance, output).await?;
+                }
                 AgentTaskOutcome::Succeeded(engine.secrets_key.seal_task_output(task, output)?)
             }
             AgentTaskResult::Err(message) => AgentTaskOutcome::Failed(one_line(message)),
@@ -239,6 +244,28 @@ impl Provisioner {
         self.audit(instance, action, "instance agent", reason)
             .await?;
         Ok(finished)
+    }
+
+    /// Seals the gateway token a rotation reported into the instance's secrets, so the
+    /// control plane's copy is the one the gateway now takes.
+    async fn reseal_gateway_token(&self, instance: InstanceId, output: &Value) -> Result<()> {
+        let engine = &self.engine;
+        let token = output
+            .get("gateway_token")
+            .and_then(Value::as_str)
+            .ok_or_else(|| Error::invalid("output", "a rotation needs gateway_token"))?;
+        let sealed = engine
+            .store
+            .instance_secrets(instance)
+            .await?
+            .ok_or_else(|| Error::not_found("instance secrets", instance))?;
+        let mut secrets = engine.secrets_key.open(instance, &sealed)?;
+        secrets.gateway_token = SecretString::new(token.to_string());
+        let resealed = engine.secrets_key.seal(instance, &secrets)?;
+        engine
+            .store
+            .replace_instance_secrets(instance, &resealed)
+            .await
     }
 
     /// Waits until `task` is finished or `timeout` passes, and returns it as it then is.

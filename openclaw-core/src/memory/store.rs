@@ -399,6 +399,18 @@ impl Store for InMemoryStore {
         .await
     }
 
+    async fn replace_instance_secrets(&self, id: InstanceId, sealed: &SealedSecrets) -> Result<()> {
+        self.run("replace_instance_secrets", |s| {
+            let (stored, _) = s
+                .secrets
+                .get_mut(&id)
+                .ok_or_else(|| Error::not_found("instance secrets", id))?;
+            *stored = sealed.clone();
+            Ok(())
+        })
+        .await
+    }
+
     async fn find_live_by_external_ref(
         &self,
         external_ref: &ExternalRef,

@@ -134,6 +134,9 @@ pub struct InstanceDelete {
 /// - `consume_bootstrap` is single use: the first call for an instance with secrets marks them
 ///   delivered and returns them; every later call returns `None` until `reset_bootstrap`.
 ///   Two concurrent calls never both get them. An instance without secrets is `NotFound`.
+/// - `replace_instance_secrets` swaps the sealed secrets of an instance that has some (a
+///   rotated gateway token), leaving whether they were handed out as it was; an instance
+///   without secrets is `NotFound`.
 ///
 /// Events
 /// - Sequence numbers are global, start at 1 and strictly increase. An event becomes visible
@@ -198,6 +201,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<SealedSecrets>>;
     /// Allows one more `consume_bootstrap` (the instance gets a new server).
     async fn reset_bootstrap(&self, id: InstanceId) -> Result<()>;
+    /// Replaces the sealed secrets of an instance.
+    async fn replace_instance_secrets(&self, id: InstanceId, sealed: &SealedSecrets) -> Result<()>;
     /// The live instance carrying `external_ref`, if any.
     async fn find_live_by_external_ref(
         &self,

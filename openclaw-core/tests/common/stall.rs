@@ -237,6 +237,17 @@ impl Store for FrozenStore {
     async fn reset_bootstrap(&self, id: InstanceId) -> Result<()> {
         gated!(self, "reset_bootstrap", self.0.reset_bootstrap(id))
     }
+    async fn replace_instance_secrets(
+        &self,
+        id: InstanceId,
+        sealed: &openclaw_core::instance_secrets::SealedSecrets,
+    ) -> Result<()> {
+        gated!(
+            self,
+            "replace_instance_secrets",
+            self.0.replace_instance_secrets(id, sealed)
+        )
+    }
     async fn find_live_by_external_ref(
         &self,
         external_ref: &ExternalRef,

@@ -66,6 +66,29 @@ pub async fn bootstrap_hands_secrets_out_once(store: Arc<dyn Store>) {
         None
     );
 
+    // A rotation swaps them without handing them out again.
+    store
+        .replace_instance_secrets(instance.id, &sealed(3))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.instance_secrets(instance.id).await.unwrap(),
+        Some(sealed(3))
+    );
+    assert_eq!(
+        store.consume_bootstrap(instance.id, now()).await.unwrap(),
+        None
+    );
+    store
+        .replace_instance_secrets(instance.id, &sealed(2))
+        .await
+        .unwrap();
+    assert!(matches!(
+        store
+            .replace_instance_secrets(crate::domain::InstanceId::new(), &sealed(2))
+            .await,
+        Err(Error::NotFound { .. })
+    ));
     store.reset_bootstrap(instance.id).await.unwrap();
     assert_eq!(
         store.consume_bootstrap(instance.id, now()).await.unwrap(),
