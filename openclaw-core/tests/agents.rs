@@ -408,3 +408,43 @@ async fn a_rotated_gateway_token_replaces_the_sealed_copy() {
     let listed = format!("{:?}", h.provisioner.agent_tasks(id, 10).await.unwrap());
     assert!(!listed.contains(&new_token));
 }
+
+#[tokio::test(start_paused = true)]
+async fn silent_agents_and_gateways_down_raise_one_alert_each() {
+    let h = Harness::new();
+    let quiet = active(&h, "quiet").await;
+    let sick = active(&h, "sick").await;
+    let fine = active(&h, "fine").await;
+    let _fine = agent(&h, fine);
+    let mut machine = SimulatedMachine::new("gw");
+    machine.gateway_up = false;
+    let _sick = InProcessAgent::spawn(h.provisioner.clone(), sick, machine, BEAT);
+    tokio::time::sleep(Duration::from_millis(10)).await;
+
+    // Right after activation the agent that never reported gets its grace.
+    h.provisioner.check_agents().await.unwrap();
+    let m = h.provisioner.metrics();
+    assert_eq!(
+        (m.agents_connected, m.agents_silent, m.gateways_down),
+        (2, 0, 1)
+    );
+    let alerts = |id| {
+        let h = &h;
+        async move { h.alerts(id).await }
+    };
+    assert_eq!(alerts(sick).await, vec!["gateway_down".to_string()]);
+    assert!(alerts(quiet).await.is_empty());
+
+    // Three heartbeats later the quiet one is silent; checking again alerts nobody twice.
+    tokio::time::sleep(BEAT * 3).await;
+    h.provisioner.check_agents().await.unwrap();
+    h.provisioner.check_agents().await.unwrap();
+    let m = h.provisioner.metrics();
+    assert_eq!(
+        (m.agents_connected, m.agents_silent, m.gateways_down),
+        (2, 1, 1)
+    );
+    assert_eq!(alerts(quiet).await, vec!["agent_silent".to_string()]);
+    assert_eq!(alerts(sick).await, vec!["gateway_down".to_string()]);
+    assert!(alerts(fine).await.is_empty());
+}

@@ -385,6 +385,25 @@ pub fn render(http: &HttpMetrics, engine: &MetricsSnapshot, stats: Option<&Store
         "gauge",
         u8::from(engine.workers_running),
     );
+    for (name, help, value) in [
+        (
+            "openclaw_agents_connected",
+            "Active instances whose agent sent a heartbeat recently, at the last check.",
+            engine.agents_connected,
+        ),
+        (
+            "openclaw_agents_silent",
+            "Active instances whose agent has been silent for agent.silent_after heartbeats.",
+            engine.agents_silent,
+        ),
+        (
+            "openclaw_gateways_down",
+            "Active instances whose agent reports the OpenClaw gateway down.",
+            engine.gateways_down,
+        ),
+    ] {
+        single(&mut out, name, help, "gauge", value);
+    }
     single(
         &mut out,
         "openclaw_store_up",

@@ -172,6 +172,7 @@ impl ProvisionerBuilder {
                 workers_running: AtomicBool::new(false),
                 agents,
                 agent_wakers: Default::default(),
+                agent_watch: Default::default(),
             }),
         })
     }

@@ -50,6 +50,8 @@ pub(crate) struct Engine {
     pub(crate) agents: Arc<dyn AgentStore>,
     /// Wakes this process's agent long polls when a task is queued here.
     pub(crate) agent_wakers: super::agents::AgentWakers,
+    /// What the last check of the agents found.
+    pub(crate) agent_watch: super::agent_watch::AgentWatch,
 }
 
 /// A status change to make, with what goes along with it.

@@ -53,6 +53,7 @@ pub(crate) async fn run(engine: &Engine, shutdown: &Shutdown) {
     // finishing work the sweep would otherwise have to skip.
     let mut sweeps = Every::new(config.sweep.interval, start + config.sweep.interval);
     let mut fleet = Every::new(super::fleet::DRIVE_INTERVAL, start);
+    let mut agents = Every::new(config.agent.heartbeat, start + config.agent.heartbeat);
     loop {
         let now = Instant::now();
         if deadlines.due(now) {
@@ -90,7 +91,13 @@ pub(crate) async fn run(engine: &Engine, shutdown: &Shutdown) {
                 tracing::warn!(%error, "moving the fleet upgrade on failed");
             }
         }
+        if agents.due(now) {
+            if let Err(error) = super::agent_watch::check(engine).await {
+                tracing::warn!(%error, "checking the instance agents failed");
+            }
+        }
         let next = [
+            agents.next,
             deadlines.next,
             reap.next,
             purge.next,

@@ -77,6 +77,9 @@ impl EngineMetrics {
             events_published: self.events_published.get(),
             publish_failures: self.publish_failures.get(),
             alerts: self.alerts.get(),
+            agents_connected: 0,
+            agents_silent: 0,
+            gateways_down: 0,
         }
     }
 }
@@ -121,4 +124,10 @@ pub struct MetricsSnapshot {
     pub alerts: u64,
     /// Whether `run_workers` is running in this process.
     pub workers_running: bool,
+    /// Active instances whose agent is connected, at the last check.
+    pub agents_connected: u64,
+    /// Active instances whose agent is silent, at the last check.
+    pub agents_silent: u64,
+    /// Active instances whose agent reports the gateway down, at the last check.
+    pub gateways_down: u64,
 }

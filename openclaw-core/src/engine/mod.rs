@@ -1,6 +1,7 @@
 //! The provisioning engine: the [`Provisioner`], its configuration, the saga it runs and the
 //! workers that run it.
 
+mod agent_watch;
 mod agents;
 mod builder;
 mod config;
@@ -17,6 +18,7 @@ mod steps;
 mod sweep;
 mod worker;
 
+pub use agent_watch::{AGENT_SILENT, GATEWAY_DOWN};
 pub use agents::{AgentStatus, AgentTaskResult};
 pub use builder::ProvisionerBuilder;
 pub use config::{

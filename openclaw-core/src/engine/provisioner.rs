@@ -442,7 +442,20 @@ impl Provisioner {
 
     /// The engine's counters.
     pub fn metrics(&self) -> MetricsSnapshot {
-        self.engine.metrics.snapshot(self.workers_running())
+        use std::sync::atomic::Ordering::Relaxed;
+        let watch = &self.engine.agent_watch;
+        MetricsSnapshot {
+            agents_connected: watch.connected.load(Relaxed),
+            agents_silent: watch.silent.load(Relaxed),
+            gateways_down: watch.gateways_down.load(Relaxed),
+            ..self.engine.metrics.snapshot(self.workers_running())
+        }
+    }
+
+    /// Checks every active instance's agent now (the workers do it every heartbeat
+    /// interval): alerts for silent agents and gateways down, and the agent gauges.
+    pub async fn check_agents(&self) -> Result<()> {
+        super::agent_watch::check(&self.engine).await
     }
 
     /// The store the engine writes to.
