@@ -439,6 +439,9 @@ pub struct BootstrapView {
     /// The instance agent's credential and settings (written to a file of its own, never
     /// into the gateway's environment).
     pub agent: BootstrapAgentView,
+    /// OpenClaw's default model for the provider keys of the order (written to
+    /// `agents.defaults.model.primary`), or `null` to leave OpenClaw's own default.
+    pub default_model: Option<String>,
 }
 
 /// What the instance agent needs.

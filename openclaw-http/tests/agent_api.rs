@@ -316,3 +316,42 @@ async fn fleet_upgrades_are_for_admins_and_run_canary_first() {
         assert_eq!(agent.machine.lock().unwrap().openclaw_version, "2026.10.1");
     }
 }
+
+#[tokio::test]
+async fn the_default_model_follows_the_keys_of_the_order() {
+    let h = harness().await;
+    for (name, keys, model) in [
+        (
+            "only-openai",
+            json!({"OPENAI_API_KEY": "sk-o"}),
+            json!("openai/gpt-5.4"),
+        ),
+        (
+            "both",
+            json!({"OPENAI_API_KEY": "sk-o", "ANTHROPIC_API_KEY": "sk-a"}),
+            json!("anthropic/claude-sonnet-4-5"),
+        ),
+        (
+            "only-anthropic",
+            json!({"ANTHROPIC_API_KEY": "sk-a"}),
+            json!("anthropic/claude-sonnet-4-5"),
+        ),
+        ("none", json!({}), Value::Null),
+    ] {
+        let body = json!({"subdomain": name, "plan": "starter", "region": "eu-west", "provider_keys": keys});
+        let reply = h.post("/v1/instances", &h.alice, body).await;
+        assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.text);
+        let id = reply.body["id"].as_str().unwrap();
+        let token = common::bootstrap_key().token_for(id.parse().unwrap());
+        let reply = h
+            .call(
+                Method::POST,
+                &format!("/v1/bootstrap/{}", token.expose()),
+                None,
+                None,
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+        assert_eq!(reply.body["default_model"], model, "{name}");
+    }
+}

@@ -259,6 +259,73 @@ impl AgentConfig {
     }
 }
 
+/// A provider key and the model OpenClaw should use by default when the order brings it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DefaultModel {
+    /// The environment variable of the provider key (`ANTHROPIC_API_KEY`).
+    pub key: String,
+    /// The model, as OpenClaw names it (`anthropic/claude-sonnet-4-5`).
+    pub model: String,
+}
+
+/// The defaults OpenClaw gets on an instance's first boot.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct FirstRunConfig {
+    /// In order of preference: the first entry whose key the order brought sets
+    /// `agents.defaults.model.primary` (OpenClaw's own default follows none of the keys).
+    pub default_models: Vec<DefaultModel>,
+}
+
+impl Default for FirstRunConfig {
+    fn default() -> Self {
+        let pair = |key: &str, model: &str| DefaultModel {
+            key: key.to_string(),
+            model: model.to_string(),
+        };
+        FirstRunConfig {
+            default_models: vec![
+                pair("ANTHROPIC_API_KEY", "anthropic/claude-sonnet-4-5"),
+                pair("OPENAI_API_KEY", "openai/gpt-5.4"),
+                pair("GEMINI_API_KEY", "google/gemini-2.5-pro"),
+                pair("OPENROUTER_API_KEY", "openrouter/auto"),
+            ],
+        }
+    }
+}
+
+impl FirstRunConfig {
+    /// The model for an order that brought the keys `present`, if any entry matches.
+    pub fn default_model<'a>(&'a self, present: impl Fn(&str) -> bool) -> Option<&'a str> {
+        self.default_models
+            .iter()
+            .find(|d| present(&d.key))
+            .map(|d| d.model.as_str())
+    }
+
+    fn validate(&self) -> Result<()> {
+        for (i, d) in self.default_models.iter().enumerate() {
+            let key_ok = !d.key.is_empty()
+                && d.key
+                    .bytes()
+                    .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_');
+            let model_ok = (3..=128).contains(&d.model.len())
+                && d.model.contains('/')
+                && d.model.bytes().all(|b| {
+                    b.is_ascii_alphanumeric() || matches!(b, b'/' | b'.' | b'-' | b'_' | b':')
+                });
+            if !key_ok || !model_ok {
+                return Err(Error::invalid(
+                    format!("first_run.default_models[{i}]"),
+                    "key must be an environment variable name and model provider/model",
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// How the engine waits for a new server to become healthy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -319,6 +386,8 @@ pub struct EngineConfig {
     pub sweep: SweepConfig,
     /// The instance agents.
     pub agent: AgentConfig,
+    /// What OpenClaw is configured with on first boot.
+    pub first_run: FirstRunConfig,
     /// Seed of the engine's jitter, for reproducible tests; random when `None`.
     pub seed: Option<u64>,
 }
@@ -373,6 +442,7 @@ impl Default for EngineConfig {
             rollback: RollbackPolicy::default(),
             sweep: SweepConfig::default(),
             agent: AgentConfig::default(),
+            first_run: FirstRunConfig::default(),
             seed: None,
         }
     }
@@ -391,6 +461,7 @@ impl EngineConfig {
     /// Checks every field; the error names the first bad one.
     pub fn validate(&self) -> Result<()> {
         validate_zone(&self.zone)?;
+        self.first_run.validate()?;
         let a = &self.agent;
         if a.heartbeat.is_zero() || a.silent_after == 0 || a.task_lease.is_zero() {
             return Err(Error::invalid(

@@ -22,8 +22,8 @@ pub use agent_watch::{AGENT_SILENT, GATEWAY_DOWN};
 pub use agents::{AgentStatus, AgentTaskResult};
 pub use builder::ProvisionerBuilder;
 pub use config::{
-    validate_zone, AgentConfig, EngineConfig, HealthConfig, RollbackPolicy, SweepConfig, Trigger,
-    WorkerConfig,
+    validate_zone, AgentConfig, DefaultModel, EngineConfig, FirstRunConfig, HealthConfig,
+    RollbackPolicy, SweepConfig, Trigger, WorkerConfig,
 };
 pub use fleet::MAX_BATCH_SIZE;
 pub use metrics::MetricsSnapshot;

@@ -38,7 +38,14 @@ pub async fn bootstrap(
         .provisioner
         .bootstrap_instance(&token)
         .ok_or_else(|| openclaw_core::Error::not_found("bootstrap token", "presented"))?;
+    let default_model = state
+        .provisioner
+        .config()
+        .first_run
+        .default_model(|key| env.contains_key(key))
+        .map(str::to_string);
     let view = BootstrapView {
+        default_model,
         env: env
             .into_iter()
             .map(|(k, v)| (k, v.expose().to_string()))
