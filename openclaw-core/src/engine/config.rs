@@ -297,7 +297,7 @@ impl Default for FirstRunConfig {
 
 impl FirstRunConfig {
     /// The model for an order that brought the keys `present`, if any entry matches.
-    pub fn default_model<'a>(&'a self, present: impl Fn(&str) -> bool) -> Option<&'a str> {
+    pub fn default_model(&self, present: impl Fn(&str) -> bool) -> Option<&str> {
         self.default_models
             .iter()
             .find(|d| present(&d.key))

@@ -95,12 +95,9 @@ pub(crate) async fn run(
             .header("authorization", &auth)
             .send()
             .await;
-        let response = match polled {
-            Ok(r) => r,
-            Err(_) => {
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                continue;
-            }
+        let Ok(response) = polled else {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            continue;
         };
         match response.status().as_u16() {
             200 => {}

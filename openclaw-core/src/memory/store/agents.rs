@@ -77,7 +77,9 @@ impl AgentStore for InMemoryStore {
         let now = self.clock.now();
         self.run("claim_agent_task", |s| {
             while let Some(id) = s.due_agent_task(instance, now) {
-                let task = s.agent_tasks.get_mut(&id).expect("due task exists");
+                let Some(task) = s.agent_tasks.get_mut(&id) else {
+                    break;
+                };
                 task.updated_at = now;
                 if task.attempts >= task.max_attempts {
                     task.state = AgentTaskState::Failed;
