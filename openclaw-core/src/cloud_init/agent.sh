@@ -48,7 +48,7 @@ log() { printf 'openclaw-agent: %s\n' "$*" >&2; }
 die() { log "$*"; exit 1; }
 
 # One line, at most 400 characters, for an error an operator reads.
-one_line() { tr '\n\r\t' '   ' | cut -c 1-400; }
+one_line() { tr '\n\r\t' '   ' | sed 's/  */ /g; s/^ //; s/ $//' | cut -c 1-400; }
 
 # The value of KEY in an environment file written as KEY="value" with \ " ` $ escaped (the form
 # the bootstrap writes, which systemd and sh read alike); an unquoted KEY=value works too.
@@ -228,8 +228,9 @@ task_rotate_gateway_token() {
 
 task_list_devices() {
   _json=$(oc_auth devices list --json </dev/null 2>/dev/null)
+  # The gateway prints {"pending": [...], "paired": [...]}: the paired ones are the devices.
   OUTPUT=$(printf '%s' "$_json" | jq -ce 'select((.paired | type) == "array" and
-    (.pending | type) == "array") | {paired, pending}' 2>/dev/null) ||
+    (.pending | type) == "array") | {devices: .paired, pending}' 2>/dev/null) ||
     { OUTPUT=""; ERROR="openclaw devices list failed: $(oc_error "$_json")"; }
 }
 
@@ -257,7 +258,11 @@ npm_install() {
   $NPM_CMD install --global "openclaw@$1" </dev/null >"$WORK/npm.log" 2>&1
 }
 
-npm_error() { grep -m 1 -E '^npm (error|ERR!) ' "$WORK/npm.log" | one_line; }
+# npm's first error line after its code line, e.g. "404 No match found for version 1.2.3".
+npm_error() {
+  grep -E '^npm (error|ERR!) ' "$WORK/npm.log" | grep -Ev '^npm (error|ERR!) code ' |
+    head -n 1 | sed -E 's/^npm (error|ERR!) //' | one_line
+}
 
 task_upgrade() {
   _version=$(printf '%s' "$1" | jq -r '.version? // empty | strings' 2>/dev/null)
@@ -275,7 +280,7 @@ task_upgrade() {
   # shellcheck disable=SC2086
   _found=$($NPM_CMD view "openclaw@$_version" version </dev/null 2>"$WORK/npm.log")
   if [ "$_found" != "$_version" ]; then
-    ERROR="npm has no openclaw@$_version ($(npm_error)); nothing changed, still on $_previous"
+    ERROR="npm view openclaw@$_version failed ($(npm_error)); nothing changed, still on $_previous"
     return
   fi
 
