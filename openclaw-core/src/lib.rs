@@ -70,7 +70,10 @@ mod secret;
 
 pub use bootstrap::BootstrapKey;
 pub use clock::{Clock, SystemClock, TokioClock};
-pub use cloud_init::{render_user_data, CloudInitConfig, MAX_USER_DATA_BYTES};
+pub use cloud_init::{
+    agent_script, agent_script_sha256, render_files, render_user_data, CloudInitConfig,
+    InstanceFile, MAX_USER_DATA_BYTES,
+};
 pub use engine::{EngineConfig, Provisioner};
 pub use error::{Error, ErrorClass, Result};
 pub use guarded::{GuardedCompute, GuardedDns};

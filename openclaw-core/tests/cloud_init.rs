@@ -207,6 +207,18 @@ fn parses_into_the_expected_structure() {
                 "0644",
                 false
             ),
+            (
+                "/usr/local/sbin/openclaw-install-agent",
+                "root:root",
+                "0755",
+                false
+            ),
+            (
+                "/etc/systemd/system/openclaw-agent.service",
+                "root:root",
+                "0644",
+                false
+            ),
             ("/etc/caddy/Caddyfile", "root:root", "0644", true),
             (
                 "/var/lib/openclaw/.openclaw/openclaw.json",
@@ -249,6 +261,8 @@ fn parses_into_the_expected_structure() {
             vec!["/usr/local/sbin/openclaw-bootstrap"],
             vec!["systemctl", "daemon-reload"],
             vec!["systemctl", "enable", "--now", "openclaw-gateway.service"],
+            vec!["/usr/local/sbin/openclaw-install-agent"],
+            vec!["systemctl", "enable", "--now", "openclaw-agent.service"],
             vec!["systemctl", "reload-or-restart", "caddy.service"],
             vec!["/usr/local/sbin/openclaw-firewall"],
         ]
@@ -515,6 +529,64 @@ fn the_bootstrap_filter_writes_safe_env_lines() {
         r#"{}"#,
     ] {
         let (ok, _) = run(bad);
+        assert!(!ok, "accepted {bad}");
+    }
+}
+
+/// The agent's credential is written by a filter of its own, which accepts only a token of
+/// inert characters and a whole number of seconds.
+#[cfg(unix)]
+#[test]
+fn the_bootstrap_writes_the_agent_credential_apart() {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+
+    let doc = parse(&render(&config(), FQDN).unwrap());
+    let script = content(&doc, "/usr/local/sbin/openclaw-bootstrap");
+    let program = script
+        .split("<<'JQ'\n")
+        .nth(2)
+        .and_then(|rest| rest.split_once("\nJQ\n"))
+        .map(|(program, _)| program)
+        .expect("a second jq program");
+    assert!(script.contains("mv \"$agent_staged\" /etc/openclaw/agent.env"));
+    let run = |response: &str| {
+        let mut child = Command::new("jq")
+            .args(["--raw-output", program])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("jq is installed (scripts/test installs it)");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(response.as_bytes())
+            .unwrap();
+        let output = child.wait_with_output().unwrap();
+        (
+            output.status.success(),
+            String::from_utf8(output.stdout).unwrap(),
+        )
+    };
+    let token = "0192f0c17e5a7cc08b8e4c3f2a1b0d9e.abcdefghijklmnopqrstuvwxyzABCDEFGHIJ-_0123";
+    let (ok, out) = run(&format!(
+        r#"{{"env": {{}}, "agent": {{"token": "{token}", "heartbeat_seconds": 15}}}}"#
+    ));
+    assert!(ok);
+    assert_eq!(
+        out,
+        format!("OPENCLAW_AGENT_TOKEN=\"{token}\"\nOPENCLAW_AGENT_HEARTBEAT=\"15\"\n")
+    );
+    for bad in [
+        r#"{"env": {}}"#.to_string(),
+        r#"{"agent": {"token": "short"}}"#.to_string(),
+        format!(r#"{{"agent": {{"token": "{token}\"\nEVIL=1"}}}}"#),
+        format!(r#"{{"agent": {{"token": "{token} $(id)"}}}}"#),
+        r#"{"agent": {"token": 12345678901234567890}}"#.to_string(),
+    ] {
+        let (ok, _) = run(&bad);
         assert!(!ok, "accepted {bad}");
     }
 }
@@ -867,13 +939,15 @@ fn the_only_secret_is_the_bootstrap_token() {
     let token = token();
     assert_eq!(rendered.matches(token.expose()).count(), 1);
     let (instance_part, mac_part) = token.expose().split_once('.').unwrap();
+    // The agent's pinned checksum is public: the control plane serves the agent to anyone.
+    let agent_sha256 = openclaw_core::agent_script_sha256(&config()).unwrap();
     // Nothing else long and random-looking: every run of 20 or more letters and digits that
     // has a digit in it (every generated token or key of that length has, all but certainly)
     // belongs to the bootstrap token.
     for word in rendered.split(|c: char| !c.is_ascii_alphanumeric()) {
         if word.len() >= 20 && word.chars().any(|c| c.is_ascii_digit()) {
             assert!(
-                word == instance_part || mac_part.contains(word),
+                word == instance_part || mac_part.contains(word) || word == agent_sha256,
                 "unexpected secret-looking word {word:?}"
             );
         }

@@ -266,6 +266,10 @@ pub struct SandboxConfig {
     /// machines boot in a moment, and a new user should not wait 5 s per check.
     #[serde(with = "secs")]
     pub health_interval: Duration,
+    /// Whether the fake machines run the instance agent's protocol themselves (default
+    /// true). Off, an instance's agent is whatever connects with its credential — the real
+    /// agent script, in the real-gateway test.
+    pub fake_agents: bool,
 }
 
 impl Default for SandboxConfig {
@@ -275,6 +279,7 @@ impl Default for SandboxConfig {
             action_delay: Duration::from_millis(50),
             bootstrap_retry_delay: Duration::from_secs(1),
             health_interval: Duration::from_millis(250),
+            fake_agents: true,
         }
     }
 }

@@ -110,6 +110,7 @@ pub async fn assemble(config: &Config, listen: SocketAddr) -> Result<Deployment>
                 vps: VpsOptions {
                     boot_delay: config.sandbox.boot_delay,
                     bootstrap_retry_delay: config.sandbox.bootstrap_retry_delay,
+                    run_agent: config.sandbox.fake_agents,
                     ..VpsOptions::default()
                 },
                 // Deleted servers linger as `deleting` for the fake's default, as at Hetzner.

@@ -24,7 +24,7 @@ use crate::routes::{access, actions, agent, bootstrap, events, fleet, instances,
         instances::events, access::access, events::sse, events::websocket,
         bootstrap::bootstrap, sweep::sweep,
         actions::act, actions::list, actions::get_one, fleet::upgrade, fleet::list,
-        agent::heartbeat, agent::next_task, agent::task_result,
+        agent::heartbeat, agent::next_task, agent::task_result, agent::script,
         system::healthz, system::readyz, system::metrics, system::openapi,
     ),
     components(schemas(

@@ -355,3 +355,28 @@ async fn the_default_model_follows_the_keys_of_the_order() {
         assert_eq!(reply.body["default_model"], model, "{name}");
     }
 }
+
+#[tokio::test]
+async fn the_agent_script_served_is_the_one_the_user_data_pins() {
+    let h = harness().await;
+    let reply = h.call(Method::GET, "/v1/agent/script", None, None).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert!(reply.text.starts_with("#!/bin/sh\n"));
+    assert!(!reply.text.contains("{{"), "every hole is filled");
+    let config = &h.provisioner.config().cloud_init;
+    use sha2::Digest as _;
+    let digest: String = sha2::Sha256::digest(reply.text.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    assert_eq!(digest, openclaw_core::agent_script_sha256(config).unwrap());
+    let id: openclaw_core::domain::InstanceId =
+        h.create(&h.alice, None, "pin").await.parse().unwrap();
+    let token = common::bootstrap_key().token_for(id);
+    let files = openclaw_core::render_files(config, id, "pin.claw.example.com", &token).unwrap();
+    let installer = files
+        .iter()
+        .find(|f| f.path == "/usr/local/sbin/openclaw-install-agent")
+        .unwrap();
+    assert!(installer.content.contains(&digest));
+}

@@ -54,6 +54,7 @@ fn every_command_has_help() {
         &["instances", "terminate"],
         &["instances", "retry"],
         &["instances", "rollback"],
+        &["instance-files"],
     ];
     for command in commands {
         let mut args = command.to_vec();
@@ -200,5 +201,65 @@ async fn create_wait_follows_the_instance_to_active() {
         "a listing never shows a token: {out}"
     );
     server.terminate().await;
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[test]
+fn instance_files_writes_what_cloud_init_would_and_the_agent_credential() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = temp_dir("cli-instance-files");
+    let id = "0192f0c1-7e5a-7cc0-8b8e-4c3f2a1b0d9e";
+    let (code, out, err) = run(
+        &dir,
+        &[
+            "instance-files",
+            id,
+            "--fqdn",
+            "alice.openclaw.localhost",
+            "--out",
+            "files",
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{err}");
+    let files = dir.join("files");
+    let config =
+        std::fs::read_to_string(files.join("var/lib/openclaw/.openclaw/openclaw.json")).unwrap();
+    assert!(
+        config.contains("https://alice.openclaw.localhost"),
+        "{config}"
+    );
+    let agent = std::fs::read_to_string(files.join("usr/local/sbin/openclaw-agent")).unwrap();
+    assert!(agent.starts_with("#!/bin/sh\n"));
+    assert!(agent.contains("default_control_plane_url='http://127.0.0.1:8080'"));
+    // The installer pins the checksum of exactly that script.
+    use sha2::Digest as _;
+    let digest: String = sha2::Sha256::digest(agent.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let installer =
+        std::fs::read_to_string(files.join("usr/local/sbin/openclaw-install-agent")).unwrap();
+    assert!(installer.contains(&digest));
+    // The credential: private, and nowhere in what was printed.
+    let env_path = files.join("etc/openclaw/agent.env");
+    let mode = std::fs::metadata(&env_path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let env = std::fs::read_to_string(&env_path).unwrap();
+    let token = env
+        .lines()
+        .find_map(|l| l.strip_prefix("OPENCLAW_AGENT_TOKEN=\""))
+        .and_then(|t| t.strip_suffix('"'))
+        .unwrap();
+    assert!(token.starts_with("0192f0c17e5a7cc08b8e4c3f2a1b0d9e."));
+    assert!(!out.contains(token) && !err.contains(token));
+    // The same keys give the same files; a bad id is refused.
+    let (code, _, err) = run(
+        &dir,
+        &["instance-files", "nope", "--fqdn", "a.b", "--out", "x"],
+        &[],
+    );
+    assert_ne!(code, 0);
+    assert!(err.contains("instance_id"), "{err}");
     std::fs::remove_dir_all(dir).unwrap();
 }

@@ -24,7 +24,8 @@ ENV_FILE=${OPENCLAW_ENV_FILE:-/etc/openclaw/openclaw.env}
 GATEWAY_URL=${OPENCLAW_AGENT_GATEWAY_URL:-http://127.0.0.1:18789}
 STATE_DIR=${OPENCLAW_STATE_DIR:-/var/lib/openclaw/.openclaw}
 BACKUP_DIR=${OPENCLAW_AGENT_BACKUP_DIR:-/var/lib/openclaw-agent/backups}
-HEARTBEAT=${OPENCLAW_AGENT_HEARTBEAT:-30}
+# Unset: the interval the control plane gave at bootstrap (in agent.env), else 30.
+HEARTBEAT=${OPENCLAW_AGENT_HEARTBEAT:-}
 POLL_WAIT=${OPENCLAW_AGENT_POLL_WAIT:-25}
 STARTUP_TIMEOUT=${OPENCLAW_AGENT_STARTUP_TIMEOUT:-120}
 OPENCLAW_CMD=${OPENCLAW_BIN:-openclaw}
@@ -419,10 +420,12 @@ case $CONTROL_PLANE_URL in
   *[\"\\\ ]*) die "OPENCLAW_CONTROL_PLANE_URL has a quote, backslash or space" ;;
 esac
 CONTROL_PLANE_URL=${CONTROL_PLANE_URL%/}
+[ -r "$AGENT_ENV" ] || die "cannot read $AGENT_ENV"
+[ -n "$HEARTBEAT" ] || HEARTBEAT=$(env_value "$AGENT_ENV" OPENCLAW_AGENT_HEARTBEAT)
+HEARTBEAT=${HEARTBEAT:-30}
 for _n in "$HEARTBEAT" "$POLL_WAIT" "$STARTUP_TIMEOUT"; do
   case $_n in "" | *[!0-9]*) die "OPENCLAW_AGENT_HEARTBEAT, _POLL_WAIT and _STARTUP_TIMEOUT are whole seconds" ;; esac
 done
-[ -r "$AGENT_ENV" ] || die "cannot read $AGENT_ENV"
 AGENT_TOKEN=$(env_value "$AGENT_ENV" OPENCLAW_AGENT_TOKEN)
 case $AGENT_TOKEN in
   "" | *[!A-Za-z0-9._~+/=-]*) die "$AGENT_ENV has no usable OPENCLAW_AGENT_TOKEN" ;;

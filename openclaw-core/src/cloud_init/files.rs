@@ -15,6 +15,54 @@ pub(crate) const UNIT_PATH: &str = "/etc/systemd/system/openclaw-gateway.service
 pub(crate) const CADDYFILE_PATH: &str = "/etc/caddy/Caddyfile";
 pub(crate) const OPENCLAW_HOME: &str = "/var/lib/openclaw";
 pub(crate) const OPENCLAW_CONFIG_PATH: &str = "/var/lib/openclaw/.openclaw/openclaw.json";
+pub(crate) const AGENT_INSTALLER_PATH: &str = "/usr/local/sbin/openclaw-install-agent";
+pub(crate) const AGENT_UNIT_PATH: &str = "/etc/systemd/system/openclaw-agent.service";
+
+/// The instance agent (docs/agent-protocol.md); its one hole is `{{control_plane_url}}`.
+pub(crate) const AGENT: &str = include_str!("agent.sh");
+
+pub(crate) const AGENT_INSTALLER: &str = r#"#!/bin/sh
+# Fetches the instance agent from the control plane and installs it only if its SHA-256 is the
+# one pinned below (the control plane rendered both). The agent is served rather than carried
+# here because, with its comments, it would fill most of the user data's 32 KiB.
+set -eu
+umask 022
+staged=$(mktemp /usr/local/sbin/.openclaw-agent.XXXXXX)
+trap 'rm -f "$staged"' EXIT
+curl --fail --silent --show-error --proto '=https,http' \
+  --connect-timeout 10 --max-time 60 \
+  --retry 10 --retry-connrefused --retry-delay 5 \
+  --output "$staged" {{agent_url}}
+if ! printf '%s  %s\n' {{agent_sha256}} "$staged" | sha256sum --check --status; then
+  echo "openclaw-install-agent: the agent from the control plane does not match its checksum" >&2
+  exit 1
+fi
+chmod 0755 "$staged"
+mv "$staged" /usr/local/sbin/openclaw-agent
+"#;
+
+pub(crate) const AGENT_UNIT: &str = r#"# The instance agent: connects out to the control plane only (docs/agent-protocol.md).
+[Unit]
+Description=OpenClaw instance agent
+Wants=network-online.target
+After=network-online.target openclaw-gateway.service
+
+[Service]
+Type=simple
+# root: it restarts the gateway, rewrites /etc/openclaw/openclaw.env and runs npm -g; it runs
+# OpenClaw's own commands as openclaw (runuser).
+Environment=HOME=/root
+ExecStart=/usr/local/sbin/openclaw-agent
+# Exit 0 means the control plane answered 410 (the instance is gone): stay down.
+Restart=on-failure
+RestartSec=10
+TimeoutStopSec=30
+NoNewPrivileges=true
+PrivateTmp=true
+
+[Install]
+WantedBy=multi-user.target
+"#;
 
 /// Fills `{{name}}` holes from `values` in a single left-to-right pass. A hole without a value,
 /// or an unclosed one, is a bug in the template.
@@ -112,7 +160,9 @@ fi
 install -d -o root -g root -m 0700 /etc/openclaw
 response=$(mktemp /etc/openclaw/.response.XXXXXX)
 staged=$(mktemp /etc/openclaw/.openclaw.env.XXXXXX)
-trap 'rm -f "$response" "$staged"' EXIT
+agent_staged=$(mktemp /etc/openclaw/.agent.env.XXXXXX)
+config_staged=$(mktemp /var/lib/openclaw/.openclaw/.openclaw.json.XXXXXX)
+trap 'rm -f "$response" "$staged" "$agent_staged" "$config_staged"' EXIT
 # curl reads the URL from its config on stdin, not from argv, so the token never shows in the
 # process list. --retry repeats only transient failures (timeouts, 408, 429, 5xx, refused
 # connections); any other 4xx, such as 410 for a used token, ends it at once.
@@ -134,7 +184,27 @@ if (.env | type) == "object" then .env else error("the response has no env objec
 | if (.value | test("[\\x00-\\x1f\\x7f]")) then error("\(.key) contains a control character") else . end
 | "\(.key)=\"\(.value | gsub("(?<c>[\"\\\\`$])"; "\\\(.c)"))\""
 JQ
-chmod 0600 "$staged"
+# The agent's credential goes to a file of its own: the gateway never sees it.
+jq --raw-output --from-file /dev/stdin "$response" > "$agent_staged" <<'JQ'
+if (.agent.token | type) == "string" and (.agent.token | test("^[A-Za-z0-9._-]{16,256}$"))
+then "OPENCLAW_AGENT_TOKEN=\"\(.agent.token)\"\nOPENCLAW_AGENT_HEARTBEAT=\"\(.agent.heartbeat_seconds // 30 | floor)\""
+else error("the response has no agent token") end
+JQ
+# OpenClaw's own default model follows none of the provider keys; the control plane names the
+# one for this order's keys (or nothing).
+model=$(jq --raw-output '.default_model // empty' "$response")
+if [ -n "$model" ]; then
+  case $model in
+    *[!A-Za-z0-9/._:-]*) echo "openclaw-bootstrap: refusing the default model's name" >&2; exit 1 ;;
+  esac
+  config=/var/lib/openclaw/.openclaw/openclaw.json
+  jq --arg model "$model" '.agents.defaults.model.primary = $model' "$config" > "$config_staged"
+  chown --reference="$config" "$config_staged"
+  chmod 0600 "$config_staged"
+  mv "$config_staged" "$config"
+fi
+chmod 0600 "$staged" "$agent_staged"
+mv "$agent_staged" /etc/openclaw/agent.env
 mv "$staged" "$env_file"
 echo "openclaw-bootstrap: wrote $(wc -l < "$env_file") variables to $env_file" >&2
 "#;

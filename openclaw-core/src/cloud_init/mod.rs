@@ -89,89 +89,11 @@ pub fn render_user_data(
     fqdn: &str,
     bootstrap_token: &SecretString,
 ) -> Result<SecretString> {
-    config.validate()?;
-    config::validate_fqdn(fqdn)?;
-    let token = bootstrap_token.expose();
-    match bootstrap::split_token(token) {
-        Some((issued_for, _)) if issued_for == instance_id => {}
-        Some(_) => {
-            return Err(Error::invalid(
-                "bootstrap_token",
-                "was issued for another instance",
-            ))
-        }
-        None => {
-            return Err(Error::invalid(
-                "bootstrap_token",
-                "is not a bootstrap token (<32 hex digits>.<43 base64url characters>)",
-            ))
-        }
-    }
-    let networks = config::admin_networks(&config.admin_ssh_cidrs)?;
-
-    let bootstrap_url = config::bootstrap_url(&config.control_plane_url, token);
-    let ssh_rules = files::ssh_rules(&networks);
-    let caddy_globals = files::caddy_global_options(config.acme_email.as_deref());
-    let write_files = vec![
-        file(
-            files::NODE_INSTALLER_PATH,
-            "0755",
-            fill(
-                files::NODE_INSTALLER,
-                &[("node_version", &sh_quote(&config.node_version))],
-            )?,
-            false,
-        ),
-        file(
-            files::GATEWAY_INSTALLER_PATH,
-            "0755",
-            fill(
-                files::GATEWAY_INSTALLER,
-                &[("openclaw_version", &sh_quote(&config.openclaw_version))],
-            )?,
-            false,
-        ),
-        // 0700: the script holds the bootstrap token until it has been used.
-        file(
-            files::BOOTSTRAP_PATH,
-            "0700",
-            fill(
-                files::BOOTSTRAP,
-                &[("bootstrap_url", &sh_quote(&bootstrap_url))],
-            )?,
-            false,
-        ),
-        file(
-            files::FIREWALL_PATH,
-            "0755",
-            fill(files::FIREWALL, &[("ssh_rules", &ssh_rules)])?,
-            false,
-        ),
-        file(
-            files::UNIT_PATH,
-            "0644",
-            files::GATEWAY_UNIT.to_string(),
-            false,
-        ),
-        // Deferred until after the packages are installed, so that installing caddy cannot
-        // leave its default Caddyfile in place of ours.
-        file(
-            files::CADDYFILE_PATH,
-            "0644",
-            fill(
-                files::CADDYFILE,
-                &[("global_options", &caddy_globals), ("fqdn", fqdn)],
-            )?,
-            true,
-        ),
-        // Written as root before the user exists; the first commands below hand it over.
-        file(
-            files::OPENCLAW_CONFIG_PATH,
-            "0600",
-            files::openclaw_json(fqdn)?,
-            false,
-        ),
-    ];
+    let token = checked_token(config, instance_id, fqdn, bootstrap_token)?;
+    let write_files = instance_files(config, fqdn, token)?
+        .into_iter()
+        .map(|f| file(&f.path, f.permissions, f.content, f.deferred))
+        .collect();
 
     let root = Node::Map(vec![
         ("package_update", Node::Bool(true)),
@@ -198,6 +120,194 @@ pub fn render_user_data(
         ));
     }
     Ok(SecretString::new(document))
+}
+
+/// The instance agent as the control plane serves it at `GET /v1/agent/script`, with this
+/// deployment's control plane URL filled in. The user data pins its SHA-256.
+pub fn agent_script(config: &CloudInitConfig) -> Result<String> {
+    fill(
+        files::AGENT,
+        &[(
+            "control_plane_url",
+            &sh_quote(config.control_plane_url.trim_end_matches('/')),
+        )],
+    )
+}
+
+/// Where the agent fetches itself from.
+fn agent_script_url(config: &CloudInitConfig) -> String {
+    format!(
+        "{}/v1/agent/script",
+        config.control_plane_url.trim_end_matches('/')
+    )
+}
+
+/// The SHA-256 of [`agent_script`], as 64 lowercase hex digits.
+pub fn agent_script_sha256(config: &CloudInitConfig) -> Result<String> {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(agent_script(config)?.as_bytes());
+    Ok(digest.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Validates the inputs of a rendering; the bootstrap token's text.
+fn checked_token<'t>(
+    config: &CloudInitConfig,
+    instance_id: InstanceId,
+    fqdn: &str,
+    bootstrap_token: &'t SecretString,
+) -> Result<&'t str> {
+    config.validate()?;
+    config::validate_fqdn(fqdn)?;
+    let token = bootstrap_token.expose();
+    match bootstrap::split_token(token) {
+        Some((issued_for, _)) if issued_for == instance_id => {}
+        Some(_) => {
+            return Err(Error::invalid(
+                "bootstrap_token",
+                "was issued for another instance",
+            ))
+        }
+        None => {
+            return Err(Error::invalid(
+                "bootstrap_token",
+                "is not a bootstrap token (<32 hex digits>.<43 base64url characters>)",
+            ))
+        }
+    }
+    Ok(token)
+}
+
+/// One file cloud-init writes on an instance's server (all owned by root).
+#[derive(Clone, PartialEq, Eq)]
+pub struct InstanceFile {
+    /// Where it goes.
+    pub path: String,
+    /// Its mode, as octal text (`0755`).
+    pub permissions: &'static str,
+    /// Its content (the bootstrap script holds the bootstrap token).
+    pub content: String,
+    /// Written after the packages are installed.
+    pub deferred: bool,
+}
+
+impl std::fmt::Debug for InstanceFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InstanceFile")
+            .field("path", &self.path)
+            .field("permissions", &self.permissions)
+            .field("bytes", &self.content.len())
+            .finish()
+    }
+}
+
+impl InstanceFile {
+    fn new(path: &str, permissions: &'static str, content: String, deferred: bool) -> Self {
+        InstanceFile {
+            path: path.to_string(),
+            permissions,
+            content,
+            deferred,
+        }
+    }
+}
+
+/// The files [`render_user_data`] has cloud-init write, with the same checks: for
+/// inspecting what runs on an instance, and for running it elsewhere (the real-gateway test
+/// starts OpenClaw and the agent from exactly these).
+pub fn render_files(
+    config: &CloudInitConfig,
+    instance_id: InstanceId,
+    fqdn: &str,
+    bootstrap_token: &SecretString,
+) -> Result<Vec<InstanceFile>> {
+    let token = checked_token(config, instance_id, fqdn, bootstrap_token)?;
+    instance_files(config, fqdn, token)
+}
+
+fn instance_files(config: &CloudInitConfig, fqdn: &str, token: &str) -> Result<Vec<InstanceFile>> {
+    let networks = config::admin_networks(&config.admin_ssh_cidrs)?;
+
+    let bootstrap_url = config::bootstrap_url(&config.control_plane_url, token);
+    let ssh_rules = files::ssh_rules(&networks);
+    let caddy_globals = files::caddy_global_options(config.acme_email.as_deref());
+    Ok(vec![
+        InstanceFile::new(
+            files::NODE_INSTALLER_PATH,
+            "0755",
+            fill(
+                files::NODE_INSTALLER,
+                &[("node_version", &sh_quote(&config.node_version))],
+            )?,
+            false,
+        ),
+        InstanceFile::new(
+            files::GATEWAY_INSTALLER_PATH,
+            "0755",
+            fill(
+                files::GATEWAY_INSTALLER,
+                &[("openclaw_version", &sh_quote(&config.openclaw_version))],
+            )?,
+            false,
+        ),
+        // 0700: the script holds the bootstrap token until it has been used.
+        InstanceFile::new(
+            files::BOOTSTRAP_PATH,
+            "0700",
+            fill(
+                files::BOOTSTRAP,
+                &[("bootstrap_url", &sh_quote(&bootstrap_url))],
+            )?,
+            false,
+        ),
+        InstanceFile::new(
+            files::FIREWALL_PATH,
+            "0755",
+            fill(files::FIREWALL, &[("ssh_rules", &ssh_rules)])?,
+            false,
+        ),
+        InstanceFile::new(
+            files::UNIT_PATH,
+            "0644",
+            files::GATEWAY_UNIT.to_string(),
+            false,
+        ),
+        InstanceFile::new(
+            files::AGENT_INSTALLER_PATH,
+            "0755",
+            fill(
+                files::AGENT_INSTALLER,
+                &[
+                    ("agent_url", &sh_quote(&agent_script_url(config))),
+                    ("agent_sha256", &sh_quote(&agent_script_sha256(config)?)),
+                ],
+            )?,
+            false,
+        ),
+        InstanceFile::new(
+            files::AGENT_UNIT_PATH,
+            "0644",
+            files::AGENT_UNIT.to_string(),
+            false,
+        ),
+        // Deferred until after the packages are installed, so that installing caddy cannot
+        // leave its default Caddyfile in place of ours.
+        InstanceFile::new(
+            files::CADDYFILE_PATH,
+            "0644",
+            fill(
+                files::CADDYFILE,
+                &[("global_options", &caddy_globals), ("fqdn", fqdn)],
+            )?,
+            true,
+        ),
+        // Written as root before the user exists; the first commands below hand it over.
+        InstanceFile::new(
+            files::OPENCLAW_CONFIG_PATH,
+            "0600",
+            files::openclaw_json(fqdn)?,
+            false,
+        ),
+    ])
 }
 
 /// One `write_files` entry, owned by root.
@@ -237,6 +347,8 @@ fn run_commands() -> Vec<Node> {
         argv(&[files::BOOTSTRAP_PATH]),
         argv(&["systemctl", "daemon-reload"]),
         argv(&["systemctl", "enable", "--now", "openclaw-gateway.service"]),
+        argv(&[files::AGENT_INSTALLER_PATH]),
+        argv(&["systemctl", "enable", "--now", "openclaw-agent.service"]),
         argv(&["systemctl", "reload-or-restart", "caddy.service"]),
         argv(&[files::FIREWALL_PATH]),
     ]

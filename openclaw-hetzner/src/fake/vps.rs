@@ -29,6 +29,8 @@ pub struct VpsOptions {
     pub bootstrap_retry_delay: Duration,
     /// Longest one attempt may take (default 60 s, curl's `--max-time 60`).
     pub bootstrap_timeout: Duration,
+    /// Whether a machine runs the instance agent after its bootstrap (default true).
+    pub run_agent: bool,
 }
 
 impl Default for VpsOptions {
@@ -38,6 +40,7 @@ impl Default for VpsOptions {
             bootstrap_attempts: 11,
             bootstrap_retry_delay: Duration::from_secs(5),
             bootstrap_timeout: Duration::from_secs(60),
+            run_agent: true,
         }
     }
 }
@@ -231,6 +234,7 @@ pub(crate) async fn boot(shared: Arc<Shared>, id: u64) {
                     Bootstrap::Done { variables },
                     Some(token.clone()),
                 );
+                let agent = agent.filter(|_| options.run_agent);
                 if let (Some(credential), Some(base)) = (agent, super::agent::base_url(&url)) {
                     super::agent::run(shared, id, base.to_string(), credential, token).await;
                 }

@@ -66,6 +66,22 @@ pub enum Command {
     /// Inspect the configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Write the files cloud-init writes on an instance's server, rendered with this
+    /// deployment's configuration and keys, under a directory (paths kept: DIR/etc/…,
+    /// DIR/usr/local/sbin/…), together with the agent script the control plane serves and
+    /// the agent's credential as the bootstrap would write it (DIR/etc/openclaw/agent.env,
+    /// mode 0600). For looking at what runs on an instance, and for running it elsewhere.
+    /// The files hold the instance's bootstrap token and agent credential: keep them private.
+    InstanceFiles {
+        /// The instance's id.
+        id: String,
+        /// The instance's name (`<subdomain>.<zone>`).
+        #[arg(long)]
+        fqdn: String,
+        /// Where to write them (created if missing).
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
     /// Run one of the sandbox's fake providers on its own (the same fakes as the
     /// `openclaw-fake-hetzner` and `openclaw-fake-cloudflare` binaries), for a server pointed
     /// at it with `hetzner.endpoint` or `cloudflare.base_url`.
@@ -321,6 +337,9 @@ pub async fn run(cli: Cli, io: Io<'_>) -> ExitCode {
             .map_err(|e| e.to_string()),
         Command::Migrate => migrate(&config, out).await,
         Command::Config(ConfigCommand::Check) => config_check(&config, out),
+        Command::InstanceFiles { id, fqdn, out: dir } => {
+            instance_files(&config, &id, &fqdn, &dir, out)
+        }
         Command::Keys(command) => keys(&config, command, out).await,
         Command::Sweep { dry_run, server } => sweep(&config, &server, dry_run, out).await,
         Command::Fake(command) => fake(command, out).await,
@@ -396,6 +415,72 @@ async fn fake(command: FakeCommand, out: &mut dyn Write) -> Result<(), String> {
             let _ = out.flush();
             crate::server::shutdown_signal().await;
         }
+    }
+    Ok(())
+}
+
+fn instance_files(
+    config: &Config,
+    id: &str,
+    fqdn: &str,
+    dir: &std::path::Path,
+    out: &mut dyn Write,
+) -> Result<(), String> {
+    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+    let id: openclaw_core::domain::InstanceId = id
+        .parse()
+        .map_err(|e: openclaw_core::Error| e.to_string())?;
+    let mode = config.resolve().map_err(|e| e.to_string())?;
+    let keys = crate::secrets_file::load_or_create(config).map_err(|e| e.to_string())?;
+    let mut cloud_init = config.engine.cloud_init.clone();
+    // As `serve` does: a sandbox's fake machines call back over loopback.
+    if mode == crate::config::Mode::Sandbox
+        && cloud_init.control_plane_url == crate::config::PLACEHOLDER_CONTROL_PLANE
+    {
+        let listen: std::net::SocketAddr = config
+            .listen
+            .parse()
+            .map_err(|_| format!("listen {:?} is not an address", config.listen))?;
+        cloud_init.control_plane_url = crate::deployment::local_url(listen);
+    }
+    let token = keys.bootstrap.token_for(id);
+    let mut files =
+        openclaw_core::render_files(&cloud_init, id, fqdn, &token).map_err(|e| e.to_string())?;
+    files.push(openclaw_core::InstanceFile {
+        path: "/usr/local/sbin/openclaw-agent".to_string(),
+        permissions: "0755",
+        content: openclaw_core::agent_script(&cloud_init).map_err(|e| e.to_string())?,
+        deferred: false,
+    });
+    files.push(openclaw_core::InstanceFile {
+        path: "/etc/openclaw/agent.env".to_string(),
+        permissions: "0600",
+        content: format!(
+            "OPENCLAW_AGENT_TOKEN=\"{}\"\nOPENCLAW_AGENT_HEARTBEAT=\"{}\"\n",
+            keys.bootstrap.agent_token_for(id).expose(),
+            config.engine.agent.heartbeat.as_secs().max(1)
+        ),
+        deferred: false,
+    });
+    for file in &files {
+        let path = dir.join(file.path.trim_start_matches('/'));
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+        }
+        let mode = u32::from_str_radix(file.permissions, 8).unwrap_or(0o600);
+        // Created with its mode (never readable by others for a moment), and set again in
+        // case the file was there already.
+        let written = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(mode)
+            .open(&path)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, file.content.as_bytes()))
+            .and_then(|()| std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)));
+        written.map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        let _ = writeln!(out, "{} {}", file.permissions, path.display());
     }
     Ok(())
 }

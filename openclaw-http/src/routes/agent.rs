@@ -169,3 +169,23 @@ pub async fn task_result(
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// The instance agent, as every instance's cloud-init fetches it (and checks it against the
+/// SHA-256 its user data pins). Public: it holds no secret.
+#[utoipa::path(
+    get, path = "/v1/agent/script", tag = "agent",
+    responses(
+        (status = 200, description = "The agent, a POSIX shell script", content_type = "text/x-shellscript", body = String),
+    )
+)]
+pub async fn script(State(state): State<AppState>) -> AppResult<Response> {
+    let script = openclaw_core::agent_script(&state.provisioner.config().cloud_init)?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/x-shellscript; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        script,
+    )
+        .into_response())
+}

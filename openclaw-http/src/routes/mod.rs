@@ -61,6 +61,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/bootstrap/{token}", post(bootstrap::bootstrap))
         // The agent's credential is checked by the handlers' `AgentCaller`.
         .route("/v1/agent/heartbeat", post(agent::heartbeat))
+        .route("/v1/agent/script", get(agent::script))
         .route("/v1/agent/tasks/next", get(agent::next_task))
         .route("/v1/agent/tasks/{task}/result", post(agent::task_result))
         .route("/healthz", get(system::healthz))
