@@ -55,6 +55,11 @@ fn every_command_has_help() {
         &["instances", "retry"],
         &["instances", "rollback"],
         &["instance-files"],
+        &["instances", "access"],
+        &["instances", "action"],
+        &["fleet"],
+        &["fleet", "upgrade"],
+        &["fleet", "list"],
     ];
     for command in commands {
         let mut args = command.to_vec();
@@ -262,4 +267,78 @@ fn instance_files_writes_what_cloud_init_would_and_the_agent_credential() {
     assert_ne!(code, 0);
     assert!(err.contains("instance_id"), "{err}");
     std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_commands_reach_the_instance_through_the_server() {
+    let dir = temp_dir("cli-agent");
+    let server = Server::start(&dir, &fast_config(""), &[]).await;
+    let key = server.admin_key.clone().unwrap();
+    let env: Vec<(String, String)> = vec![
+        ("OPENCLAW_URL".into(), server.url.clone()),
+        ("OPENCLAW_API_KEY".into(), key),
+    ];
+    let cli = move |args: Vec<String>| {
+        let dir = dir.clone();
+        let env = env.clone();
+        tokio::task::spawn_blocking(move || {
+            let env: Vec<(&str, &str)> =
+                env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            run(&dir, &args, &env)
+        })
+    };
+    let args = |s: &str| s.split(' ').map(String::from).collect::<Vec<_>>();
+    let (code, out, err) = cli(args(
+        "instances create --customer c1 --subdomain cli-agent --wait",
+    ))
+    .await
+    .unwrap();
+    assert_eq!(code, 0, "{err}");
+    let id = serde_json::from_str::<serde_json::Value>(&out).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // The fake machine's agent connects right after its bootstrap.
+    let mut link = String::new();
+    let mut last = String::new();
+    for _ in 0..100 {
+        let (code, out, err) = cli(args(&format!("instances access {id}"))).await.unwrap();
+        if code == 0 {
+            link = out;
+            break;
+        }
+        last = err;
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    assert!(link.starts_with("https://cli-agent."), "{link} {last}");
+    assert!(link.contains("#bootstrapToken="), "{link}");
+
+    let (code, out, err) = cli(args(&format!(
+        "instances action {id} upgrade --to 0.0.0-missing --wait"
+    )))
+    .await
+    .unwrap();
+    assert_ne!(code, 0);
+    assert!(err.contains("rolled back to"), "{err}");
+    assert!(out.contains("\"failed\""), "{out}");
+    let (code, out, err) = cli(args(&format!("instances action {id} restart --wait")))
+        .await
+        .unwrap();
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("\"succeeded\""), "{out}");
+
+    let (code, out, err) = cli(args(
+        "fleet upgrade --to 2026.10.1 --canary 1 --batch-size 5",
+    ))
+    .await
+    .unwrap();
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("\"running\"") || out.contains("\"succeeded\""),
+        "{out}"
+    );
+    let (code, out, _) = cli(args("fleet list")).await.unwrap();
+    assert_eq!(code, 0);
+    assert!(out.contains("2026.10.1"), "{out}");
 }

@@ -38,7 +38,10 @@ enum Step {
 }
 
 fn step(shared: &Shared, id: u64) -> Step {
-    let world = shared.world();
+    let mut world = shared.world();
+    // The fake's world moves on when it is looked at: finish the power actions due by now,
+    // so a machine whose start action ended counts as running.
+    world.advance(tokio::time::Instant::now());
     match (world.machines.get(&id), world.servers.get(&id)) {
         (Some(_), Some(server)) if server.status == "running" => Step::Go,
         (Some(_), Some(_)) => Step::Pause,

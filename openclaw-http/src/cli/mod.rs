@@ -87,6 +87,15 @@ pub enum Command {
     /// at it with `hetzner.endpoint` or `cloudflare.base_url`.
     #[command(subcommand)]
     Fake(FakeCommand),
+    /// Upgrade the whole fleet through the running server (admin key).
+    Fleet {
+        /// Where the server is, and the key to use.
+        #[command(flatten)]
+        server: ServerArgs,
+        /// The fleet command.
+        #[command(subcommand)]
+        command: FleetCommand,
+    },
     /// Create and manage instances through the running server.
     Instances {
         /// Where the server is, and the key to use.
@@ -280,6 +289,76 @@ pub enum InstancesCommand {
         #[arg(long, value_enum, default_value_t = LevelArg::Partial)]
         level: LevelArg,
     },
+    /// Print a one-time pairing link for the customer (minted on the instance by its agent).
+    Access {
+        /// The instance's id.
+        id: String,
+    },
+    /// Have the instance's agent do something, and print the task.
+    Action {
+        /// The instance's id.
+        id: String,
+        /// What to do.
+        #[arg(value_enum)]
+        action: ActionArg,
+        /// `upgrade`: the OpenClaw version to install.
+        #[arg(long, value_name = "VERSION")]
+        to: Option<String>,
+        /// `revoke-device`: the device's id.
+        #[arg(long)]
+        device: Option<String>,
+        /// Wait until the agent reports (up to 15 minutes) and print the finished task;
+        /// exits non-zero if it failed.
+        #[arg(long)]
+        wait: bool,
+    },
+}
+
+/// What an instance's agent can be asked to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ActionArg {
+    /// Restart the gateway.
+    Restart,
+    /// A new gateway token (old links and sessions stop working).
+    RotateToken,
+    /// Install another OpenClaw version (rolled back on failure).
+    Upgrade,
+    /// List the paired devices.
+    ListDevices,
+    /// Unpair a device.
+    RevokeDevice,
+}
+
+impl ActionArg {
+    fn path(self) -> &'static str {
+        match self {
+            ActionArg::Restart => "restart",
+            ActionArg::RotateToken => "rotate-token",
+            ActionArg::Upgrade => "upgrade",
+            ActionArg::ListDevices => "list-devices",
+            ActionArg::RevokeDevice => "revoke-device",
+        }
+    }
+}
+
+/// `openclaw fleet …`.
+#[derive(Debug, Subcommand)]
+pub enum FleetCommand {
+    /// Upgrade every active instance: the canary first, then batches; stops at the first
+    /// failure.
+    Upgrade {
+        /// The OpenClaw version to install.
+        #[arg(long, value_name = "VERSION")]
+        to: String,
+        /// How many instances go first, alone.
+        #[arg(long, default_value_t = 1)]
+        canary: usize,
+        /// How many at once after the canary.
+        #[arg(long, default_value_t = 10)]
+        batch_size: usize,
+    },
+    /// Fleet upgrades, newest first.
+    List,
 }
 
 /// An operation on one instance.
@@ -343,6 +422,7 @@ pub async fn run(cli: Cli, io: Io<'_>) -> ExitCode {
         Command::Keys(command) => keys(&config, command, out).await,
         Command::Sweep { dry_run, server } => sweep(&config, &server, dry_run, out).await,
         Command::Fake(command) => fake(command, out).await,
+        Command::Fleet { server, command } => fleet(&config, &server, command, out).await,
         Command::Instances { server, command } => {
             instances(&config, &server, command, out, err).await
         }
@@ -624,6 +704,12 @@ async fn instances(
     err: &mut (dyn Write + Send),
 ) -> Result<(), String> {
     let client = connect(config, server)?;
+    if matches!(
+        command,
+        InstancesCommand::Access { .. } | InstancesCommand::Action { .. }
+    ) {
+        return agent_command(&client, command, out).await;
+    }
     let none = None::<&()>;
     let (instance, goal): (InstanceView, Option<Goal>) = match command {
         InstancesCommand::Create {
@@ -756,6 +842,9 @@ async fn instances(
             };
             (instance, goal.filter(|_| op.wait))
         }
+        InstancesCommand::Access { .. } | InstancesCommand::Action { .. } => {
+            return Err("not an instance command".to_string())
+        }
     };
     let Some(goal) = goal else {
         print_json(out, &instance);
@@ -776,6 +865,123 @@ async fn instances(
             Ok(())
         }
         Err(e) => Err(e.to_string()),
+    }
+}
+
+async fn fleet(
+    config: &Config,
+    server: &ServerArgs,
+    command: FleetCommand,
+    out: &mut (dyn Write + Send),
+) -> Result<(), String> {
+    let client = connect(config, server)?;
+    let value: serde_json::Value = match command {
+        FleetCommand::Upgrade {
+            to,
+            canary,
+            batch_size,
+        } => {
+            let body = serde_json::json!({
+                "version": to, "canary": canary, "batch_size": batch_size
+            });
+            client
+                .call(Method::POST, "/v1/fleet/upgrade", Some(&body), None)
+                .await
+        }
+        FleetCommand::List => {
+            client
+                .call(Method::GET, "/v1/fleet/upgrades", None::<&()>, None)
+                .await
+        }
+    }
+    .map_err(|e| e.to_string())?;
+    print_json(out, &value);
+    Ok(())
+}
+
+/// `instances access` and `instances action`, which answer with something else than an
+/// instance.
+async fn agent_command(
+    client: &ApiClient,
+    command: InstancesCommand,
+    out: &mut (dyn Write + Send),
+) -> Result<(), String> {
+    use serde_json::{json, Value};
+    match command {
+        InstancesCommand::Access { id } => {
+            let view: crate::model::AccessView = client
+                .call(
+                    Method::GET,
+                    &format!("/v1/instances/{id}/access"),
+                    None::<&()>,
+                    None,
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+            let _ = writeln!(out, "{}", view.url);
+            Ok(())
+        }
+        InstancesCommand::Action {
+            id,
+            action,
+            to,
+            device,
+            wait,
+        } => {
+            let body = json!({ "version": to, "device": device });
+            let body = Value::Object(
+                body.as_object()
+                    .into_iter()
+                    .flatten()
+                    .filter(|(_, v)| !v.is_null())
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            );
+            let task: Value = client
+                .call(
+                    Method::POST,
+                    &format!("/v1/instances/{id}/actions/{}", action.path()),
+                    Some(&body),
+                    None,
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+            if !wait {
+                print_json(out, &task);
+                return Ok(());
+            }
+            let task_id = task["id"].as_str().unwrap_or_default().to_string();
+            let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(900);
+            loop {
+                let current: Value = client
+                    .call(
+                        Method::GET,
+                        &format!("/v1/instances/{id}/tasks/{task_id}"),
+                        None::<&()>,
+                        None,
+                    )
+                    .await
+                    .map_err(|e| e.to_string())?;
+                match current["state"].as_str() {
+                    Some("succeeded") => {
+                        print_json(out, &current);
+                        return Ok(());
+                    }
+                    Some("failed") => {
+                        print_json(out, &current);
+                        return Err(format!(
+                            "the agent reported a failure: {}",
+                            current["error"].as_str().unwrap_or("no message")
+                        ));
+                    }
+                    _ if tokio::time::Instant::now() >= deadline => {
+                        return Err(format!("task {task_id} did not finish in 15 minutes"));
+                    }
+                    _ => tokio::time::sleep(std::time::Duration::from_millis(500)).await,
+                }
+            }
+        }
+        _ => Err("not an agent command".to_string()),
     }
 }
 
