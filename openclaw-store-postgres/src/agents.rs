@@ -102,21 +102,8 @@ impl AgentStore for PgStore {
         if let Some(row) = row {
             return agent_task_from(&PgColumns(&row));
         }
-        let task = self
-            .get_agent_task(id)
-            .await?
-            .filter(|t| t.instance_id == instance)
-            .ok_or_else(|| Error::not_found("agent task", id))?;
-        let same = task.state.as_str() == state
-            && task.output.as_ref().map(openclaw_store_sql::sealed_text) == output
-            && task.error == error;
-        if same {
-            return Ok(task);
-        }
-        Err(Error::conflict(format!(
-            "agent task {id} is {}; it takes no report now",
-            task.state
-        )))
+        let found = self.get_agent_task(id).await?;
+        openclaw_store_sql::settle_unrecorded_report(id, instance, outcome, found)
     }
 
     async fn get_agent_task(&self, id: AgentTaskId) -> Result<Option<AgentTask>> {
@@ -251,13 +238,10 @@ impl AgentStore for PgStore {
         .fetch_optional(self.pool_ref())
         .await
         .map_err(|e| error::map("finish_fleet_upgrade", e))?;
-        match found {
-            None => Err(Error::not_found("fleet upgrade", id)),
-            Some(row) => Err(Error::conflict(format!(
-                "fleet upgrade {id} is {}, not running",
-                fleet_upgrade_from(&PgColumns(&row))?.state
-            ))),
-        }
+        let found = found
+            .map(|row| fleet_upgrade_from(&PgColumns(&row)))
+            .transpose()?;
+        Err(openclaw_store_sql::fleet_finish_refusal(id, found))
     }
 }
 

@@ -125,3 +125,41 @@ pub fn fleet_upgrade_from(row: &impl Columns) -> Result<FleetUpgrade> {
         updated_at: row.time("updated_at")?,
     })
 }
+
+/// What a report for task `id` of `instance` gets when the update that records it changed no
+/// row: `found` is the task as it is. `NotFound` for a task unknown or of another instance;
+/// the task itself when it already ended with the same outcome (a report retried after its
+/// answer was lost); `Conflict` otherwise.
+pub fn settle_unrecorded_report(
+    id: AgentTaskId,
+    instance: InstanceId,
+    outcome: &AgentTaskOutcome,
+    found: Option<AgentTask>,
+) -> Result<AgentTask> {
+    let task = found
+        .filter(|t| t.instance_id == instance)
+        .ok_or_else(|| openclaw_core::Error::not_found("agent task", id))?;
+    let (state, output, error) = outcome_columns(outcome);
+    let same = task.state.as_str() == state
+        && task.output.as_ref().map(sealed_text) == output
+        && task.error == error;
+    if same {
+        return Ok(task);
+    }
+    Err(openclaw_core::Error::conflict(format!(
+        "agent task {id} is {}; it takes no report now",
+        task.state
+    )))
+}
+
+/// The refusal for finishing fleet upgrade `id` when the update changed no row: `found` is
+/// the upgrade as it is.
+pub fn fleet_finish_refusal(id: AgentTaskId, found: Option<FleetUpgrade>) -> openclaw_core::Error {
+    match found {
+        None => openclaw_core::Error::not_found("fleet upgrade", id),
+        Some(upgrade) => openclaw_core::Error::conflict(format!(
+            "fleet upgrade {id} is {}, not running",
+            upgrade.state
+        )),
+    }
+}

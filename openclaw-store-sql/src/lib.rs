@@ -87,8 +87,9 @@ pub mod testing;
 
 pub use agents::{
     agent_presence_from, agent_report_json, agent_task_from, agent_task_kind_json,
-    fleet_upgrade_from, fleet_waves_json, outcome_columns, sealed_text, AGENT_PRESENCE_COLUMNS,
-    AGENT_TASK_COLUMNS, EXHAUSTED_MESSAGE_PREFIX, EXHAUSTED_MESSAGE_SUFFIX, FLEET_UPGRADE_COLUMNS,
+    fleet_finish_refusal, fleet_upgrade_from, fleet_waves_json, outcome_columns, sealed_text,
+    settle_unrecorded_report, AGENT_PRESENCE_COLUMNS, AGENT_TASK_COLUMNS, EXHAUSTED_MESSAGE_PREFIX,
+    EXHAUSTED_MESSAGE_SUFFIX, FLEET_UPGRADE_COLUMNS,
 };
 pub use claim::{claim_assignments, claim_in_rounds, ClaimValues, Round, CLAIM_ROUNDS};
 pub use columns::Columns;

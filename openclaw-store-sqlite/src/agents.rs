@@ -11,9 +11,8 @@ use openclaw_core::ports::AgentStore;
 use openclaw_core::{Error, Result};
 use openclaw_store_sql::{
     agent_presence_from, agent_report_json, agent_task_from, agent_task_kind_json,
-    fleet_upgrade_from, fleet_waves_json, limit, outcome_columns, sealed_text,
-    AGENT_PRESENCE_COLUMNS, AGENT_TASK_COLUMNS, EXHAUSTED_MESSAGE_PREFIX, EXHAUSTED_MESSAGE_SUFFIX,
-    FLEET_UPGRADE_COLUMNS,
+    fleet_upgrade_from, fleet_waves_json, limit, outcome_columns, AGENT_PRESENCE_COLUMNS,
+    AGENT_TASK_COLUMNS, EXHAUSTED_MESSAGE_PREFIX, EXHAUSTED_MESSAGE_SUFFIX, FLEET_UPGRADE_COLUMNS,
 };
 
 use crate::connect::SqliteStore;
@@ -112,21 +111,8 @@ impl AgentStore for SqliteStore {
         if let Some(row) = row {
             return agent_task_from(&SqliteColumns(&row));
         }
-        let task = self
-            .get_agent_task(id)
-            .await?
-            .filter(|t| t.instance_id == instance)
-            .ok_or_else(|| Error::not_found("agent task", id))?;
-        let same = task.state.as_str() == state
-            && task.output.as_ref().map(sealed_text) == output
-            && task.error == error;
-        if same {
-            return Ok(task);
-        }
-        Err(Error::conflict(format!(
-            "agent task {id} is {}; it takes no report now",
-            task.state
-        )))
+        let found = self.get_agent_task(id).await?;
+        openclaw_store_sql::settle_unrecorded_report(id, instance, outcome, found)
     }
 
     async fn get_agent_task(&self, id: AgentTaskId) -> Result<Option<AgentTask>> {
@@ -263,12 +249,9 @@ impl AgentStore for SqliteStore {
         .fetch_optional(&self.inner.readers)
         .await
         .map_err(|e| error::map("finish_fleet_upgrade", e))?;
-        match found {
-            None => Err(Error::not_found("fleet upgrade", id)),
-            Some(row) => Err(Error::conflict(format!(
-                "fleet upgrade {id} is {}, not running",
-                fleet_upgrade_from(&SqliteColumns(&row))?.state
-            ))),
-        }
+        let found = found
+            .map(|row| fleet_upgrade_from(&SqliteColumns(&row)))
+            .transpose()?;
+        Err(openclaw_store_sql::fleet_finish_refusal(id, found))
     }
 }
