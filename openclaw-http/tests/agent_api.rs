@@ -380,3 +380,27 @@ async fn the_agent_script_served_is_the_one_the_user_data_pins() {
         .unwrap();
     assert!(installer.content.contains(&digest));
 }
+
+#[tokio::test]
+async fn a_long_poll_ends_when_the_server_shuts_down() {
+    use tower::ServiceExt as _;
+    let h = harness().await;
+    let (_, token) = active(&h, "bye").await;
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let app = openclaw_http::routes::app(h.state.clone().with_shutdown(stopping));
+    let request = axum::http::Request::get("/v1/agent/tasks/next?wait=25")
+        .header("authorization", format!("Bearer {token}"))
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let started = std::time::Instant::now();
+    let poll = tokio::spawn(app.oneshot(request));
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    stop.send(true).unwrap();
+    let response = poll.await.unwrap().unwrap();
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}

@@ -148,8 +148,8 @@ test -x /usr/local/bin/openclaw
 pub(crate) const BOOTSTRAP: &str = r#"#!/bin/sh
 # Fetches this instance's secrets (the gateway token, provider keys) from the control plane
 # once and writes them to /etc/openclaw/openclaw.env, which the gateway unit reads. The token
-# in the URL below is single-use: the control plane answers 410 to a second call, so the user
-# data Hetzner keeps opens nothing once this has run.
+# in the URL below is single-use: the control plane answers a second call with 410 (or 409
+# once the instance is active), so the user data Hetzner keeps opens nothing once this has run.
 set -eu
 umask 077
 env_file=/etc/openclaw/openclaw.env

@@ -1,4 +1,5 @@
-//! `GET /v1/instances/{id}/access`: the customer's Control UI link, token included.
+//! `GET /v1/instances/{id}/access`: a one-time pairing link to the customer's Control UI,
+//! minted on the instance by its agent.
 //!
 //! The only API answer that carries an instance secret, so it is the narrowest: keys of
 //! admin or manage scope (operators, WHMCS), or a key bound to the instance's own customer.
@@ -17,7 +18,9 @@ use crate::model::{AccessView, ErrorBody};
 use crate::routes::instances::load_visible;
 use crate::state::AppState;
 
-/// The Control UI link of an active or suspended instance, `https://<fqdn>/#token=…`.
+/// A one-time pairing link to an active instance's Control UI,
+/// `https://<fqdn>/#bootstrapToken=…&bootstrapProfile=owner`, minted on the instance by its
+/// agent with OpenClaw's own `openclaw dashboard` (valid about ten minutes, for one browser).
 #[utoipa::path(
     get, path = "/v1/instances/{id}/access", tag = "instances",
     params(("id" = String, Path, description = "Instance id")),
@@ -25,7 +28,8 @@ use crate::state::AppState;
         (status = 200, description = "The link (secret); audited", body = AccessView),
         (status = 403, description = "A read-only key not bound to this customer", body = ErrorBody),
         (status = 404, body = ErrorBody),
-        (status = 409, description = "The instance has no gateway to open now", body = ErrorBody),
+        (status = 409, description = "The instance is not active", body = ErrorBody),
+        (status = 503, description = "The instance's agent is not connected, or did not answer in time (agent_unavailable, with Retry-After)", body = ErrorBody),
     ),
     security(("api_key" = []))
 )]

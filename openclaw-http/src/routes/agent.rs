@@ -113,7 +113,13 @@ pub async fn next_task(
         .saturating_sub(Duration::from_secs(2))
         .max(Duration::from_secs(1));
     let wait = Duration::from_secs(wait).min(cap);
-    match state.provisioner.next_agent_task(instance, wait).await? {
+    // A server shutting down answers "nothing yet" at once rather than hold its shutdown
+    // for the rest of the poll; the agent polls again (another replica, or this one back).
+    let polled = tokio::select! {
+        polled = state.provisioner.next_agent_task(instance, wait) => polled?,
+        () = state.shutting_down() => None,
+    };
+    match polled {
         None => Ok(StatusCode::NO_CONTENT.into_response()),
         Some(task) => {
             let (kind, args) = wire(&task.kind);
