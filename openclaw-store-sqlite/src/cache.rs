@@ -8,8 +8,11 @@
 //! the writes. So this process remembers the instances it has read or written.
 //!
 //! # Why it stays right
-//! - Every write of an instance through this store replaces or drops its entry after the
-//!   commit, so this process reads its own writes at once.
+//! - Every write of an instance through this store marks the instance as being written
+//!   before its transaction starts, and replaces or drops its entry after the commit. While
+//!   it is marked, reads go to the file and do not fill the cache, so this process reads its
+//!   own writes at once — also a worker woken by the job a write just committed, before the
+//!   writer got to update the entry.
 //! - A read that raced a write must not put the older row back: a read fills the cache only
 //!   if no write of this store happened between its start and its end (a generation count
 //!   taken under the same lock as the fill).
@@ -36,6 +39,8 @@ pub(crate) struct InstanceCache {
 struct State {
     /// Bumped by every write of this store.
     generation: u64,
+    /// Instances with a write of this store in flight, and how many.
+    writing: HashMap<InstanceId, u32>,
     entries: HashMap<InstanceId, (Instance, Instant)>,
 }
 
@@ -63,6 +68,9 @@ impl InstanceCache {
             return None;
         }
         let state = self.lock();
+        if state.writing.contains_key(&id) {
+            return None;
+        }
         let (instance, at) = state.entries.get(&id)?;
         (at.elapsed() < self.ttl).then(|| instance.clone())
     }
@@ -78,8 +86,27 @@ impl InstanceCache {
             return;
         }
         let mut state = self.lock();
-        if state.generation == start.0 {
+        if state.generation == start.0 && !state.writing.contains_key(&instance.id) {
             Self::put(&mut state, instance);
+        }
+    }
+
+    /// Before a write of `id` starts; every call is followed by one [`wrote`](Self::wrote)
+    /// or [`forget`](Self::forget) of the same id once the write is over. (A write whose
+    /// future is dropped half-way leaves its mark: that instance is then always read from the
+    /// file — slower, never stale.)
+    pub(crate) fn begin_write(&self, id: InstanceId) {
+        let mut state = self.lock();
+        state.generation += 1;
+        *state.writing.entry(id).or_insert(0) += 1;
+    }
+
+    fn end_write(state: &mut State, id: InstanceId) {
+        if let Some(n) = state.writing.get_mut(&id) {
+            *n -= 1;
+            if *n == 0 {
+                state.writing.remove(&id);
+            }
         }
     }
 
@@ -87,6 +114,7 @@ impl InstanceCache {
     pub(crate) fn wrote(&self, instance: &Instance) {
         let mut state = self.lock();
         state.generation += 1;
+        Self::end_write(&mut state, instance.id);
         if !self.ttl.is_zero() {
             Self::put(&mut state, instance);
         }
@@ -97,6 +125,7 @@ impl InstanceCache {
     pub(crate) fn forget(&self, id: InstanceId) {
         let mut state = self.lock();
         state.generation += 1;
+        Self::end_write(&mut state, id);
         state.entries.remove(&id);
     }
 
@@ -148,6 +177,32 @@ mod tests {
         cache.forget(instance(1).id);
         cache.fill(start, &instance(1));
         assert!(cache.get(instance(1).id).is_none());
+    }
+
+    #[test]
+    fn an_instance_being_written_is_read_from_the_file() {
+        let cache = InstanceCache::new(Duration::from_secs(60));
+        let id = instance(1).id;
+        cache.wrote(&instance(1));
+        // The write's transaction runs (and commits, and wakes a worker) before `wrote`:
+        // meanwhile the old entry must not be served, nor a read of the file cached.
+        cache.begin_write(id);
+        assert!(cache.get(id).is_none());
+        let start = cache.read_start();
+        cache.fill(start, &instance(1));
+        assert!(cache.get(id).is_none());
+        // Two writes in flight: the first one's end does not open the cache yet.
+        cache.begin_write(id);
+        cache.wrote(&instance(2));
+        assert!(cache.get(id).is_none());
+        cache.wrote(&instance(3));
+        assert_eq!(cache.get(id).unwrap().version, 3);
+        // A failed write ends its mark too.
+        cache.begin_write(id);
+        cache.forget(id);
+        let start = cache.read_start();
+        cache.fill(start, &instance(3));
+        assert_eq!(cache.get(id).unwrap().version, 3);
     }
 
     #[test]

@@ -67,6 +67,15 @@ impl SqliteStore {
     }
 
     pub(crate) async fn insert(&self, new: &NewInstance) -> Result<Event> {
+        self.inner.cache.begin_write(new.instance.id);
+        let result = self.write_insert(new).await;
+        if result.is_err() {
+            self.inner.cache.forget(new.instance.id);
+        }
+        result
+    }
+
+    async fn write_insert(&self, new: &NewInstance) -> Result<Event> {
         const OP: &str = "insert_instance";
         let (instance, event, job) = (&new.instance, &new.event, new.job.as_ref());
         let details = json(&Details::of(instance))?;
@@ -103,6 +112,7 @@ impl SqliteStore {
     }
 
     pub(crate) async fn update(&self, write: &InstanceWrite) -> Result<(Instance, Option<Event>)> {
+        self.inner.cache.begin_write(write.instance.id);
         let result = self.write_update(write).await;
         match &result {
             Ok((stored, _)) => self.inner.cache.wrote(stored),
@@ -163,6 +173,7 @@ impl SqliteStore {
     }
 
     pub(crate) async fn delete(&self, delete: &InstanceDelete) -> Result<Event> {
+        self.inner.cache.begin_write(delete.id);
         let result = self.write_delete(delete).await;
         self.inner.cache.forget(delete.id);
         result
