@@ -88,7 +88,10 @@ pub fn app(state: AppState) -> Router {
                 .on_request(())
                 .on_response(
                     tower_http::trace::DefaultOnResponse::new().level(tracing::Level::DEBUG),
-                ),
+                )
+                // A 5xx is logged where it arises (an internal error at ERROR, a dependency
+                // or an agent not connected yet at WARN); the span's own line is a warning.
+                .on_failure(tower_http::trace::DefaultOnFailure::new().level(tracing::Level::WARN)),
         )
         .layer(CatchPanicLayer::custom(panic_response))
         .with_state(state)
