@@ -9,39 +9,16 @@ use std::collections::{BTreeSet, HashSet};
 use std::time::Duration;
 
 use futures_util::future::join_all;
-use process::{free_port, get_json, start_fake, temp_dir, Api, Server};
+use process::{free_port, get_json, temp_dir, Api, Server};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_server_leaves_nothing_half_done() {
-    let (_hetzner, lines) = start_fake(
-        &[
-            "hetzner",
-            "--boot-delay-ms",
-            "400",
-            "--bootstrap-retry-delay-ms",
-            "200",
-            "--bootstrap-attempts",
-            "200",
-            "--action-delay-ms",
-            "10",
-            "--rate-limit",
-            "100000",
-            "--refill-per-second",
-            "100000",
-        ],
-        1,
-    )
-    .await;
-    let hetzner_url = lines[0].clone();
-    let (_cloudflare, lines) = start_fake(&["cloudflare", "--rate-limit", "100000"], 3).await;
-    let value = |prefix: &str| {
-        lines
-            .iter()
-            .find_map(|l| l.strip_prefix(prefix))
-            .unwrap()
-            .to_string()
-    };
-    let (cloudflare_url, zone_id) = (value("base_url="), value("zone_id="));
+    let fakes = process::Fakes::start(400, 200).await;
+    let (hetzner_url, cloudflare_url, zone_id) = (
+        fakes.hetzner_url.clone(),
+        fakes.cloudflare_url.clone(),
+        fakes.zone_id.clone(),
+    );
 
     // The same port both times: the fake machines call back the URL in their user data.
     let port = free_port();

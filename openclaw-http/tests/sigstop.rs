@@ -9,7 +9,7 @@ mod process;
 use std::time::Duration;
 
 use futures_util::future::join_all;
-use process::{database_url, fast_config, free_port, get_json, start_fake, temp_dir, Api, Server};
+use process::{database_url, fast_config, free_port, get_json, temp_dir, Api, Server};
 use serde_json::Value;
 use tokio::process::Child;
 
@@ -39,35 +39,12 @@ async fn metric(server_url: &str, name: &str) -> f64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replica_continued_after_sigstop_leaves_nothing_behind() {
-    let (_hetzner, lines) = start_fake(
-        &[
-            "hetzner",
-            "--boot-delay-ms",
-            "1500",
-            "--bootstrap-retry-delay-ms",
-            "200",
-            "--bootstrap-attempts",
-            "400",
-            "--action-delay-ms",
-            "10",
-            "--rate-limit",
-            "100000",
-            "--refill-per-second",
-            "100000",
-        ],
-        1,
-    )
-    .await;
-    let hetzner_url = lines[0].clone();
-    let (_cloudflare, lines) = start_fake(&["cloudflare", "--rate-limit", "100000"], 3).await;
-    let value = |prefix: &str| {
-        lines
-            .iter()
-            .find_map(|l| l.strip_prefix(prefix))
-            .unwrap()
-            .to_string()
-    };
-    let (cloudflare_url, zone_id) = (value("base_url="), value("zone_id="));
+    let fakes = process::Fakes::start(1500, 400).await;
+    let (hetzner_url, cloudflare_url, zone_id) = (
+        fakes.hetzner_url.clone(),
+        fakes.cloudflare_url.clone(),
+        fakes.zone_id.clone(),
+    );
 
     // The timings: an 8 s lease renewed every 2 s.
     let config = fast_config(

@@ -290,6 +290,59 @@ pub(crate) async fn start_fake(args: &[&str], lines: usize) -> (Child, Vec<Strin
     (child, out)
 }
 
+/// The fake Hetzner and Cloudflare as separate processes (they outlive a killed or frozen
+/// server), with generous rate limits; dropped, they are killed.
+pub(crate) struct Fakes {
+    _hetzner: Child,
+    _cloudflare: Child,
+    pub(crate) hetzner_url: String,
+    pub(crate) cloudflare_url: String,
+    pub(crate) zone_id: String,
+}
+
+impl Fakes {
+    /// Starts both; the fake machines boot in `boot_delay_ms` and try their bootstrap
+    /// `bootstrap_attempts` times, 200 ms apart.
+    pub(crate) async fn start(boot_delay_ms: u32, bootstrap_attempts: u32) -> Fakes {
+        let (boot, attempts) = (boot_delay_ms.to_string(), bootstrap_attempts.to_string());
+        let (hetzner, lines) = start_fake(
+            &[
+                "hetzner",
+                "--boot-delay-ms",
+                &boot,
+                "--bootstrap-retry-delay-ms",
+                "200",
+                "--bootstrap-attempts",
+                &attempts,
+                "--action-delay-ms",
+                "10",
+                "--rate-limit",
+                "100000",
+                "--refill-per-second",
+                "100000",
+            ],
+            1,
+        )
+        .await;
+        let hetzner_url = lines[0].clone();
+        let (cloudflare, lines) = start_fake(&["cloudflare", "--rate-limit", "100000"], 3).await;
+        let value = |prefix: &str| {
+            lines
+                .iter()
+                .find_map(|l| l.strip_prefix(prefix))
+                .unwrap()
+                .to_string()
+        };
+        Fakes {
+            _hetzner: hetzner,
+            _cloudflare: cloudflare,
+            hetzner_url,
+            cloudflare_url: value("base_url="),
+            zone_id: value("zone_id="),
+        }
+    }
+}
+
 /// A port free right now (for a server that must listen at a known address).
 pub(crate) fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
