@@ -319,6 +319,8 @@ pub struct Config {
     pub health: ProbeConfig,
     /// The sandbox's fakes.
     pub sandbox: SandboxConfig,
+    /// Where the instances' backups are kept (what is kept: `engine.backups`).
+    pub backup_store: crate::backup_store::BackupStoreConfig,
     /// The engine: `deployment`, `zone`, `catalog`, `cloud_init` (its `control_plane_url`
     /// is this server's public URL), `workers`, `health`, `rollback`, …
     pub engine: EngineConfig,
@@ -340,6 +342,7 @@ impl Default for Config {
             cloudflare: CloudflareConfig::default(),
             health: ProbeConfig::default(),
             sandbox: SandboxConfig::default(),
+            backup_store: crate::backup_store::BackupStoreConfig::default(),
             engine: EngineConfig::default(),
         }
     }
@@ -371,6 +374,11 @@ pub const ENV_VARS: &[(&[&str], &str)] = &[
         &["OPENCLAW_CLOUDFLARE_BASE_URL", "CLOUDFLARE_API_BASE_URL"],
         "cloudflare.base_url",
     ),
+    (&["OPENCLAW_BACKUP_STORE_URL"], "backup_store.url"),
+    (&["AWS_REGION"], "backup_store.region"),
+    (&["AWS_ENDPOINT_URL"], "backup_store.endpoint"),
+    (&["AWS_ACCESS_KEY_ID"], "backup_store.access_key_id"),
+    (&["AWS_SECRET_ACCESS_KEY"], "backup_store.secret_access_key"),
     (&["OPENCLAW_ZONE"], "engine.zone"),
     (&["OPENCLAW_DEPLOYMENT"], "engine.deployment"),
     (
@@ -445,6 +453,13 @@ impl Config {
                 "cloudflare.api_token" => self.cloudflare.api_token = Some(Secret::new(value)),
                 "cloudflare.zone_id" => self.cloudflare.zone_id = Some(value),
                 "cloudflare.base_url" => self.cloudflare.base_url = Some(value),
+                "backup_store.url" => self.backup_store.url = value,
+                "backup_store.region" => self.backup_store.region = Some(value),
+                "backup_store.endpoint" => self.backup_store.endpoint = Some(value),
+                "backup_store.access_key_id" => self.backup_store.access_key_id = Some(value),
+                "backup_store.secret_access_key" => {
+                    self.backup_store.secret_access_key = Some(Secret::new(value));
+                }
                 "engine.zone" => self.engine.zone = value,
                 "engine.deployment" => {
                     self.engine.deployment = openclaw_core::domain::DeploymentName::parse(value)

@@ -51,6 +51,7 @@
 //! ```
 
 pub mod auth;
+pub mod backup_store;
 pub mod cli;
 pub mod config;
 pub mod deployment;

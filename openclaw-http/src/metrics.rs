@@ -335,6 +335,21 @@ pub fn render(http: &HttpMetrics, engine: &MetricsSnapshot, stats: Option<&Store
             engine.orphans_deleted,
         ),
         (
+            "openclaw_backups_stored_total",
+            "Backup archives stored, whole and checked.",
+            engine.backups_stored,
+        ),
+        (
+            "openclaw_backup_bytes_stored_total",
+            "Bytes of the backup archives stored.",
+            engine.backup_bytes_stored,
+        ),
+        (
+            "openclaw_backups_deleted_total",
+            "Backups deleted by retention or by request.",
+            engine.backups_deleted,
+        ),
+        (
             "openclaw_health_checks_total",
             "Health checks made.",
             engine.health_checks,

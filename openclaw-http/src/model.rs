@@ -589,6 +589,36 @@ impl From<&openclaw_core::domain::AgentTask> for AgentTaskStatusView {
     }
 }
 
+/// A backup of an instance's OpenClaw state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct BackupView {
+    /// Its id (the id of the backup task that made it); restore with it.
+    pub id: String,
+    /// The instance it is of.
+    pub instance_id: String,
+    /// When it was stored.
+    pub created_at: DateTime<Utc>,
+    /// The archive's size in bytes.
+    pub bytes: u64,
+    /// The archive's SHA-256, 64 lowercase hex digits.
+    pub sha256: String,
+    /// The OpenClaw version the instance ran when it was taken.
+    pub openclaw_version: Option<String>,
+}
+
+impl From<&openclaw_core::domain::Backup> for BackupView {
+    fn from(b: &openclaw_core::domain::Backup) -> Self {
+        BackupView {
+            id: b.id.to_string(),
+            instance_id: b.instance_id.to_string(),
+            created_at: b.created_at,
+            bytes: b.bytes,
+            sha256: b.sha256.clone(),
+            openclaw_version: b.openclaw_version.clone(),
+        }
+    }
+}
+
 /// A sweep request.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

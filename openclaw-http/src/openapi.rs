@@ -7,7 +7,9 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use crate::model;
-use crate::routes::{access, actions, agent, bootstrap, events, fleet, instances, sweep, system};
+use crate::routes::{
+    access, actions, agent, backups, bootstrap, events, fleet, instances, sweep, system,
+};
 
 /// The API description.
 #[derive(OpenApi)]
@@ -23,8 +25,10 @@ use crate::routes::{access, actions, agent, bootstrap, events, fleet, instances,
         instances::unsuspend, instances::retry, instances::rollback, instances::terminate,
         instances::events, access::access, events::sse, events::websocket,
         bootstrap::bootstrap, sweep::sweep,
-        actions::act, actions::list, actions::get_one, fleet::upgrade, fleet::list,
-        agent::heartbeat, agent::next_task, agent::task_result, agent::script,
+        actions::act, actions::list, actions::get_one, backups::list, backups::delete,
+        fleet::upgrade, fleet::list,
+        agent::heartbeat, agent::next_task, agent::task_result, agent::upload_backup,
+        agent::download_backup, agent::script,
         system::healthz, system::readyz, system::metrics, system::openapi,
     ),
     components(schemas(
@@ -36,7 +40,7 @@ use crate::routes::{access, actions, agent, bootstrap, events, fleet, instances,
         model::BootstrapAgentView, model::AgentHeartbeatRequest, model::GatewayProbeView,
         model::CapacityView, model::AgentTaskView, model::AgentTaskResultRequest,
         model::AgentTaskStatusView, actions::ActionRequest, actions::AgentTaskDetailView,
-        fleet::FleetUpgradeRequest, fleet::FleetUpgradeView,
+        fleet::FleetUpgradeRequest, fleet::FleetUpgradeView, model::BackupView,
     )),
     modifiers(&BearerKeys),
     tags(

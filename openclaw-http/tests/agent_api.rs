@@ -404,3 +404,187 @@ async fn a_long_poll_ends_when_the_server_shuts_down() {
         started.elapsed()
     );
 }
+
+/// `PUT /v1/agent/tasks/{task}/backup` with `archive` and the SHA-256 header `sha256`.
+async fn upload(
+    h: &Harness,
+    token: &str,
+    task: &str,
+    sha256: Option<&str>,
+    archive: Vec<u8>,
+) -> common::Reply {
+    let mut request = axum::http::Request::builder()
+        .method(Method::PUT)
+        .uri(format!("/v1/agent/tasks/{task}/backup"))
+        .header("authorization", format!("Bearer {token}"))
+        .header("content-type", "application/gzip");
+    if let Some(sha256) = sha256 {
+        request = request.header("x-archive-sha256", sha256);
+    }
+    h.send(request.body(axum::body::Body::from(archive)).unwrap())
+        .await
+}
+
+#[tokio::test]
+async fn backups_go_up_and_come_down_bound_to_their_instance() {
+    use openclaw_core::domain::sha256_hex;
+
+    let h = harness().await;
+    let (id, token) = active(&h, "saves").await;
+    let (_, other) = active(&h, "other").await;
+    let reply = h
+        .post(
+            &format!("/v1/instances/{id}/actions/backup"),
+            &h.alice,
+            json!({}),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.text);
+    assert_eq!(reply.body["kind"], "backup");
+    let task = reply.body["id"].as_str().unwrap().to_string();
+    let reply = h
+        .call(
+            Method::GET,
+            "/v1/agent/tasks/next?wait=5",
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(
+        reply.body,
+        json!({"id": task, "kind": "backup", "args": {}})
+    );
+
+    // Larger than the request body limit: archives are not held to it.
+    let archive: Vec<u8> = (0..h.state.settings.body_limit * 2)
+        .map(|i| (i % 251) as u8)
+        .collect();
+    let sha = sha256_hex(&archive);
+    for (key, sha256, status, why) in [
+        (
+            token.as_str(),
+            None,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "no SHA-256",
+        ),
+        (
+            token.as_str(),
+            Some(sha256_hex(b"x")),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "another SHA-256",
+        ),
+        (
+            other.as_str(),
+            Some(sha.clone()),
+            StatusCode::NOT_FOUND,
+            "another instance's agent",
+        ),
+        (
+            h.admin.as_str(),
+            Some(sha.clone()),
+            StatusCode::UNAUTHORIZED,
+            "an API key",
+        ),
+    ] {
+        let reply = upload(&h, key, &task, sha256.as_deref(), archive.clone()).await;
+        assert_eq!(reply.status, status, "{why}: {}", reply.text);
+        reply.code();
+    }
+    let reply = h
+        .get(&format!("/v1/instances/{id}/backups"), &h.alice_read)
+        .await;
+    assert_eq!(
+        reply.body,
+        json!([]),
+        "nothing kept from the refused uploads"
+    );
+
+    let reply = upload(&h, &token, &task, Some(&sha), archive.clone()).await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    assert_eq!(reply.body["id"], task);
+    assert_eq!(reply.body["bytes"], archive.len());
+    let reply = h
+        .call(
+            Method::POST,
+            &format!("/v1/agent/tasks/{task}/result"),
+            Some(&token),
+            Some(json!({"ok": true, "output": {"backup": task, "bytes": archive.len(), "sha256": sha}})),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.text);
+
+    let reply = h
+        .get(&format!("/v1/instances/{id}/backups"), &h.alice_read)
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let listed = reply.body.as_array().unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["sha256"], sha);
+    assert_eq!(listed[0]["instance_id"], id);
+    let reply = h.get(&format!("/v1/instances/{id}/backups"), &h.bob).await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+
+    // A restore names one of the instance's backups.
+    let restore = format!("/v1/instances/{id}/actions/restore");
+    for (body, status) in [
+        (json!({}), StatusCode::UNPROCESSABLE_ENTITY),
+        (
+            json!({"backup": "../etc"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            json!({"backup": uuid::Uuid::now_v7().to_string()}),
+            StatusCode::NOT_FOUND,
+        ),
+    ] {
+        let reply = h.post(&restore, &h.alice, body.clone()).await;
+        assert_eq!(reply.status, status, "{body}: {}", reply.text);
+        reply.code();
+    }
+    let reply = h.post(&restore, &h.alice, json!({"backup": task})).await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.text);
+    assert_eq!(reply.body["kind"], format!("restore({task})"));
+    let reply = h
+        .call(
+            Method::GET,
+            "/v1/agent/tasks/next?wait=5",
+            Some(&token),
+            None,
+        )
+        .await;
+    assert_eq!(reply.body["kind"], "restore");
+    assert_eq!(reply.body["args"], json!({"backup": task, "sha256": sha}));
+
+    // Only the instance's own agent downloads it, byte for byte.
+    let path = format!("/v1/agent/backups/{task}");
+    let reply = h.call(Method::GET, &path, Some(&other), None).await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+    let response = tower::ServiceExt::oneshot(
+        h.app.clone(),
+        axum::http::Request::get(&path)
+            .header("authorization", format!("Bearer {token}"))
+            .body(axum::body::Body::empty())
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["x-archive-sha256"], sha.as_str());
+    let got = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    assert_eq!(got.as_ref(), archive.as_slice());
+
+    // Deleting takes a manage key; then it is gone.
+    let one = format!("/v1/instances/{id}/backups/{task}");
+    let reply = h
+        .call(Method::DELETE, &one, Some(&h.alice_read), None)
+        .await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    let reply = h.call(Method::DELETE, &one, Some(&h.alice), None).await;
+    assert_eq!(reply.status, StatusCode::NO_CONTENT, "{}", reply.text);
+    let reply = h.call(Method::DELETE, &one, Some(&h.alice), None).await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+    let reply = h.call(Method::GET, &path, Some(&token), None).await;
+    assert_eq!(reply.status, StatusCode::NOT_FOUND);
+}

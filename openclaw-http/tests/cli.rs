@@ -57,6 +57,7 @@ fn every_command_has_help() {
         &["instance-files"],
         &["instances", "access"],
         &["instances", "action"],
+        &["instances", "backups"],
         &["fleet"],
         &["fleet", "upgrade"],
         &["fleet", "list"],
@@ -272,6 +273,7 @@ fn instance_files_writes_what_cloud_init_would_and_the_agent_credential() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_agent_commands_reach_the_instance_through_the_server() {
     let dir = temp_dir("cli-agent");
+    let backups_dir = dir.clone();
     let server = Server::start(&dir, &fast_config(""), &[]).await;
     let key = server.admin_key.clone().unwrap();
     let env: Vec<(String, String)> = vec![
@@ -327,6 +329,44 @@ async fn the_agent_commands_reach_the_instance_through_the_server() {
         .unwrap();
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("\"succeeded\""), "{out}");
+
+    // A backup lands in the directory beside the database; a restore brings it back.
+    let (code, out, err) = cli(args(&format!("instances action {id} backup --wait")))
+        .await
+        .unwrap();
+    assert_eq!(code, 0, "{err}");
+    let backup = serde_json::from_str::<serde_json::Value>(&out).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (code, out, err) = cli(args(&format!("instances backups {id}"))).await.unwrap();
+    assert_eq!(code, 0, "{err}");
+    let listed: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(listed[0]["id"], backup.as_str(), "{out}");
+    let archive = backups_dir
+        .join("openclaw-backups/instances")
+        .join(&id)
+        .join(format!("{backup}.tar.gz"));
+    assert_eq!(
+        std::fs::metadata(&archive).unwrap().len(),
+        listed[0]["bytes"].as_u64().unwrap(),
+        "{archive:?}"
+    );
+    let (code, out, err) = cli(args(&format!(
+        "instances action {id} restore --backup {backup} --wait"
+    )))
+    .await
+    .unwrap();
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("\"succeeded\""), "{out}");
+    let (code, _, err) = cli(args(&format!(
+        "instances action {id} restore --backup {} --wait",
+        uuid::Uuid::now_v7()
+    )))
+    .await
+    .unwrap();
+    assert_ne!(code, 0);
+    assert!(err.contains("backup") && err.contains("not found"), "{err}");
 
     let (code, out, err) = cli(args(
         "fleet upgrade --to 2026.10.1 --canary 1 --batch-size 5",

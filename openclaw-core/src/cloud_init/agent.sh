@@ -28,6 +28,8 @@ BACKUP_DIR=${OPENCLAW_AGENT_BACKUP_DIR:-/var/lib/openclaw-agent/backups}
 HEARTBEAT=${OPENCLAW_AGENT_HEARTBEAT:-}
 POLL_WAIT=${OPENCLAW_AGENT_POLL_WAIT:-25}
 STARTUP_TIMEOUT=${OPENCLAW_AGENT_STARTUP_TIMEOUT:-120}
+# The longest a backup's upload or a restore's download may take.
+TRANSFER_TIMEOUT=${OPENCLAW_AGENT_TRANSFER_TIMEOUT:-3600}
 OPENCLAW_CMD=${OPENCLAW_BIN:-openclaw}
 NPM_CMD=${OPENCLAW_AGENT_NPM:-npm}
 RESTART_CMD=${OPENCLAW_AGENT_RESTART_CMD:-systemctl restart openclaw-gateway}
@@ -76,6 +78,40 @@ api() {
   ) || _out="${NL}000"
   API_STATUS=${_out##*"$NL"}
   API_BODY=${_out%"$NL"*}
+}
+
+# transfer METHOD PATH FILE [SHA256]: PUT uploads FILE (with its SHA-256 in a header), GET
+# downloads into FILE. Sets API_STATUS (000 when no answer) and API_BODY (an error's JSON).
+transfer() {
+  if [ "$1" = PUT ]; then
+    set -- "$1" "$2" "$3" "${4-}" --upload-file "$3" --header "X-Archive-SHA256: ${4-}" \
+      --header 'Content-Type: application/gzip' --output "$WORK/transfer.body"
+  else
+    set -- "$1" "$2" "$3" "" --output "$3"
+  fi
+  _code=$(
+    {
+      printf 'header = "Authorization: Bearer %s"\n' "$AGENT_TOKEN"
+      printf 'url = "%s%s"\n' "$CONTROL_PLANE_URL" "$2"
+    } | {
+      _method=$1
+      shift 4
+      curl --config - --silent --show-error --request "$_method" "$@" \
+        --connect-timeout 10 --max-time "$TRANSFER_TIMEOUT" --write-out '%{http_code}'
+    }
+  ) || _code=000
+  API_STATUS=${_code:-000}
+  API_BODY=""
+  if [ "$1" = PUT ]; then
+    API_BODY=$(cat "$WORK/transfer.body" 2>/dev/null)
+  elif [ "$API_STATUS" != 200 ]; then
+    API_BODY=$(head -c 2000 "$3" 2>/dev/null)
+  fi
+}
+
+# The message of an API error body ({"error": {"message": …}}).
+api_error() {
+  printf '%s' "$API_BODY" | jq -r '.error.message? // empty | strings' 2>/dev/null | one_line
 }
 
 # The control plane has ended this instance (terminated or rolled back): stop for good.
@@ -346,6 +382,138 @@ task_upgrade() {
   fi
 }
 
+# The name of the state directory inside its parent (.openclaw): every archive member is in it.
+STATE_NAME=${STATE_DIR##*/}
+
+task_backup() {
+  _task=$1
+  [ -d "$STATE_DIR" ] || { ERROR="$STATE_DIR does not exist"; return; }
+  _archive="$WORK/backup.tar.gz"
+  rm -f "$_archive"
+  # The gateway is stopped while its state is archived, so that its databases are copied
+  # whole; it runs again before the (longer) upload.
+  # shellcheck disable=SC2086
+  $STOP_CMD </dev/null >&2 || log "backup: stopping the gateway failed, archiving it running"
+  # Without the gateway's cache (its Control UI assets, ~25 MB, rebuilt at start).
+  tar -C "$OPENCLAW_HOME_DIR" --numeric-owner --exclude="$STATE_NAME/cache" \
+    -czf "$_archive" "$STATE_NAME" 2>"$WORK/tar.log"
+  _tar=$?
+  # shellcheck disable=SC2086
+  $RESTART_CMD </dev/null >&2 || log "backup: starting the gateway failed"
+  _up=true
+  wait_startupz || _up=false
+  if [ "$_tar" -ne 0 ]; then
+    rm -f "$_archive"
+    ERROR="tar of $STATE_DIR failed: $(one_line <"$WORK/tar.log")"
+    [ "$_up" = true ] || ERROR="$ERROR; the gateway did not answer /startupz after it"
+    return
+  fi
+  _sha=$(sha256sum "$_archive" | cut -c 1-64)
+  _bytes=$(wc -c <"$_archive" | tr -d ' ')
+  for _try in 1 2 3; do
+    transfer PUT "/v1/agent/tasks/$_task/backup" "$_archive" "$_sha"
+    case $API_STATUS in
+      201 | 200 | 4??) break ;;
+    esac
+    log "backup: uploading failed (HTTP $API_STATUS), try $_try"
+    sleep 5
+  done
+  rm -f "$_archive"
+  case $API_STATUS in
+    201 | 200) OUTPUT=$(jq -cn --arg b "$_task" --arg s "$_sha" --argjson n "$_bytes" \
+      '{backup: $b, bytes: $n, sha256: $s}') ;;
+    000) ERROR="uploading the archive failed: no answer from the control plane" ;;
+    *) ERROR="uploading the archive failed (HTTP $API_STATUS): $(api_error)" ;;
+  esac
+  if [ "$_up" = false ]; then
+    OUTPUT=""
+    ERROR="${ERROR:+$ERROR; }the gateway did not answer /startupz after the backup"
+  fi
+}
+
+task_restore() {
+  _backup=$(printf '%s' "$1" | jq -r '.backup? // empty | strings' 2>/dev/null)
+  _sha=$(printf '%s' "$1" | jq -r '.sha256? // empty | strings' 2>/dev/null)
+  if ! printf '%s\n' "$_backup" | grep -Eqx '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}'; then
+    ERROR="args.backup must be a backup id"; return
+  fi
+  printf '%s\n' "$_sha" | grep -Eqx '[0-9a-f]{64}' || { ERROR="args.sha256 must be 64 hex digits"; return; }
+  _archive="$WORK/restore.tar.gz"
+  rm -f "$_archive"
+  transfer GET "/v1/agent/backups/$_backup" "$_archive"
+  if [ "$API_STATUS" != 200 ]; then
+    rm -f "$_archive"
+    ERROR="downloading backup $_backup failed (HTTP $API_STATUS${API_BODY:+: $(api_error)}); nothing changed"
+    return
+  fi
+  if [ "$(sha256sum "$_archive" | cut -c 1-64)" != "$_sha" ]; then
+    rm -f "$_archive"
+    ERROR="backup $_backup does not match its SHA-256; nothing changed"
+    return
+  fi
+  # Every member inside the state directory: nothing absolute, no "..".
+  if ! tar -tzf "$_archive" >"$WORK/members" 2>/dev/null; then
+    rm -f "$_archive"; ERROR="backup $_backup does not open as a gzipped tar; nothing changed"; return
+  fi
+  if grep -Ev "^(\./)?$STATE_NAME(/|\$)" "$WORK/members" | grep -q . ||
+    grep -Eq '(^|/)\.\.(/|$)' "$WORK/members"; then
+    rm -f "$_archive"; ERROR="backup $_backup holds paths outside $STATE_NAME; nothing changed"; return
+  fi
+  # Unpacked beside the state (one file system), so that the swap is two renames.
+  if ! _new=$(mktemp -d "$OPENCLAW_HOME_DIR/.openclaw-restore.XXXXXX"); then
+    rm -f "$_archive"; ERROR="cannot write in $OPENCLAW_HOME_DIR; nothing changed"; return
+  fi
+  if ! tar -C "$_new" --numeric-owner -xzf "$_archive" 2>"$WORK/tar.log" || [ ! -d "$_new/$STATE_NAME" ]; then
+    rm -rf "$_new" "$_archive"
+    ERROR="unpacking backup $_backup failed: $(one_line <"$WORK/tar.log"); nothing changed"
+    return
+  fi
+  rm -f "$_archive"
+  _previous="$OPENCLAW_HOME_DIR/.openclaw-pre-restore"
+  # shellcheck disable=SC2086
+  $STOP_CMD </dev/null >&2 || log "restore: stopping the gateway failed, going on"
+  rm -rf "$_previous"
+  if ! mv "$STATE_DIR" "$_previous"; then
+    rm -rf "$_new"
+    # shellcheck disable=SC2086
+    $RESTART_CMD </dev/null >&2 || true
+    ERROR="cannot move $STATE_DIR aside; nothing changed"
+    return
+  fi
+  _why=""
+  if ! mv "$_new/$STATE_NAME" "$STATE_DIR"; then
+    _why="moving the restored state in failed"
+  else
+    # shellcheck disable=SC2086
+    if ! $RESTART_CMD </dev/null >&2; then
+      _why="starting the gateway failed"
+    elif ! wait_startupz; then
+      _why="the gateway did not answer /startupz within ${STARTUP_TIMEOUT} s"
+    fi
+  fi
+  rm -rf "$_new"
+  if [ -z "$_why" ]; then
+    rm -rf "$_previous"
+    OUTPUT=$(jq -cn --arg b "$_backup" '{backup: $b}')
+    return
+  fi
+  log "restore of $_backup failed ($_why); putting the previous state back"
+  # shellcheck disable=SC2086
+  $STOP_CMD </dev/null >&2 || true
+  _rollback=""
+  if ! { rm -rf "$STATE_DIR" && mv "$_previous" "$STATE_DIR"; }; then
+    _rollback="putting $STATE_DIR back failed (it is in $_previous)"
+  fi
+  # shellcheck disable=SC2086
+  $RESTART_CMD </dev/null >&2 || true
+  wait_startupz || _rollback="${_rollback:+$_rollback; }the gateway did not come back"
+  if [ -z "$_rollback" ]; then
+    ERROR="restore of $_backup failed ($_why); rolled back to the previous state"
+  else
+    ERROR="restore of $_backup failed ($_why); rollback failed too ($_rollback)"
+  fi
+}
+
 run_task() {
   OUTPUT="" ERROR=""
   case $1 in
@@ -355,6 +523,8 @@ run_task() {
     list_devices) task_list_devices ;;
     revoke_device) task_revoke_device "$2" ;;
     upgrade) task_upgrade "$2" ;;
+    backup) task_backup "$3" ;;
+    restore) task_restore "$2" ;;
     *) ERROR="unknown task" ;;
   esac
   [ -n "$OUTPUT" ] || [ -n "$ERROR" ] || ERROR="the task produced no result"
@@ -401,7 +571,7 @@ poll_once() {
   case $_kind in *[!a-z_]*) _kind="(invalid)" ;; esac
   log "task $_id: $_kind"
   [ -n "$_args" ] || _args='{}'
-  run_task "$_kind" "$_args"
+  run_task "$_kind" "$_args" "$_id"
   if [ -n "$ERROR" ]; then
     log "task $_id: $_kind failed: $(printf '%s' "$ERROR" | one_line)"
   else
@@ -423,14 +593,14 @@ CONTROL_PLANE_URL=${CONTROL_PLANE_URL%/}
 [ -r "$AGENT_ENV" ] || die "cannot read $AGENT_ENV"
 [ -n "$HEARTBEAT" ] || HEARTBEAT=$(env_value "$AGENT_ENV" OPENCLAW_AGENT_HEARTBEAT)
 HEARTBEAT=${HEARTBEAT:-30}
-for _n in "$HEARTBEAT" "$POLL_WAIT" "$STARTUP_TIMEOUT"; do
-  case $_n in "" | *[!0-9]*) die "OPENCLAW_AGENT_HEARTBEAT, _POLL_WAIT and _STARTUP_TIMEOUT are whole seconds" ;; esac
+for _n in "$HEARTBEAT" "$POLL_WAIT" "$STARTUP_TIMEOUT" "$TRANSFER_TIMEOUT"; do
+  case $_n in "" | *[!0-9]*) die "OPENCLAW_AGENT_HEARTBEAT, _POLL_WAIT, _STARTUP_TIMEOUT and _TRANSFER_TIMEOUT are whole seconds" ;; esac
 done
 AGENT_TOKEN=$(env_value "$AGENT_ENV" OPENCLAW_AGENT_TOKEN)
 case $AGENT_TOKEN in
   "" | *[!A-Za-z0-9._~+/=-]*) die "$AGENT_ENV has no usable OPENCLAW_AGENT_TOKEN" ;;
 esac
-for _tool in curl jq; do
+for _tool in curl jq tar gzip sha256sum; do
   command -v "$_tool" >/dev/null || die "needs $_tool"
 done
 

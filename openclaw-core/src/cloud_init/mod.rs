@@ -146,7 +146,7 @@ fn agent_script_url(config: &CloudInitConfig) -> String {
 pub fn agent_script_sha256(config: &CloudInitConfig) -> Result<String> {
     use sha2::{Digest, Sha256};
     let digest = Sha256::digest(agent_script(config)?.as_bytes());
-    Ok(digest.iter().map(|b| format!("{b:02x}")).collect())
+    Ok(crate::domain::to_hex(&digest))
 }
 
 /// Validates the inputs of a rendering; the bootstrap token's text.

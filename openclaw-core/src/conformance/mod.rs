@@ -1,7 +1,7 @@
 //! Conformance suites: the `# Contract` of each port, as checks every adapter's tests run.
 //!
 //! Always compiled (not `cfg(test)`), so the PostgreSQL, SQLite, Hetzner, Cloudflare and
-//! Redis crates hold their adapters to exactly the contract the in-memory adapters meet.
+//! Redis crates (and the backup stores the binary opens) hold their adapters to exactly the contract the in-memory adapters meet.
 //! Each check is a public `async fn` that panics with a message naming the clause it found
 //! broken; `run_all` runs a whole suite; the macros below turn a suite into one named test
 //! per check:
@@ -38,6 +38,7 @@ use uuid::Uuid;
 
 pub mod agents;
 pub mod api_keys;
+pub mod backups;
 pub mod bus;
 pub mod compute;
 pub mod dns;
@@ -130,6 +131,20 @@ macro_rules! agent_store_conformance_tests {
             list_and_purge,
             reports_keep_the_latest,
             fleet_upgrades_run_one_at_a_time,
+        );
+    };
+}
+
+/// One `#[tokio::test]` per [`backups`] check, in a module `backup_store_conformance`; each
+/// calls `$factory().await` for an `Arc<dyn object_store::ObjectStore>` (checks work under a
+/// prefix of their own, so one store may serve them all).
+#[macro_export]
+macro_rules! backup_store_conformance_tests {
+    ($factory:path) => {
+        $crate::__conformance_tests!(backup_store_conformance, backups, ($factory().await);
+            archives_round_trip_whole,
+            refused_uploads_leave_nothing,
+            instances_are_apart_and_deletes_are_final,
         );
     };
 }

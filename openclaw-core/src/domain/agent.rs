@@ -81,6 +81,17 @@ pub enum AgentTaskKind {
         /// The npm version to install.
         version: String,
     },
+    /// Archive the instance's OpenClaw state (`~/.openclaw`, the workspace inside it) and
+    /// upload it to the control plane, which keeps it in its backup store under the task's
+    /// id (the backup's id).
+    Backup,
+    /// Replace the instance's OpenClaw state with a backup, rolling back on any failure.
+    Restore {
+        /// The backup's id (the id of the task that made it).
+        backup: String,
+        /// The archive's SHA-256 (64 lowercase hex digits), checked before anything changes.
+        sha256: String,
+    },
 }
 
 /// The longest device id or version a task carries.
@@ -96,6 +107,8 @@ impl AgentTaskKind {
             AgentTaskKind::ListDevices => "list_devices",
             AgentTaskKind::RevokeDevice { .. } => "revoke_device",
             AgentTaskKind::Upgrade { .. } => "upgrade",
+            AgentTaskKind::Backup => "backup",
+            AgentTaskKind::Restore { .. } => "restore",
         }
     }
 
@@ -111,7 +124,17 @@ impl AgentTaskKind {
     /// Checks the arguments: a device id or version of 1 to [`MAX_TASK_ARG_LEN`] characters
     /// from `[A-Za-z0-9._+-]` (inert in a shell word and an npm spec), so an argument can
     /// never become an option or a second command on the instance.
+    /// A restore names its backup by a task id and carries the archive's SHA-256.
     pub fn validate(&self) -> Result<()> {
+        if let AgentTaskKind::Restore { backup, sha256 } = self {
+            backup.parse::<AgentTaskId>().map_err(|_| {
+                Error::invalid("backup", "must be a backup id (the UUID of its task)")
+            })?;
+            if !is_sha256_hex(sha256) {
+                return Err(Error::invalid("sha256", "must be 64 lowercase hex digits"));
+            }
+            return Ok(());
+        }
         let (field, value) = match self {
             AgentTaskKind::RevokeDevice { device } => ("device", device),
             AgentTaskKind::Upgrade { version } => ("version", version),
@@ -135,11 +158,28 @@ impl AgentTaskKind {
     }
 }
 
+/// Lowercase hex of `digest` (a SHA-256 as the protocol writes it, for 32 bytes).
+pub fn to_hex(digest: &[u8]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The SHA-256 of `data` as the protocol writes it.
+pub fn sha256_hex(data: &[u8]) -> String {
+    use sha2::Digest;
+    to_hex(&sha2::Sha256::digest(data))
+}
+
+/// Whether `s` is a SHA-256 as the protocol writes it: 64 lowercase hex digits.
+pub fn is_sha256_hex(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+}
+
 impl fmt::Display for AgentTaskKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             AgentTaskKind::RevokeDevice { device } => write!(f, "revoke_device({device})"),
             AgentTaskKind::Upgrade { version } => write!(f, "upgrade({version})"),
+            AgentTaskKind::Restore { backup, .. } => write!(f, "restore({backup})"),
             other => f.write_str(other.as_str()),
         }
     }
@@ -466,6 +506,34 @@ mod tests {
             .validate()
             .unwrap();
         }
+    }
+
+    #[test]
+    fn a_restore_names_a_task_id_and_a_lowercase_sha256() {
+        let id = AgentTaskId::new().to_string();
+        let sha = "ab".repeat(32);
+        let restore = |backup: &str, sha256: &str| AgentTaskKind::Restore {
+            backup: backup.to_string(),
+            sha256: sha256.to_string(),
+        };
+        restore(&id, &sha).validate().unwrap();
+        for (backup, sha256, field) in [
+            ("../../etc", sha.as_str(), "backup"),
+            ("", sha.as_str(), "backup"),
+            (id.as_str(), &"AB".repeat(32), "sha256"),
+            (id.as_str(), &"ab".repeat(31), "sha256"),
+            (id.as_str(), "", "sha256"),
+        ] {
+            match restore(backup, sha256).validate() {
+                Err(Error::InvalidInput { field: f, .. }) => assert_eq!(f, field),
+                other => panic!("{backup:?}/{sha256:?}: {other:?}"),
+            }
+        }
+        assert_eq!(restore(&id, &sha).to_string(), format!("restore({id})"));
+        assert_eq!(
+            serde_json::to_value(AgentTaskKind::Backup).unwrap(),
+            serde_json::json!({"kind": "backup"})
+        );
     }
 
     #[test]

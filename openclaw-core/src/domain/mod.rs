@@ -2,6 +2,7 @@
 
 mod agent;
 mod api_key;
+mod backup;
 mod catalog;
 mod event;
 mod idempotency;
@@ -12,12 +13,14 @@ mod rollback;
 mod status;
 mod subdomain;
 
+pub use agent::{is_sha256_hex, sha256_hex, to_hex};
 pub use agent::{
     AgentPresence, AgentReport, AgentTask, AgentTaskId, AgentTaskKind, AgentTaskOutcome,
     AgentTaskState, Capacity, FleetUpgrade, FleetUpgradeState, GatewayProbe, NewAgentTask,
     MAX_REPORT_VERSION_LEN, MAX_TASK_ARG_LEN, MAX_TASK_ERROR_LEN,
 };
 pub use api_key::{ApiKey, Scope};
+pub use backup::Backup;
 pub use catalog::{Catalog, Plan, PlanName, Region, RegionName};
 pub use event::{Event, EventKind, NewEvent, Topic, ALL_TOPICS};
 pub use idempotency::{IdempotencyRecord, StoredResponse};

@@ -206,6 +206,10 @@ impl Provisioner {
         let outcome = match &result {
             AgentTaskResult::Ok(output) => {
                 check_output(&current.kind, output)?;
+                if current.kind == AgentTaskKind::Backup {
+                    let sha256 = output.get("sha256").and_then(Value::as_str).unwrap_or("");
+                    self.check_backup_output(instance, task, sha256).await?;
+                }
                 if current.kind == AgentTaskKind::RotateGatewayToken
                     && current.state == AgentTaskState::Running
                 {
@@ -231,6 +235,9 @@ impl Provisioner {
             }
             Err(e) => return Err(e),
         };
+        if finished.kind == AgentTaskKind::Backup && finished.state == AgentTaskState::Succeeded {
+            self.after_backup(instance).await;
+        }
         let (action, reason) = match &finished.error {
             None => (
                 "agent_task_succeeded",
@@ -437,6 +444,16 @@ fn check_output(kind: &AgentTaskKind, output: &Value) -> Result<()> {
         )),
         AgentTaskKind::ListDevices if !output.get("devices").is_some_and(Value::is_array) => {
             Err(invalid("a list_devices output needs a devices array"))
+        }
+        AgentTaskKind::Backup
+            if !output
+                .get("sha256")
+                .and_then(Value::as_str)
+                .is_some_and(crate::domain::is_sha256_hex) =>
+        {
+            Err(invalid(
+                "a backup output needs sha256: the archive's, 64 lowercase hex digits",
+            ))
         }
         _ => Ok(()),
     }

@@ -3,6 +3,8 @@
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 
+use object_store::memory::InMemory;
+use object_store::ObjectStore;
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use tokio::sync::Notify;
@@ -22,8 +24,9 @@ use crate::ports::{AgentStore, Compute, Dns, EventBus, HealthProbe, Store};
 use crate::retry::{Retrier, RetryBudget, RetryPolicy};
 
 /// Builds a [`Provisioner`]. Compute, DNS and the health probe are required; everything else
-/// has a default: an in-memory store, a local bus over it, the system clock, the default
-/// [`EngineConfig`], and the default [`RetryPolicy`] in front of each provider.
+/// has a default: an in-memory store, a local bus over it, an in-memory backup store, the
+/// system clock, the default [`EngineConfig`], and the default [`RetryPolicy`] in front of
+/// each provider.
 #[derive(Default)]
 pub struct ProvisionerBuilder {
     compute: Option<Arc<dyn Compute>>,
@@ -31,6 +34,7 @@ pub struct ProvisionerBuilder {
     health: Option<Arc<dyn HealthProbe>>,
     store: Option<Arc<dyn Store>>,
     agents: Option<Arc<dyn AgentStore>>,
+    backups: Option<Arc<dyn ObjectStore>>,
     bus: Option<Arc<dyn EventBus>>,
     clock: Option<Arc<dyn Clock>>,
     config: Option<EngineConfig>,
@@ -53,6 +57,15 @@ impl ProvisionerBuilder {
     /// The health probe (required).
     pub fn health(mut self, health: Arc<dyn HealthProbe>) -> Self {
         self.health = Some(health);
+        self
+    }
+
+    /// Where backups of the instances' OpenClaw state are kept: any [`ObjectStore`] — a
+    /// `LocalFileSystem` directory, an S3-compatible bucket, … (default: in memory, gone
+    /// with the process). The engine writes under `instances/<instance id>/` only; give it
+    /// a bucket or prefix of its own.
+    pub fn backup_store(mut self, backups: Arc<dyn ObjectStore>) -> Self {
+        self.backups = Some(backups);
         self
     }
 
@@ -171,6 +184,7 @@ impl ProvisionerBuilder {
                 metrics: EngineMetrics::default(),
                 workers_running: AtomicBool::new(false),
                 agents,
+                backups: self.backups.unwrap_or_else(|| Arc::new(InMemory::new())),
                 agent_wakers: Default::default(),
                 agent_watch: Default::default(),
             }),

@@ -259,6 +259,46 @@ impl AgentConfig {
     }
 }
 
+/// What is kept of the instances' backups, and when they are taken. Where they are kept is
+/// the backup store given to the builder ([`ProvisionerBuilder::backup_store`](super::ProvisionerBuilder::backup_store)).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BackupConfig {
+    /// Backups kept per instance, newest first (default 7). Older ones are deleted after
+    /// each new backup and by the periodic pass.
+    pub keep_last: u32,
+    /// Backups older than this are deleted whatever `keep_last` says, except an
+    /// instance's newest (default 30 days; 0: by count only).
+    #[serde(with = "duration_secs")]
+    pub max_age: Duration,
+    /// Back up every active instance this often (default 0: only when asked).
+    #[serde(with = "duration_secs")]
+    pub every: Duration,
+    /// How long the backups of a terminated (or deleted) instance are kept before they are
+    /// deleted (default 7 days).
+    #[serde(with = "duration_secs")]
+    pub keep_after_termination: Duration,
+    /// The largest archive accepted, in bytes (default 4 GiB).
+    pub max_bytes: u64,
+    /// How often the periodic pass (schedule, retention, terminated instances) runs
+    /// (default 1 h).
+    #[serde(with = "duration_secs")]
+    pub check_interval: Duration,
+}
+
+impl Default for BackupConfig {
+    fn default() -> Self {
+        BackupConfig {
+            keep_last: 7,
+            max_age: Duration::from_secs(30 * 24 * 3600),
+            every: Duration::ZERO,
+            keep_after_termination: Duration::from_secs(7 * 24 * 3600),
+            max_bytes: 4 << 30,
+            check_interval: Duration::from_secs(3600),
+        }
+    }
+}
+
 /// A provider key and the model OpenClaw should use by default when the order brings it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -388,6 +428,8 @@ pub struct EngineConfig {
     pub agent: AgentConfig,
     /// What OpenClaw is configured with on first boot.
     pub first_run: FirstRunConfig,
+    /// Backups of the instances' OpenClaw state.
+    pub backups: BackupConfig,
     /// Seed of the engine's jitter, for reproducible tests; random when `None`.
     pub seed: Option<u64>,
 }
@@ -416,6 +458,9 @@ impl fmt::Debug for EngineConfig {
             .field("health", &self.health)
             .field("rollback", &self.rollback)
             .field("sweep", &self.sweep)
+            .field("agent", &self.agent)
+            .field("first_run", &self.first_run)
+            .field("backups", &self.backups)
             .field("seed", &self.seed)
             .finish()
     }
@@ -443,6 +488,7 @@ impl Default for EngineConfig {
             sweep: SweepConfig::default(),
             agent: AgentConfig::default(),
             first_run: FirstRunConfig::default(),
+            backups: BackupConfig::default(),
             seed: None,
         }
     }
@@ -462,6 +508,13 @@ impl EngineConfig {
     pub fn validate(&self) -> Result<()> {
         validate_zone(&self.zone)?;
         self.first_run.validate()?;
+        let b = &self.backups;
+        if b.keep_last == 0 || b.max_bytes == 0 || b.check_interval.is_zero() {
+            return Err(Error::invalid(
+                "backups",
+                "keep_last, max_bytes and check_interval must be above zero",
+            ));
+        }
         let a = &self.agent;
         if a.heartbeat.is_zero() || a.silent_after == 0 || a.task_lease.is_zero() {
             return Err(Error::invalid(

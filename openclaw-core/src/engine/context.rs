@@ -48,6 +48,8 @@ pub(crate) struct Engine {
     pub(crate) workers_running: AtomicBool,
     /// The instance agents' tasks and heartbeats.
     pub(crate) agents: Arc<dyn AgentStore>,
+    /// Where the instances' backups are kept.
+    pub(crate) backups: Arc<dyn object_store::ObjectStore>,
     /// Wakes this process's agent long polls when a task is queued here.
     pub(crate) agent_wakers: super::agents::AgentWakers,
     /// What the last check of the agents found.

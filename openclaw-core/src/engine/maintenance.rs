@@ -43,7 +43,11 @@ impl Every {
 }
 
 /// Runs the periodic tasks until shutdown.
-pub(crate) async fn run(engine: &Engine, shutdown: &Shutdown) {
+pub(crate) async fn run(shared: &std::sync::Arc<Engine>, shutdown: &Shutdown) {
+    let engine: &Engine = shared;
+    let provisioner = super::provisioner::Provisioner {
+        engine: shared.clone(),
+    };
     let config = &engine.config;
     let start = Instant::now();
     let mut reap = Every::new(config.workers.reap_interval, start);
@@ -54,6 +58,10 @@ pub(crate) async fn run(engine: &Engine, shutdown: &Shutdown) {
     let mut sweeps = Every::new(config.sweep.interval, start + config.sweep.interval);
     let mut fleet = Every::new(super::fleet::DRIVE_INTERVAL, start);
     let mut agents = Every::new(config.agent.heartbeat, start + config.agent.heartbeat);
+    let mut backups = Every::new(
+        config.backups.check_interval,
+        start + config.backups.check_interval,
+    );
     loop {
         let now = Instant::now();
         if deadlines.due(now) {
@@ -96,8 +104,18 @@ pub(crate) async fn run(engine: &Engine, shutdown: &Shutdown) {
                 tracing::warn!(%error, "checking the instance agents failed");
             }
         }
+        if backups.due(now) {
+            match provisioner.backup_pass().await {
+                Ok((0, 0)) => {}
+                Ok((deleted, queued)) => {
+                    tracing::info!(deleted, queued, "backup pass");
+                }
+                Err(error) => tracing::warn!(%error, "the backup pass failed"),
+            }
+        }
         let next = [
             agents.next,
+            backups.next,
             deadlines.next,
             reap.next,
             purge.next,

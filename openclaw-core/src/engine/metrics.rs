@@ -44,6 +44,9 @@ pub(crate) struct EngineMetrics {
     pub(crate) events_published: Counter,
     pub(crate) publish_failures: Counter,
     pub(crate) alerts: Counter,
+    pub(crate) backups_stored: Counter,
+    pub(crate) backup_bytes_stored: Counter,
+    pub(crate) backups_deleted: Counter,
 }
 
 impl EngineMetrics {
@@ -77,6 +80,9 @@ impl EngineMetrics {
             events_published: self.events_published.get(),
             publish_failures: self.publish_failures.get(),
             alerts: self.alerts.get(),
+            backups_stored: self.backups_stored.get(),
+            backup_bytes_stored: self.backup_bytes_stored.get(),
+            backups_deleted: self.backups_deleted.get(),
             agents_connected: 0,
             agents_silent: 0,
             gateways_down: 0,
@@ -122,6 +128,12 @@ pub struct MetricsSnapshot {
     pub publish_failures: u64,
     /// Alerts raised.
     pub alerts: u64,
+    /// Backup archives stored (uploads whole and checked).
+    pub backups_stored: u64,
+    /// Bytes of the backup archives stored.
+    pub backup_bytes_stored: u64,
+    /// Backups deleted by retention (count, age, ended instances) or by request.
+    pub backups_deleted: u64,
     /// Whether `run_workers` is running in this process.
     pub workers_running: bool,
     /// Active instances whose agent is connected, at the last check.

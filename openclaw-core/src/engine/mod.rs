@@ -3,6 +3,7 @@
 
 mod agent_watch;
 mod agents;
+mod backups;
 mod builder;
 mod config;
 mod context;
@@ -20,10 +21,11 @@ mod worker;
 
 pub use agent_watch::{AGENT_SILENT, GATEWAY_DOWN};
 pub use agents::{AgentStatus, AgentTaskResult};
+pub use backups::BACKUP_SCHEDULE_ACTOR;
 pub use builder::ProvisionerBuilder;
 pub use config::{
-    validate_zone, AgentConfig, DefaultModel, EngineConfig, FirstRunConfig, HealthConfig,
-    RollbackPolicy, SweepConfig, Trigger, WorkerConfig,
+    validate_zone, AgentConfig, BackupConfig, DefaultModel, EngineConfig, FirstRunConfig,
+    HealthConfig, RollbackPolicy, SweepConfig, Trigger, WorkerConfig,
 };
 pub use fleet::MAX_BATCH_SIZE;
 pub use metrics::MetricsSnapshot;

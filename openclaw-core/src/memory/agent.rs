@@ -3,20 +3,27 @@
 //! [`SimulatedMachine`] answers every task of the allowlist as the real agent would on a
 //! healthy instance — pairing tokens that are fresh each time, a gateway token that
 //! rotates, devices that can be revoked, upgrades that succeed for versions it "finds on
-//! npm" and otherwise fail and roll back. [`InProcessAgent`] drives one against a
+//! npm" and otherwise fail and roll back, a state (paired devices, workspace files) that
+//! backups archive and restores bring back. [`InProcessAgent`] drives one against a
 //! [`Provisioner`] directly (engine tests); the sandbox's fake servers drive the same
 //! machine over HTTP, as the real agent does.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::convert::Infallible;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use bytes::Bytes;
+use futures_util::TryStreamExt;
 use rand::{RngCore, SeedableRng};
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::task::JoinHandle;
 
 use crate::cloud_init::DEFAULT_OPENCLAW_VERSION;
-use crate::domain::{AgentReport, AgentTaskKind, Capacity, GatewayProbe, InstanceId};
+use crate::domain::{
+    sha256_hex, AgentReport, AgentTask, AgentTaskKind, Capacity, GatewayProbe, InstanceId,
+};
 use crate::engine::AgentTaskResult;
 use crate::Provisioner;
 
@@ -35,6 +42,8 @@ pub struct SimulatedMachine {
     pub gateway_up: bool,
     /// Paired device ids.
     pub devices: Vec<String>,
+    /// The files of the assistant's workspace, by name.
+    pub workspace: BTreeMap<String, String>,
     gateway_token: String,
     pairing_tokens: Vec<String>,
     restarts: u32,
@@ -46,6 +55,7 @@ impl std::fmt::Debug for SimulatedMachine {
             .field("openclaw_version", &self.openclaw_version)
             .field("gateway_up", &self.gateway_up)
             .field("devices", &self.devices)
+            .field("workspace", &self.workspace.keys().collect::<Vec<_>>())
             .field("restarts", &self.restarts)
             .finish_non_exhaustive()
     }
@@ -69,6 +79,7 @@ impl SimulatedMachine {
                 .collect(),
             gateway_up: true,
             devices: Vec::new(),
+            workspace: BTreeMap::new(),
             gateway_token: gateway_token.into(),
             pairing_tokens: Vec::new(),
             restarts: 0,
@@ -124,9 +135,35 @@ impl SimulatedMachine {
         }
     }
 
-    /// Runs one task as the real agent would.
+    /// The machine's OpenClaw state as a backup archive (the simulation's own format: the
+    /// control plane never looks inside).
+    pub fn archive(&self) -> Vec<u8> {
+        let state = SimulatedState {
+            devices: self.devices.clone(),
+            workspace: self.workspace.clone(),
+        };
+        serde_json::to_vec(&state).unwrap_or_default()
+    }
+
+    /// Replaces the state with an archive's, as a restore does: an archive that does not
+    /// open leaves everything as it was (the rollback) and says so.
+    pub fn restore(&mut self, archive: &[u8]) -> std::result::Result<(), String> {
+        let state: SimulatedState = serde_json::from_slice(archive)
+            .map_err(|e| format!("the archive does not open ({e}); kept the current state"))?;
+        self.devices = state.devices;
+        self.workspace = state.workspace;
+        self.restarts += 1;
+        Ok(())
+    }
+
+    /// Runs one task that moves no archive as the real agent would; `backup` and
+    /// `restore` are run by [`InProcessAgent`] (or a fake server's agent), which move the
+    /// archive with [`archive`](Self::archive) and [`restore`](Self::restore).
     pub fn run(&mut self, kind: &AgentTaskKind) -> AgentTaskResult {
         match kind {
+            AgentTaskKind::Backup | AgentTaskKind::Restore { .. } => AgentTaskResult::Err(
+                "backup and restore move an archive: the machine's driver runs them".to_string(),
+            ),
             AgentTaskKind::AccessLink => {
                 let token = random_token();
                 self.pairing_tokens.push(token.clone());
@@ -168,6 +205,69 @@ impl SimulatedMachine {
                 }
             }
         }
+    }
+}
+
+/// What a simulated backup archive holds.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SimulatedState {
+    devices: Vec<String>,
+    workspace: BTreeMap<String, String>,
+}
+
+/// Runs `task` on `machine` against `provisioner` in this process, archives included.
+async fn run_in_process(
+    provisioner: &Provisioner,
+    instance: InstanceId,
+    machine: &Mutex<SimulatedMachine>,
+    task: &AgentTask,
+) -> AgentTaskResult {
+    let lock = || machine.lock().unwrap_or_else(PoisonError::into_inner);
+    match &task.kind {
+        AgentTaskKind::Backup => {
+            let archive = lock().archive();
+            let sha256 = sha256_hex(&archive);
+            let bytes = archive.len();
+            let body = futures_util::stream::iter([Ok::<_, Infallible>(Bytes::from(archive))]);
+            match provisioner
+                .store_backup(instance, task.id, &sha256, body)
+                .await
+            {
+                Ok(_) => AgentTaskResult::Ok(json!({
+                    "backup": task.id.to_string(), "bytes": bytes, "sha256": sha256,
+                })),
+                Err(e) => AgentTaskResult::Err(format!("uploading the archive failed: {e}")),
+            }
+        }
+        AgentTaskKind::Restore { backup, sha256 } => {
+            let Ok(id) = backup.parse() else {
+                return AgentTaskResult::Err("args.backup is not a backup id".to_string());
+            };
+            let downloaded = match provisioner.open_backup(instance, id).await {
+                Ok((_, stream)) => {
+                    stream
+                        .try_fold(Vec::new(), |mut all, chunk| async move {
+                            all.extend_from_slice(&chunk);
+                            Ok(all)
+                        })
+                        .await
+                }
+                Err(e) => Err(e),
+            };
+            match downloaded {
+                Err(e) => AgentTaskResult::Err(format!("downloading the backup failed: {e}")),
+                Ok(archive) if sha256_hex(&archive) != *sha256 => AgentTaskResult::Err(
+                    "the archive downloaded does not match its SHA-256; nothing changed"
+                        .to_string(),
+                ),
+                Ok(archive) => match lock().restore(&archive) {
+                    Ok(()) => AgentTaskResult::Ok(json!({ "backup": backup })),
+                    Err(e) => AgentTaskResult::Err(e),
+                },
+            }
+        }
+        other => lock().run(other),
     }
 }
 
@@ -213,10 +313,7 @@ impl InProcessAgent {
                 let wait = next_beat.saturating_duration_since(tokio::time::Instant::now());
                 match provisioner.next_agent_task(instance, wait).await {
                     Ok(Some(task)) => {
-                        let result = runner
-                            .lock()
-                            .unwrap_or_else(PoisonError::into_inner)
-                            .run(&task.kind);
+                        let result = run_in_process(&provisioner, instance, &runner, &task).await;
                         let _ = provisioner
                             .report_agent_task(instance, task.id, result)
                             .await;

@@ -1,8 +1,9 @@
 //! The agent on each fake machine: once its bootstrap delivered an agent credential, it
 //! speaks the agent protocol to the control plane as the real script does — a heartbeat
 //! every interval, a long poll for tasks, a result for each — answering tasks with
-//! [`SimulatedMachine`], so a sandbox's access links, restarts, token rotations and upgrades
-//! (including one that fails and rolls back) work end to end.
+//! [`SimulatedMachine`], so a sandbox's access links, restarts, token rotations, upgrades
+//! (including one that fails and rolls back), backups and restores work end to end — the
+//! archives go up and come down over HTTP as the real agent's do.
 //!
 //! It stops when the server is deleted or the control plane answers 410, and pauses while
 //! the server is powered off. Only loopback control planes are ever contacted (the caller
@@ -11,7 +12,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use openclaw_core::domain::AgentTaskKind;
+use openclaw_core::domain::{sha256_hex, AgentTaskKind};
 use openclaw_core::engine::AgentTaskResult;
 use openclaw_core::memory::SimulatedMachine;
 use serde_json::{json, Value};
@@ -117,7 +118,14 @@ pub(crate) async fn run(
         let (Some(task_id), Some(kind)) = (task["id"].as_str(), parse_kind(&task)) else {
             continue;
         };
-        let body = match machine.run(&kind) {
+        let result = match &kind {
+            AgentTaskKind::Backup => back_up(&client, &base, &auth, task_id, &machine).await,
+            AgentTaskKind::Restore { backup, sha256 } => {
+                restore(&client, &base, &auth, backup, sha256, &mut machine).await
+            }
+            other => machine.run(other),
+        };
+        let body = match result {
             AgentTaskResult::Ok(output) => json!({ "ok": true, "output": output }),
             AgentTaskResult::Err(error) => json!({ "ok": false, "error": error }),
         };
@@ -127,6 +135,69 @@ pub(crate) async fn run(
             .json(&body)
             .send()
             .await;
+    }
+}
+
+/// Uploads the machine's archive for backup task `task_id`, as the real agent does.
+async fn back_up(
+    client: &reqwest::Client,
+    base: &str,
+    auth: &str,
+    task_id: &str,
+    machine: &SimulatedMachine,
+) -> AgentTaskResult {
+    let archive = machine.archive();
+    let sha256 = sha256_hex(&archive);
+    let bytes = archive.len();
+    let sent = client
+        .put(format!("{base}/v1/agent/tasks/{task_id}/backup"))
+        .header("authorization", auth)
+        .header("x-archive-sha256", &sha256)
+        .header("content-type", "application/gzip")
+        .body(archive)
+        .send()
+        .await;
+    match sent {
+        Ok(r) if r.status().as_u16() == 201 => AgentTaskResult::Ok(json!({
+            "backup": task_id, "bytes": bytes, "sha256": sha256,
+        })),
+        Ok(r) => AgentTaskResult::Err(format!("uploading the archive: HTTP {}", r.status())),
+        Err(e) => AgentTaskResult::Err(format!("uploading the archive: {e}")),
+    }
+}
+
+/// Downloads backup `backup`, checks it and restores the machine from it.
+async fn restore(
+    client: &reqwest::Client,
+    base: &str,
+    auth: &str,
+    backup: &str,
+    sha256: &str,
+    machine: &mut SimulatedMachine,
+) -> AgentTaskResult {
+    let got = client
+        .get(format!("{base}/v1/agent/backups/{backup}"))
+        .header("authorization", auth)
+        .send()
+        .await;
+    let archive = match got {
+        Ok(r) if r.status().is_success() => match r.bytes().await {
+            Ok(bytes) => bytes,
+            Err(e) => return AgentTaskResult::Err(format!("downloading the backup: {e}")),
+        },
+        Ok(r) => {
+            return AgentTaskResult::Err(format!("downloading the backup: HTTP {}", r.status()))
+        }
+        Err(e) => return AgentTaskResult::Err(format!("downloading the backup: {e}")),
+    };
+    if sha256_hex(&archive) != sha256 {
+        return AgentTaskResult::Err(
+            "the archive downloaded does not match its SHA-256; nothing changed".to_string(),
+        );
+    }
+    match machine.restore(&archive) {
+        Ok(()) => AgentTaskResult::Ok(json!({ "backup": backup })),
+        Err(e) => AgentTaskResult::Err(e),
     }
 }
 
@@ -143,6 +214,11 @@ fn parse_kind(task: &Value) -> Option<AgentTaskKind> {
         },
         "upgrade" => AgentTaskKind::Upgrade {
             version: arg("version")?,
+        },
+        "backup" => AgentTaskKind::Backup,
+        "restore" => AgentTaskKind::Restore {
+            backup: arg("backup")?,
+            sha256: arg("sha256")?,
         },
         _ => return None,
     })

@@ -307,10 +307,18 @@ pub enum InstancesCommand {
         /// `revoke-device`: the device's id.
         #[arg(long)]
         device: Option<String>,
+        /// `restore`: the backup's id (see `instances backups`).
+        #[arg(long)]
+        backup: Option<String>,
         /// Wait until the agent reports (up to 15 minutes) and print the finished task;
         /// exits non-zero if it failed.
         #[arg(long)]
         wait: bool,
+    },
+    /// List the instance's backups, newest first.
+    Backups {
+        /// The instance's id.
+        id: String,
     },
 }
 
@@ -327,6 +335,10 @@ pub enum ActionArg {
     ListDevices,
     /// Unpair a device.
     RevokeDevice,
+    /// Archive the instance's OpenClaw state into the backup store.
+    Backup,
+    /// Replace the instance's OpenClaw state with a backup (rolled back on failure).
+    Restore,
 }
 
 impl ActionArg {
@@ -337,6 +349,8 @@ impl ActionArg {
             ActionArg::Upgrade => "upgrade",
             ActionArg::ListDevices => "list-devices",
             ActionArg::RevokeDevice => "revoke-device",
+            ActionArg::Backup => "backup",
+            ActionArg::Restore => "restore",
         }
     }
 }
@@ -706,7 +720,9 @@ async fn instances(
     let client = connect(config, server)?;
     if matches!(
         command,
-        InstancesCommand::Access { .. } | InstancesCommand::Action { .. }
+        InstancesCommand::Access { .. }
+            | InstancesCommand::Action { .. }
+            | InstancesCommand::Backups { .. }
     ) {
         return agent_command(&client, command, out).await;
     }
@@ -842,9 +858,9 @@ async fn instances(
             };
             (instance, goal.filter(|_| op.wait))
         }
-        InstancesCommand::Access { .. } | InstancesCommand::Action { .. } => {
-            return Err("not an instance command".to_string())
-        }
+        InstancesCommand::Access { .. }
+        | InstancesCommand::Action { .. }
+        | InstancesCommand::Backups { .. } => return Err("not an instance command".to_string()),
     };
     let Some(goal) = goal else {
         print_json(out, &instance);
@@ -899,8 +915,8 @@ async fn fleet(
     Ok(())
 }
 
-/// `instances access` and `instances action`, which answer with something else than an
-/// instance.
+/// `instances access`, `instances action` and `instances backups`, which answer with
+/// something else than an instance.
 async fn agent_command(
     client: &ApiClient,
     command: InstancesCommand,
@@ -926,9 +942,10 @@ async fn agent_command(
             action,
             to,
             device,
+            backup,
             wait,
         } => {
-            let body = json!({ "version": to, "device": device });
+            let body = json!({ "version": to, "device": device, "backup": backup });
             let body = Value::Object(
                 body.as_object()
                     .into_iter()
@@ -980,6 +997,19 @@ async fn agent_command(
                     _ => tokio::time::sleep(std::time::Duration::from_millis(500)).await,
                 }
             }
+        }
+        InstancesCommand::Backups { id } => {
+            let backups: Value = client
+                .call(
+                    Method::GET,
+                    &format!("/v1/instances/{id}/backups"),
+                    None::<&()>,
+                    None,
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+            print_json(out, &backups);
+            Ok(())
         }
         _ => Err("not an agent command".to_string()),
     }

@@ -26,6 +26,9 @@ pub struct ActionRequest {
     /// `revoke-device`: the gateway's id of the device.
     #[serde(default)]
     pub device: Option<String>,
+    /// `restore`: the id of the backup to restore (see `GET /v1/instances/{id}/backups`).
+    #[serde(default)]
+    pub backup: Option<String>,
 }
 
 /// A task with what it produced, when that is not a secret.
@@ -57,24 +60,31 @@ fn kind_of(action: &str, body: ActionRequest) -> AppResult<AgentTaskKind> {
         "upgrade" => AgentTaskKind::Upgrade {
             version: need("version", body.version)?,
         },
+        "backup" => AgentTaskKind::Backup,
+        // The archive's SHA-256 is filled in from the backup's record.
+        "restore" => AgentTaskKind::Restore {
+            backup: need("backup", body.backup)?,
+            sha256: String::new(),
+        },
         _ => return Err(AppError::NoRoute),
     })
 }
 
 /// Queue an action for the instance's agent: `restart`, `rotate-token`, `upgrade`
-/// (`{"version"}`), `list-devices`, `revoke-device` (`{"device"}`). Answers at once with
-/// the task; follow it at `GET /v1/instances/{id}/tasks/{task}`.
+/// (`{"version"}`), `list-devices`, `revoke-device` (`{"device"}`), `backup`, `restore`
+/// (`{"backup"}`). Answers at once with the task; follow it at
+/// `GET /v1/instances/{id}/tasks/{task}`. A backup's id is its task's id.
 #[utoipa::path(
     post, path = "/v1/instances/{id}/actions/{action}", tag = "agent",
     params(
         ("id" = String, Path, description = "Instance id"),
-        ("action" = String, Path, description = "restart, rotate-token, upgrade, list-devices or revoke-device"),
+        ("action" = String, Path, description = "restart, rotate-token, upgrade, list-devices, revoke-device, backup or restore"),
     ),
-    request_body(content = Option<ActionRequest>, description = "Arguments of upgrade and revoke-device"),
+    request_body(content = Option<ActionRequest>, description = "Arguments of upgrade, revoke-device and restore"),
     responses(
         (status = 202, description = "Queued", body = AgentTaskStatusView),
         (status = 403, description = "Needs a manage or admin key", body = ErrorBody),
-        (status = 404, description = "Unknown instance or action", body = ErrorBody),
+        (status = 404, description = "Unknown instance, action or backup", body = ErrorBody),
         (status = 409, description = "The instance is not active", body = ErrorBody),
         (status = 422, description = "A missing or unsafe argument", body = ErrorBody),
     ),
@@ -90,10 +100,24 @@ pub async fn act(
     let id = id.parse()?;
     let kind = kind_of(&action, body)?;
     load_visible(&state, &caller, id).await?;
-    let task = state
-        .provisioner
-        .request_agent_task(id, kind, &caller.actor())
-        .await?;
+    let task = match kind {
+        AgentTaskKind::Restore { backup, .. } => {
+            let backup = backup.parse().map_err(|_| AppError::InvalidBody {
+                field: "backup".to_string(),
+                message: "must be a backup id (a UUID)".to_string(),
+            })?;
+            state
+                .provisioner
+                .request_restore(id, backup, &caller.actor())
+                .await?
+        }
+        kind => {
+            state
+                .provisioner
+                .request_agent_task(id, kind, &caller.actor())
+                .await?
+        }
+    };
     Ok((StatusCode::ACCEPTED, Json(AgentTaskStatusView::from(&task))))
 }
 

@@ -7,7 +7,8 @@
 
 use std::time::Duration;
 
-use axum::extract::{FromRequestParts, Path, State};
+use axum::body::Body;
+use axum::extract::{FromRequestParts, Path, Request, State};
 use axum::http::request::Parts;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -19,7 +20,9 @@ use serde_json::{json, Value};
 
 use crate::error::{AppError, AppResult};
 use crate::extract::{JsonBody, QueryOf};
-use crate::model::{AgentHeartbeatRequest, AgentTaskResultRequest, AgentTaskView, ErrorBody};
+use crate::model::{
+    AgentHeartbeatRequest, AgentTaskResultRequest, AgentTaskView, BackupView, ErrorBody,
+};
 use crate::state::AppState;
 
 /// The longest long poll; the server's request timeout caps it further.
@@ -138,6 +141,7 @@ fn wire(kind: &AgentTaskKind) -> (String, Value) {
     let args = match kind {
         AgentTaskKind::Upgrade { version } => json!({ "version": version }),
         AgentTaskKind::RevokeDevice { device } => json!({ "device": device }),
+        AgentTaskKind::Restore { backup, sha256 } => json!({ "backup": backup, "sha256": sha256 }),
         _ => json!({}),
     };
     (kind.as_str().to_string(), args)
@@ -174,6 +178,96 @@ pub async fn task_result(
         .report_agent_task(instance, task, result)
         .await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// The header carrying an archive's SHA-256 (64 lowercase hex digits), both ways.
+pub const ARCHIVE_SHA256: &str = "x-archive-sha256";
+
+/// Upload the archive of the calling agent's running backup task: the raw bytes (a gzipped
+/// tar of `~/.openclaw`) as the body, their SHA-256 in `X-Archive-SHA256`. Streamed into the
+/// backup store and checked before anything is kept; sending it again replaces it. Then
+/// report the task's result with the same `sha256`.
+#[utoipa::path(
+    put, path = "/v1/agent/tasks/{task}/backup", tag = "agent",
+    params(
+        ("task" = String, Path, description = "The backup task's id (the backup's id)"),
+        ("X-Archive-SHA256" = String, Header, description = "The archive's SHA-256, 64 lowercase hex digits"),
+    ),
+    request_body(content = Vec<u8>, content_type = "application/gzip", description = "The archive"),
+    responses(
+        (status = 201, description = "Stored", body = BackupView),
+        (status = 401, description = "Not an agent credential", body = ErrorBody),
+        (status = 404, description = "Not a task of this instance", body = ErrorBody),
+        (status = 409, description = "Not a running backup task", body = ErrorBody),
+        (status = 422, description = "Empty, too large, cut off, or another SHA-256: nothing kept", body = ErrorBody),
+        (status = 503, description = "The backup store did not answer; try again", body = ErrorBody),
+    ),
+    security(("agent_token" = []))
+)]
+pub async fn upload_backup(
+    State(state): State<AppState>,
+    AgentCaller(instance): AgentCaller,
+    Path(task): Path<String>,
+    request: Request,
+) -> AppResult<(StatusCode, Json<BackupView>)> {
+    let task: AgentTaskId = task.parse()?;
+    let sha256 = request
+        .headers()
+        .get(ARCHIVE_SHA256)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .trim()
+        .to_string();
+    if sha256.is_empty() {
+        return Err(openclaw_core::Error::invalid(
+            "X-Archive-SHA256",
+            "send the archive's SHA-256 (64 lowercase hex digits) in this header",
+        )
+        .into());
+    }
+    let body = request.into_body().into_data_stream();
+    let stored = state
+        .provisioner
+        .store_backup(instance, task, &sha256, body)
+        .await?;
+    Ok((StatusCode::CREATED, Json(BackupView::from(&stored))))
+}
+
+/// Download a backup of the calling agent's instance, to restore it: the archive as the
+/// body, its SHA-256 in `X-Archive-SHA256`.
+#[utoipa::path(
+    get, path = "/v1/agent/backups/{backup}", tag = "agent",
+    params(("backup" = String, Path, description = "The backup's id")),
+    responses(
+        (status = 200, description = "The archive", content_type = "application/gzip", body = Vec<u8>),
+        (status = 401, description = "Not an agent credential", body = ErrorBody),
+        (status = 404, description = "No such backup of this instance", body = ErrorBody),
+        (status = 503, description = "The backup store did not answer; try again", body = ErrorBody),
+    ),
+    security(("agent_token" = []))
+)]
+pub async fn download_backup(
+    State(state): State<AppState>,
+    AgentCaller(instance): AgentCaller,
+    Path(backup): Path<String>,
+) -> AppResult<Response> {
+    let backup: AgentTaskId = backup
+        .parse()
+        .map_err(|_| openclaw_core::Error::invalid("backup", "must be a backup id"))?;
+    let (record, archive) = state.provisioner.open_backup(instance, backup).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/gzip".to_string()),
+            (header::CONTENT_LENGTH, record.bytes.to_string()),
+            (header::CACHE_CONTROL, "no-store".to_string()),
+            (
+                header::HeaderName::from_static(ARCHIVE_SHA256),
+                record.sha256,
+            ),
+        ],
+        Body::from_stream(archive),
+    )
+        .into_response())
 }
 
 /// The instance agent, as every instance's cloud-init fetches it (and checks it against the

@@ -5,6 +5,7 @@
 pub mod access;
 pub mod actions;
 pub mod agent;
+pub mod backups;
 pub mod bootstrap;
 pub mod events;
 pub mod fleet;
@@ -49,6 +50,11 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/instances/{id}/actions/{action}", post(actions::act))
         .route("/v1/instances/{id}/tasks", get(actions::list))
         .route("/v1/instances/{id}/tasks/{task}", get(actions::get_one))
+        .route("/v1/instances/{id}/backups", get(backups::list))
+        .route(
+            "/v1/instances/{id}/backups/{backup}",
+            axum::routing::delete(backups::delete),
+        )
         .route("/v1/events", get(events::sse))
         .route("/v1/events/ws", get(events::websocket))
         .route("/v1/sweep", post(sweep::sweep))
@@ -64,16 +70,24 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/agent/script", get(agent::script))
         .route("/v1/agent/tasks/next", get(agent::next_task))
         .route("/v1/agent/tasks/{task}/result", post(agent::task_result))
+        .route("/v1/agent/backups/{backup}", get(agent::download_backup))
         .route("/healthz", get(system::healthz))
         .route("/readyz", get(system::readyz))
         .route("/metrics", get(system::metrics))
         .route("/openapi.json", get(system::openapi));
+    // An archive upload takes as long as the archive does: outside the request timeout,
+    // and limited by `engine.backups.max_bytes` rather than the body limit.
+    let transfers = Router::new().route(
+        "/v1/agent/tasks/{task}/backup",
+        axum::routing::put(agent::upload_backup),
+    );
     let body_limit = state.settings.body_limit;
     authenticated
         .merge(open)
+        .layer(middleware::from_fn_with_state(state.clone(), timeout))
+        .merge(transfers)
         .fallback(|| async { AppError::NoRoute })
         .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
-        .layer(middleware::from_fn_with_state(state.clone(), timeout))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(
             TraceLayer::new_for_http()
