@@ -324,17 +324,17 @@ async fn the_default_model_follows_the_keys_of_the_order() {
         (
             "only-openai",
             json!({"OPENAI_API_KEY": "sk-o"}),
-            json!("openai/gpt-5.4"),
+            json!("openai/gpt-6-astra"),
         ),
         (
             "both",
             json!({"OPENAI_API_KEY": "sk-o", "ANTHROPIC_API_KEY": "sk-a"}),
-            json!("anthropic/claude-sonnet-4-5"),
+            json!("anthropic/claude-opus-5"),
         ),
         (
             "only-anthropic",
             json!({"ANTHROPIC_API_KEY": "sk-a"}),
-            json!("anthropic/claude-sonnet-4-5"),
+            json!("anthropic/claude-opus-5"),
         ),
         ("none", json!({}), Value::Null),
     ] {

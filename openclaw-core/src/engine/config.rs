@@ -305,7 +305,7 @@ impl Default for BackupConfig {
 pub struct DefaultModel {
     /// The environment variable of the provider key (`ANTHROPIC_API_KEY`).
     pub key: String,
-    /// The model, as OpenClaw names it (`anthropic/claude-sonnet-4-5`).
+    /// The model, as OpenClaw names it (`anthropic/claude-opus-5`).
     pub model: String,
 }
 
@@ -319,6 +319,11 @@ pub struct FirstRunConfig {
 }
 
 impl Default for FirstRunConfig {
+    /// Each provider's default model in the pinned OpenClaw release (2026.9.6), as its own
+    /// onboarding sets it: Anthropic `anthropic/claude-opus-5`, OpenAI `openai/gpt-6-astra`,
+    /// Gemini `google/gemini-3.1-pro-preview`, OpenRouter `openrouter/auto`. (Older names such
+    /// as `claude-sonnet-4-5` are retired versions there.) `scripts/test-openclaw-gateway`
+    /// checks that the release names each of them.
     fn default() -> Self {
         let pair = |key: &str, model: &str| DefaultModel {
             key: key.to_string(),
@@ -326,9 +331,9 @@ impl Default for FirstRunConfig {
         };
         FirstRunConfig {
             default_models: vec![
-                pair("ANTHROPIC_API_KEY", "anthropic/claude-sonnet-4-5"),
-                pair("OPENAI_API_KEY", "openai/gpt-5.4"),
-                pair("GEMINI_API_KEY", "google/gemini-2.5-pro"),
+                pair("ANTHROPIC_API_KEY", "anthropic/claude-opus-5"),
+                pair("OPENAI_API_KEY", "openai/gpt-6-astra"),
+                pair("GEMINI_API_KEY", "google/gemini-3.1-pro-preview"),
                 pair("OPENROUTER_API_KEY", "openrouter/auto"),
             ],
         }
