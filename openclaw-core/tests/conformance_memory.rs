@@ -99,6 +99,12 @@ async fn fresh_key_store() -> Arc<dyn openclaw_core::ports::ApiKeyStore> {
 
 openclaw_core::api_key_conformance_tests!(fresh_key_store);
 
+async fn fresh_facts() -> Arc<dyn openclaw_core::ports::DeploymentFacts> {
+    Arc::new(InMemoryStore::new())
+}
+
+openclaw_core::deployment_facts_conformance_tests!(fresh_facts);
+
 async fn fresh_agent_store() -> Arc<dyn openclaw_core::ports::AgentStore> {
     Arc::new(InMemoryStore::new())
 }

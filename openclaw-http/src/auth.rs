@@ -82,6 +82,13 @@ pub fn generate(name: &str, scope: Scope, customer: Option<CustomerId>) -> Resul
     if name.is_empty() || name.len() > 64 || name.chars().any(char::is_control) {
         return Err(Error::invalid("name", "must be 1-64 printable characters"));
     }
+    if scope == Scope::Admin && customer.is_some() {
+        return Err(Error::invalid(
+            "scope",
+            "a key bound to a customer cannot have the admin scope (admin reaches every \
+             customer's instances and the whole deployment); give it manage or read",
+        ));
+    }
     let mut rng = rand::rngs::StdRng::from_os_rng();
     // Lowercase letters and digits only, so the id reads well and never needs quoting.
     const ALPHABET: &[u8] = b"abcdefghijklmnopqrstuvwxyz234567";
@@ -196,10 +203,16 @@ pub async fn authenticate(
     if !matches || key.revoked_at.is_some() {
         return Err(invalid);
     }
+    // A customer-bound key stored with the admin scope (made before that was refused)
+    // acts with manage at most: it never reaches beyond its customer.
+    let scope = match (&key.customer_id, key.scope) {
+        (Some(_), Scope::Admin) => Scope::Manage,
+        (_, scope) => scope,
+    };
     Ok(Caller {
         key_id: key.id,
         name: key.name,
-        scope: key.scope,
+        scope,
         customer: key.customer_id,
     })
 }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use openclaw_cloudflare::fake::{FakeCloudflare, RateLimitSettings};
 use openclaw_cloudflare::{CloudflareConfig as CfAdapterConfig, CloudflareDns};
 use openclaw_core::domain::{ApiKey, Scope};
-use openclaw_core::ports::{ApiKeyStore, Compute, Dns, HealthProbe, RateLimiter};
+use openclaw_core::ports::{ApiKeyStore, Compute, DeploymentFacts, Dns, HealthProbe, RateLimiter};
 use openclaw_core::{
     Error, GuardedCompute, GuardedDns, Provisioner, Result, Retrier, RetryBudget, RetryPolicy,
     SecretString, TokenBucket,
@@ -82,7 +82,8 @@ pub async fn assemble(config: &Config, listen: SocketAddr) -> Result<Deployment>
     let mode = config.resolve()?;
     let url = StoreUrl::parse(config.database_url.as_str())?;
     let stores = store::open(&url, &config.store_options(), true).await?;
-    let keys = secrets_file::load_or_create(config)?;
+    crate::database_mode::check(stores.facts.as_ref(), &url, config.mode, mode).await?;
+    let keys = secrets_file::load_or_create(config, mode)?;
     let backup_location = config.backup_store.location(config.database_url.as_str())?;
     let backup_store = config.backup_store.open(&backup_location)?;
     let metrics = Arc::new(HttpMetrics::default());
@@ -291,19 +292,49 @@ pub fn vps_base(hetzner_endpoint: &str) -> String {
     format!("{root}/__vps")
 }
 
-/// Makes an admin key named `admin` when the store has no usable admin key, and returns its
-/// token (to be shown once); `None` when one exists.
-pub async fn ensure_admin_key(keys: &Arc<dyn ApiKeyStore>) -> Result<Option<SecretString>> {
+/// What the first start did about the admin key.
+#[derive(Debug)]
+pub enum AdminKey {
+    /// The database was empty: this key was made, to be shown once.
+    Created(SecretString),
+    /// An active admin key exists.
+    Exists,
+    /// Keys were made before, but none is an active admin key: an operator makes one with
+    /// `openclaw keys create --scope admin` (no key is ever made or printed again).
+    NoneActive,
+}
+
+/// The fact recording that the first admin key was handed out.
+const ADMIN_KEY_FACT: &str = "admin_key_issued";
+
+/// Makes an admin key named `admin` on the first start of an empty database only (recorded
+/// as a fact, so of several replicas starting at once exactly one makes it).
+pub async fn ensure_admin_key(
+    keys: &Arc<dyn ApiKeyStore>,
+    facts: &Arc<dyn DeploymentFacts>,
+) -> Result<AdminKey> {
     let existing: Vec<ApiKey> = keys.list_api_keys().await?;
     if existing
         .iter()
         .any(|k| k.scope == Scope::Admin && k.revoked_at.is_none())
     {
-        return Ok(None);
+        return Ok(AdminKey::Exists);
+    }
+    if !existing.is_empty() || facts.fact(ADMIN_KEY_FACT).await?.is_some() {
+        return Ok(AdminKey::NoneActive);
+    }
+    let stamp = format!(
+        "{} by {}",
+        chrono::Utc::now().to_rfc3339(),
+        uuid::Uuid::now_v7()
+    );
+    if facts.record_fact(ADMIN_KEY_FACT, &stamp).await? != stamp {
+        // Another replica starting at the same moment makes it.
+        return Ok(AdminKey::Exists);
     }
     let new = auth::generate("admin", Scope::Admin, None)?;
     keys.insert_api_key(&new.key).await?;
-    Ok(Some(new.token))
+    Ok(AdminKey::Created(new.token))
 }
 
 #[cfg(test)]

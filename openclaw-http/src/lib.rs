@@ -54,6 +54,7 @@ pub mod auth;
 pub mod backup_store;
 pub mod cli;
 pub mod config;
+pub mod database_mode;
 pub mod deployment;
 pub mod error;
 pub mod extract;

@@ -13,7 +13,7 @@ use openclaw_core::instance_secrets::SealingKey;
 use openclaw_core::{BootstrapKey, Error, Result};
 use serde::Deserialize;
 
-use crate::config::Config;
+use crate::config::{Config, Mode};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -33,8 +33,10 @@ pub struct DeploymentKeys {
     pub generated: bool,
 }
 
-/// The keys from the configuration, else from its secrets file, else generated into it.
-pub fn load_or_create(config: &Config) -> Result<DeploymentKeys> {
+/// The keys from the configuration, else from its secrets file, else — in the sandbox only —
+/// generated into it. Live mode never generates them: both must be configured
+/// (`OPENCLAW_BOOTSTRAP_KEY`, `OPENCLAW_SECRETS_KEY`) or be in an existing secrets file.
+pub fn load_or_create(config: &Config, mode: Mode) -> Result<DeploymentKeys> {
     if let (Some(bootstrap), Some(sealing)) = (&config.bootstrap_key, &config.secrets_key) {
         return Ok(DeploymentKeys {
             bootstrap: BootstrapKey::from_base64(bootstrap.expose())?,
@@ -45,6 +47,30 @@ pub fn load_or_create(config: &Config) -> Result<DeploymentKeys> {
     let path = config.secrets_file.as_path();
     let (mut keys, generated) = if path.exists() {
         (read(path)?, false)
+    } else if mode == Mode::Live {
+        // 32 random bytes each; the bootstrap key as base64url without padding.
+        let (field, env, make) = if config.bootstrap_key.is_none() {
+            (
+                "bootstrap_key",
+                "OPENCLAW_BOOTSTRAP_KEY",
+                "head -c 32 /dev/urandom | basenc --base64url | tr -d =",
+            )
+        } else {
+            (
+                "secrets_key",
+                "OPENCLAW_SECRETS_KEY",
+                "head -c 32 /dev/urandom | base64",
+            )
+        };
+        return Err(Error::invalid(
+            field,
+            format!(
+                "live mode never generates the deployment keys: set {env} (make one with \
+                 `{make}` and keep it safe) or point secrets_file at the file that holds \
+                 them ({} does not exist)",
+                path.display()
+            ),
+        ));
     } else {
         let keys = (BootstrapKey::random(), SealingKey::random());
         write(path, &keys)?;
@@ -126,15 +152,45 @@ mod tests {
     use super::*;
 
     #[test]
+    fn live_mode_never_generates_keys() {
+        let dir = std::env::temp_dir().join(format!("openclaw-secrets-{}", uuid::Uuid::now_v7()));
+        let mut config = Config {
+            secrets_file: dir.join("openclaw.secrets"),
+            ..Config::default()
+        };
+        let err = load_or_create(&config, Mode::Live).unwrap_err();
+        assert!(
+            matches!(&err, Error::InvalidInput { field, .. } if field == "bootstrap_key"),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("OPENCLAW_BOOTSTRAP_KEY"), "{err}");
+        assert!(!config.secrets_file.exists(), "nothing was written");
+        config.bootstrap_key = Some(crate::config::Secret::new(
+            BootstrapKey::random().to_base64().expose(),
+        ));
+        let err = load_or_create(&config, Mode::Live).unwrap_err();
+        assert!(err.to_string().contains("OPENCLAW_SECRETS_KEY"), "{err}");
+        config.secrets_key = Some(crate::config::Secret::new(
+            "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=",
+        ));
+        let keys = load_or_create(&config, Mode::Live).unwrap();
+        assert!(!keys.generated);
+        assert!(
+            !config.secrets_file.exists(),
+            "configured keys write no file"
+        );
+    }
+
+    #[test]
     fn keys_are_generated_once_private_and_read_back() {
         let dir = std::env::temp_dir().join(format!("openclaw-secrets-{}", uuid::Uuid::now_v7()));
         let config = Config {
             secrets_file: dir.join("openclaw.secrets"),
             ..Config::default()
         };
-        let first = load_or_create(&config).unwrap();
+        let first = load_or_create(&config, Mode::Sandbox).unwrap();
         assert!(first.generated);
-        let second = load_or_create(&config).unwrap();
+        let second = load_or_create(&config, Mode::Live).unwrap();
         assert!(!second.generated);
         assert_eq!(first.bootstrap, second.bootstrap);
         assert_eq!(first.sealing, second.sealing);

@@ -59,7 +59,8 @@ pub async fn serve(
         .local_addr()
         .map_err(|e| Error::internal(format!("no local address: {e}")))?;
     let deployment = deployment::assemble(&config, local).await?;
-    let admin = deployment::ensure_admin_key(&deployment.stores.keys).await?;
+    let admin =
+        deployment::ensure_admin_key(&deployment.stores.keys, &deployment.stores.facts).await?;
 
     let (tx, rx) = watch::channel(false);
     let state = AppState::with_config(
@@ -76,14 +77,24 @@ pub async fn serve(
         let _ = writeln!(out, "{line}");
         let _ = out.flush();
     };
-    if let Some(token) = &admin {
-        write(
+    match &admin {
+        deployment::AdminKey::Created(token) => write(
             out,
             format!(
                 "admin API key (shown once, store it now): {}",
                 token.expose()
             ),
-        );
+        ),
+        deployment::AdminKey::NoneActive => {
+            tracing::warn!("no active admin API key; make one with `openclaw keys create --name admin --scope admin`");
+            write(
+                out,
+                "no active admin API key: make one with `openclaw keys create --name admin \
+                 --scope admin` (it prints the key once)"
+                    .to_string(),
+            );
+        }
+        deployment::AdminKey::Exists => {}
     }
     if deployment.keys_generated {
         write(

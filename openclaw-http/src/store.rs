@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use openclaw_core::memory::InMemoryStore;
-use openclaw_core::ports::{AgentStore, ApiKeyStore, Store};
+use openclaw_core::ports::{AgentStore, ApiKeyStore, DeploymentFacts, Store};
 use openclaw_core::{Error, Result};
 use openclaw_store_postgres::{PgConfig, PgStore};
 use openclaw_store_sqlite::{SqliteConfig, SqliteStore};
@@ -63,6 +63,8 @@ pub struct Stores {
     pub keys: Arc<dyn ApiKeyStore>,
     /// The instance agents' tasks and heartbeats.
     pub agents: Arc<dyn AgentStore>,
+    /// Write-once facts about the deployment (the mode its instances were provisioned in).
+    pub facts: Arc<dyn DeploymentFacts>,
 }
 
 impl std::fmt::Debug for Stores {
@@ -89,7 +91,8 @@ pub async fn open(url: &StoreUrl, options: &StoreOptions, migrate: bool) -> Resu
             Ok(Stores {
                 store: Arc::new(store.clone()),
                 keys: Arc::new(store.clone()),
-                agents: Arc::new(store),
+                agents: Arc::new(store.clone()),
+                facts: Arc::new(store),
             })
         }
         StoreUrl::Sqlite(url) => {
@@ -106,7 +109,8 @@ pub async fn open(url: &StoreUrl, options: &StoreOptions, migrate: bool) -> Resu
             Ok(Stores {
                 store: store.clone(),
                 keys: store.clone(),
-                agents: store,
+                agents: store.clone(),
+                facts: store,
             })
         }
         StoreUrl::Postgres(url) => {
@@ -121,7 +125,8 @@ pub async fn open(url: &StoreUrl, options: &StoreOptions, migrate: bool) -> Resu
             Ok(Stores {
                 store: store.clone(),
                 keys: store.clone(),
-                agents: store,
+                agents: store.clone(),
+                facts: store,
             })
         }
     }

@@ -928,3 +928,37 @@ async fn a_server_whose_workers_do_not_run_is_not_ready() {
     workers.await.unwrap().unwrap();
     assert_eq!(ready(app).await, StatusCode::SERVICE_UNAVAILABLE);
 }
+
+#[tokio::test]
+async fn a_customer_key_stored_as_admin_acts_as_manage_at_most() {
+    use openclaw_core::domain::{CustomerId, Scope};
+    use openclaw_core::ports::ApiKeyStore;
+
+    let h = harness().await;
+    assert!(openclaw_http::auth::generate(
+        "carol",
+        Scope::Admin,
+        Some(CustomerId::parse("carol").unwrap())
+    )
+    .is_err());
+    // Made before that was refused: stored as admin, bound to a customer.
+    let mut legacy = openclaw_http::auth::generate("carol", Scope::Manage, None).unwrap();
+    legacy.key.scope = Scope::Admin;
+    legacy.key.customer_id = Some(CustomerId::parse("carol").unwrap());
+    h.store.insert_api_key(&legacy.key).await.unwrap();
+    let token = legacy.token.expose().to_string();
+    let reply = h.post("/v1/sweep", &token, json!({"dry_run": true})).await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.text);
+    assert!(reply.body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("scope manage"));
+    let reply = h.get("/v1/fleet/upgrades", &token).await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+    // Its own customer's instances it still manages.
+    let id = h.create(&token, Some("carol"), "carol1").await;
+    assert_eq!(
+        h.get(&format!("/v1/instances/{id}"), &token).await.status,
+        StatusCode::OK
+    );
+}

@@ -64,6 +64,7 @@ mod config;
 mod connect;
 mod error;
 mod events;
+mod facts;
 mod idempotency;
 mod instances;
 mod jobs;

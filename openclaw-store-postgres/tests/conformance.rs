@@ -13,6 +13,12 @@ async fn fresh_api_key_store() -> std::sync::Arc<dyn openclaw_core::ports::ApiKe
 
 openclaw_core::api_key_conformance_tests!(fresh_api_key_store);
 
+async fn fresh_facts() -> std::sync::Arc<dyn openclaw_core::ports::DeploymentFacts> {
+    std::sync::Arc::new(common::store().await)
+}
+
+openclaw_core::deployment_facts_conformance_tests!(fresh_facts);
+
 async fn fresh_agent_store() -> std::sync::Arc<dyn openclaw_core::ports::AgentStore> {
     std::sync::Arc::new(common::store().await)
 }

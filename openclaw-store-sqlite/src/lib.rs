@@ -56,6 +56,7 @@ mod connect;
 mod convert;
 mod error;
 mod events;
+mod facts;
 mod idempotency;
 mod instances;
 mod jobs;

@@ -27,6 +27,15 @@ async fn fresh_api_key_store() -> Arc<dyn openclaw_core::ports::ApiKeyStore> {
 
 openclaw_core::api_key_conformance_tests!(fresh_api_key_store);
 
+async fn fresh_facts() -> Arc<dyn openclaw_core::ports::DeploymentFacts> {
+    match SqliteStore::connect(&SqliteConfig::temporary()).await {
+        Ok(store) => Arc::new(store),
+        Err(e) => panic!("cannot open a temporary SQLite store: {e}"),
+    }
+}
+
+openclaw_core::deployment_facts_conformance_tests!(fresh_facts);
+
 async fn fresh_agent_store() -> Arc<dyn openclaw_core::ports::AgentStore> {
     match SqliteStore::connect(&SqliteConfig::temporary()).await {
         Ok(store) => Arc::new(store),

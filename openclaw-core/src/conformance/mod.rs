@@ -42,6 +42,7 @@ pub mod backups;
 pub mod bus;
 pub mod compute;
 pub mod dns;
+pub mod facts;
 pub mod store;
 
 /// The current time to microseconds, the precision PostgreSQL keeps, so a timestamp written
@@ -145,6 +146,18 @@ macro_rules! backup_store_conformance_tests {
             archives_round_trip_whole,
             refused_uploads_leave_nothing,
             instances_are_apart_and_deletes_are_final,
+        );
+    };
+}
+
+/// One `#[tokio::test]` per [`facts`] check, in a module `deployment_facts_conformance`;
+/// each calls `$factory().await` for an `Arc<dyn DeploymentFacts>`.
+#[macro_export]
+macro_rules! deployment_facts_conformance_tests {
+    ($factory:path) => {
+        $crate::__conformance_tests!(deployment_facts_conformance, facts, ($factory().await);
+            facts_are_written_once,
+            concurrent_records_agree,
         );
     };
 }

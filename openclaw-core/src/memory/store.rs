@@ -65,6 +65,8 @@ struct State {
     agent_presence: HashMap<InstanceId, crate::domain::AgentPresence>,
     /// Fleet upgrades, oldest first.
     fleet_upgrades: Vec<crate::domain::FleetUpgrade>,
+    /// Write-once deployment facts.
+    facts: BTreeMap<String, String>,
 }
 
 impl Default for InMemoryStore {
@@ -710,6 +712,24 @@ impl Store for InMemoryStore {
 
 #[cfg(test)]
 mod tests;
+
+#[async_trait]
+impl crate::ports::DeploymentFacts for InMemoryStore {
+    async fn fact(&self, name: &str) -> Result<Option<String>> {
+        self.run("fact", |s| Ok(s.facts.get(name).cloned())).await
+    }
+
+    async fn record_fact(&self, name: &str, value: &str) -> Result<String> {
+        crate::ports::check_fact(name, value)?;
+        self.run("record_fact", |s| {
+            Ok(s.facts
+                .entry(name.to_string())
+                .or_insert_with(|| value.to_string())
+                .clone())
+        })
+        .await
+    }
+}
 
 #[async_trait]
 impl ApiKeyStore for InMemoryStore {

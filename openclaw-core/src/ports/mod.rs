@@ -9,6 +9,7 @@ mod api_keys;
 mod bus;
 mod compute;
 mod dns;
+mod facts;
 mod health;
 pub mod ownership;
 mod rate_limiter;
@@ -19,6 +20,7 @@ pub use api_keys::ApiKeyStore;
 pub use bus::{EventBus, EventStream};
 pub use compute::{Compute, Server, ServerSpec, ServerStatus};
 pub use dns::{Dns, DnsRecord, RecordSpec, RecordType};
+pub use facts::{check_fact, DeploymentFacts, MODE_FACT};
 pub use health::{Health, HealthProbe};
 pub use rate_limiter::{RateLimitObservation, RateLimiter};
 pub use store::{InstanceDelete, InstanceWrite, NewInstance, Store, StoreStats};
@@ -33,6 +35,8 @@ pub use bus::MockEventBus;
 pub use compute::MockCompute;
 #[cfg(feature = "mock")]
 pub use dns::MockDns;
+#[cfg(feature = "mock")]
+pub use facts::MockDeploymentFacts;
 #[cfg(feature = "mock")]
 pub use health::MockHealthProbe;
 #[cfg(feature = "mock")]

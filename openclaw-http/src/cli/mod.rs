@@ -525,7 +525,7 @@ fn instance_files(
         .parse()
         .map_err(|e: openclaw_core::Error| e.to_string())?;
     let mode = config.resolve().map_err(|e| e.to_string())?;
-    let keys = crate::secrets_file::load_or_create(config).map_err(|e| e.to_string())?;
+    let keys = crate::secrets_file::load_or_create(config, mode).map_err(|e| e.to_string())?;
     let mut cloud_init = config.engine.cloud_init.clone();
     // As `serve` does: a sandbox's fake machines call back over loopback.
     if mode == crate::config::Mode::Sandbox
