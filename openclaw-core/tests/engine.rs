@@ -963,6 +963,56 @@ async fn bad_provider_keys_are_refused_before_anything_is_written() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn orders_set_only_provider_keys_never_process_variables() {
+    let h = Harness::with(
+        |mut c| {
+            c.provider_keys.extra = vec!["MY_PROXY_API_KEY".into()];
+            c
+        },
+        |b| b,
+    );
+    for name in [
+        "NODE_OPTIONS",
+        "LD_PRELOAD",
+        "PATH",
+        "HOME",
+        "UNHEARD_OF_KEY",
+    ] {
+        let err = h
+            .provisioner
+            .create(with_keys("procvar", &[(name, "--require /tmp/x.js")]))
+            .await
+            .unwrap_err();
+        match err {
+            Error::InvalidInput { field, message } => {
+                assert_eq!(field, format!("provider_keys.{name}"));
+                assert!(!message.contains("/tmp/x.js"), "never repeats a value");
+            }
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+    assert!(h
+        .provisioner
+        .list(&Default::default())
+        .await
+        .unwrap()
+        .items
+        .is_empty());
+    // Known keys and the configured extra are fine.
+    h.provisioner
+        .create(with_keys(
+            "provkeys",
+            &[
+                ("ANTHROPIC_API_KEY", "sk-ant-1"),
+                ("TELEGRAM_BOT_TOKEN", "123:abc"),
+                ("MY_PROXY_API_KEY", "p-1"),
+            ],
+        ))
+        .await
+        .unwrap();
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_server_still_being_deleted_is_never_adopted() {
     let h = Harness::new();
     // As at Hetzner: a deleted server lingers as `deleting`, its name still taken.

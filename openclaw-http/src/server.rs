@@ -96,6 +96,10 @@ pub async fn serve(
         }
         deployment::AdminKey::Exists => {}
     }
+    if let Some(notice) = ssh_notice(&config) {
+        tracing::warn!("{notice}");
+        write(out, notice);
+    }
     if deployment.keys_generated {
         write(
             out,
@@ -182,4 +186,60 @@ pub async fn serve(
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// In live mode, what an operator should know about SSH to the instances: with no SSH key or
+/// no admin network configured, SSH stays closed on every server (allowed: the agent runs
+/// everything an operator needs), and the start says so.
+pub fn ssh_notice(config: &Config) -> Option<String> {
+    if config.effective_mode() != Mode::Live {
+        return None;
+    }
+    let keys = !config.engine.ssh_keys.is_empty();
+    let networks = !config.engine.cloud_init.admin_ssh_cidrs.is_empty();
+    let missing = match (keys, networks) {
+        (true, true) => return None,
+        (false, false) => {
+            "no SSH key (engine.ssh_keys) and no admin network (engine.cloud_init.admin_ssh_cidrs)"
+        }
+        (false, true) => "no SSH key (engine.ssh_keys)",
+        (true, false) => "no admin network (engine.cloud_init.admin_ssh_cidrs)",
+    };
+    Some(format!(
+        "SSH stays closed on every instance: {missing} is configured; the instance agent \
+         (POST /v1/instances/{{id}}/actions/…) is the way in"
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_ssh_notice_names_what_is_missing_in_live_mode_only() {
+        let mut config = Config {
+            mode: Mode::Live,
+            ..Config::default()
+        };
+        let notice = ssh_notice(&config).unwrap_or_default();
+        assert!(
+            notice.contains("no SSH key") && notice.contains("no admin network"),
+            "{notice}"
+        );
+        config.engine.ssh_keys = vec!["ops".into()];
+        let notice = ssh_notice(&config).unwrap_or_default();
+        assert!(
+            !notice.contains("no SSH key") && notice.contains("no admin network"),
+            "{notice}"
+        );
+        config.engine.cloud_init.admin_ssh_cidrs = vec!["203.0.113.0/24".into()];
+        assert_eq!(ssh_notice(&config), None);
+        config.mode = Mode::Sandbox;
+        config.engine.ssh_keys.clear();
+        assert_eq!(
+            ssh_notice(&config),
+            None,
+            "the sandbox has no SSH to speak of"
+        );
+    }
 }

@@ -9,6 +9,17 @@ use std::process::Command;
 use process::{fast_config, temp_dir, Server, BIN};
 
 fn run(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    run_with_stdin(dir, args, env, "")
+}
+
+/// `run`, with `stdin` on the command's standard input.
+fn run_with_stdin(
+    dir: &std::path::Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    stdin: &str,
+) -> (i32, String, String) {
+    use std::io::Write as _;
     let mut command = Command::new(BIN);
     command
         .args(args)
@@ -20,7 +31,18 @@ fn run(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> (i32, Stri
     for (k, v) in env {
         command.env(k, v);
     }
-    let output = command.output().unwrap();
+    command
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = command.spawn().unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
     (
         output.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&output.stdout).to_string(),
@@ -142,7 +164,7 @@ async fn create_wait_follows_the_instance_to_active() {
         .collect();
     let (code, out, err) = tokio::task::spawn_blocking(move || {
         let env: Vec<(&str, &str)> = env2.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        run(
+        run_with_stdin(
             &dir2,
             &[
                 "instances",
@@ -152,10 +174,11 @@ async fn create_wait_follows_the_instance_to_active() {
                 "--subdomain",
                 "cli-wait",
                 "--provider-key",
-                "OPENAI_API_KEY=sk-x",
+                "OPENAI_API_KEY",
                 "--wait",
             ],
             &env,
+            "sk-x\n",
         )
     })
     .await
@@ -381,4 +404,94 @@ async fn the_agent_commands_reach_the_instance_through_the_server() {
     let (code, out, _) = cli(args("fleet list")).await.unwrap();
     assert_eq!(code, 0);
     assert!(out.contains("2026.10.1"), "{out}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn secrets_never_go_on_the_command_line_and_options_go_anywhere() {
+    let dir = temp_dir("cli-secrets");
+    let server = Server::start(&dir, &fast_config(""), &[]).await;
+    let key = server.admin_key.clone().unwrap();
+    let url = server.url.clone();
+    let key_file = dir.join("admin.key");
+    std::fs::write(&key_file, format!("{key}\n")).unwrap();
+    let openai_file = dir.join("openai.key");
+    std::fs::write(&openai_file, "sk-from-file\n").unwrap();
+    let dir2 = dir.clone();
+    tokio::task::spawn_blocking(move || {
+        let key_file = key_file.to_str().unwrap();
+        // A value on the command line is refused before anything is sent.
+        let (code, _, err) = run(
+            &dir2,
+            &[
+                "instances",
+                "create",
+                "--subdomain",
+                "literal",
+                "--server",
+                &url,
+                "--api-key-file",
+                key_file,
+                "--provider-key",
+                "OPENAI_API_KEY=sk-literal",
+            ],
+            &[],
+        );
+        assert_ne!(code, 0);
+        assert!(err.contains("never goes on the command line"), "{err}");
+        // `--server` and `--api-key-file` after the subcommand, a key from a file and one
+        // from standard input.
+        let (code, out, err) = run_with_stdin(
+            &dir2,
+            &[
+                "instances",
+                "create",
+                "--subdomain",
+                "fromfile",
+                "--customer",
+                "c9",
+                "--server",
+                &url,
+                "--api-key-file",
+                key_file,
+                "--provider-key",
+                &format!("OPENAI_API_KEY=@{}", openai_file.display()),
+                "--provider-key",
+                "ANTHROPIC_API_KEY",
+            ],
+            &[],
+            "sk-ant-from-stdin\n",
+        );
+        assert_eq!(code, 0, "{err}");
+        assert!(out.contains("fromfile."), "{out}");
+        // And before it, as before.
+        let (code, out, err) = run(
+            &dir2,
+            &[
+                "instances",
+                "--server",
+                &url,
+                "--api-key-file",
+                key_file,
+                "list",
+            ],
+            &[],
+        );
+        assert_eq!(code, 0, "{err}");
+        assert!(out.contains("fromfile."), "{out}");
+        assert!(
+            !out.contains("literal."),
+            "the refused order was never sent: {out}"
+        );
+        // No key at all: says where one comes from.
+        let (code, _, err) = run(&dir2, &["instances", "list", "--server", &url], &[]);
+        assert_ne!(code, 0);
+        assert!(
+            err.contains("OPENCLAW_API_KEY") && err.contains("--api-key-file"),
+            "{err}"
+        );
+    })
+    .await
+    .unwrap();
+    server.terminate().await;
+    std::fs::remove_dir_all(dir).unwrap();
 }

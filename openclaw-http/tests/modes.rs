@@ -86,6 +86,16 @@ async fn a_live_database_is_never_opened_in_the_sandbox() {
         .admin_key
         .clone()
         .expect("the first start prints an admin key");
+    assert!(
+        server
+            .stdout
+            .iter()
+            .any(|l| l.contains("SSH stays closed on every instance")
+                && l.contains("no SSH key")
+                && l.contains("no admin network")),
+        "live without SSH keys says so: {:?}",
+        server.stdout
+    );
     server.terminate().await;
 
     // Without the token, `auto` would be the sandbox: refused, saying why.

@@ -9,6 +9,7 @@ mod idempotency;
 mod ids;
 mod instance;
 mod job;
+mod provider_keys;
 mod rollback;
 mod status;
 mod subdomain;
@@ -30,6 +31,7 @@ pub use instance::{
     PendingRequest, Resources, ValidCreate,
 };
 pub use job::{ClaimRequest, Job, JobFilter, JobKind, JobState, Lease, NewJob};
+pub use provider_keys::{is_forbidden_variable, ProviderKeyPolicy, KNOWN_PROVIDER_KEYS};
 pub use rollback::{RollbackLevel, RollbackLogEntry};
 pub use status::{InstanceStatus, ALL_STATUSES, TRANSITIONS};
 pub use subdomain::{Subdomain, RESERVED_SUBDOMAINS};

@@ -435,6 +435,8 @@ pub struct EngineConfig {
     pub first_run: FirstRunConfig,
     /// Backups of the instances' OpenClaw state.
     pub backups: BackupConfig,
+    /// Which provider keys orders may set.
+    pub provider_keys: crate::domain::ProviderKeyPolicy,
     /// Seed of the engine's jitter, for reproducible tests; random when `None`.
     pub seed: Option<u64>,
 }
@@ -466,6 +468,7 @@ impl fmt::Debug for EngineConfig {
             .field("agent", &self.agent)
             .field("first_run", &self.first_run)
             .field("backups", &self.backups)
+            .field("provider_keys", &self.provider_keys)
             .field("seed", &self.seed)
             .finish()
     }
@@ -494,6 +497,7 @@ impl Default for EngineConfig {
             agent: AgentConfig::default(),
             first_run: FirstRunConfig::default(),
             backups: BackupConfig::default(),
+            provider_keys: crate::domain::ProviderKeyPolicy::default(),
             seed: None,
         }
     }
@@ -513,6 +517,7 @@ impl EngineConfig {
     pub fn validate(&self) -> Result<()> {
         validate_zone(&self.zone)?;
         self.first_run.validate()?;
+        self.provider_keys.validate()?;
         let b = &self.backups;
         if b.keep_last == 0 || b.max_bytes == 0 || b.check_interval.is_zero() {
             return Err(Error::invalid(

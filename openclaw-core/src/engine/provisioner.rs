@@ -68,6 +68,10 @@ impl Provisioner {
     pub async fn create(&self, request: CreateInstance) -> Result<Instance> {
         let engine = &self.engine;
         let valid = request.validate(&engine.config.catalog)?;
+        engine
+            .config
+            .provider_keys
+            .check(request.provider_keys.keys())?;
         if let Some(reference) = &valid.external_ref {
             if let Some(existing) = engine.store.find_live_by_external_ref(reference).await? {
                 return same_order(existing, &request);

@@ -2,8 +2,8 @@
 //!
 //! Local commands read the configuration and work on the deployment directly: `serve`,
 //! `migrate`, `keys`, `config check`. Client commands talk to a running server over its API
-//! (`--server`, default from the configuration's `listen`; `--api-key` or
-//! `OPENCLAW_API_KEY`): `instances …` and `sweep`, which runs in the server so that it shares
+//! (`--server`, default from the configuration's `listen`; the key from `OPENCLAW_API_KEY`
+//! or `--api-key-file`, never the command line): `instances …` and `sweep`, which runs in the server so that it shares
 //! the server's provider rate limits.
 
 pub mod client;
@@ -107,20 +107,41 @@ pub enum Command {
     },
 }
 
-/// Where a running server is.
+/// Where a running server is. Both options go before or after the subcommand. The API key
+/// (`ock_<id>.<secret>`) is read from `OPENCLAW_API_KEY` or from `--api-key-file`, never from
+/// the command line, where other users of the machine would see it.
 #[derive(Debug, Clone, Args)]
 pub struct ServerArgs {
     /// The server's base URL (default: `http://<listen>` from the configuration).
-    #[arg(long, env = "OPENCLAW_URL", value_name = "URL")]
+    #[arg(long, env = "OPENCLAW_URL", value_name = "URL", global = true)]
     pub server: Option<String>,
-    /// An API key (`ock_<id>.<secret>`).
-    #[arg(
-        long,
-        env = "OPENCLAW_API_KEY",
-        value_name = "KEY",
-        hide_env_values = true
-    )]
-    pub api_key: Option<String>,
+    /// A file holding the API key (its first line), instead of `OPENCLAW_API_KEY`.
+    #[arg(long, value_name = "FILE", global = true)]
+    pub api_key_file: Option<PathBuf>,
+}
+
+impl ServerArgs {
+    /// The API key: from `--api-key-file`, else `OPENCLAW_API_KEY`.
+    fn api_key(&self) -> Result<String, String> {
+        if let Some(path) = &self.api_key_file {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| format!("cannot read --api-key-file {}: {e}", path.display()))?;
+            let key = text.lines().next().unwrap_or("").trim().to_string();
+            if key.is_empty() {
+                return Err(format!("--api-key-file {} is empty", path.display()));
+            }
+            return Ok(key);
+        }
+        std::env::var("OPENCLAW_API_KEY")
+            .ok()
+            .map(|k| k.trim().to_string())
+            .filter(|k| !k.is_empty())
+            .ok_or_else(|| {
+                "an API key is needed: set OPENCLAW_API_KEY or pass --api-key-file FILE (the \
+                 server prints an admin key on its first start)"
+                    .to_string()
+            })
+    }
 }
 
 /// `openclaw keys …`.
@@ -236,8 +257,10 @@ pub enum InstancesCommand {
         /// The billing reference (a WHMCS service id).
         #[arg(long)]
         external_ref: Option<String>,
-        /// A model-provider key, `NAME=VALUE` (repeatable).
-        #[arg(long = "provider-key", value_name = "NAME=VALUE")]
+        /// A model-provider key by name (repeatable): `NAME` reads its value from standard
+        /// input (one key at most), `NAME=@FILE` from a file. Never the value itself: the
+        /// command line is visible to every user of the machine.
+        #[arg(long = "provider-key", value_name = "NAME | NAME=@FILE")]
         provider_keys: Vec<String>,
         /// An Idempotency-Key for the request.
         #[arg(long)]
@@ -678,11 +701,50 @@ fn connect(config: &Config, server: &ServerArgs) -> Result<ApiClient, String> {
         Some(url) => url.clone(),
         None => crate::deployment::local_url(config.listen_addr().map_err(|e| e.to_string())?),
     };
-    let key = server
-        .api_key
-        .clone()
-        .ok_or("an API key is needed: --api-key or OPENCLAW_API_KEY (the server prints an admin key on its first start)")?;
+    let key = server.api_key()?;
     ApiClient::new(&base, &key).map_err(|e| e.to_string())
+}
+
+/// The values of `--provider-key NAME` (standard input) and `NAME=@FILE` (a file), without
+/// the trailing newline.
+fn read_provider_keys(args: &[String]) -> Result<BTreeMap<String, String>, String> {
+    let mut keys = BTreeMap::new();
+    let mut from_stdin = None;
+    for arg in args {
+        let (name, value) = match arg.split_once('=') {
+            None => {
+                if let Some(first) = &from_stdin {
+                    return Err(format!(
+                        "only one --provider-key can read standard input ({first} does); \
+                         give {arg} as {arg}=@FILE"
+                    ));
+                }
+                from_stdin = Some(arg.clone());
+                let mut text = String::new();
+                std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+                    .map_err(|e| format!("reading {arg} from standard input: {e}"))?;
+                (arg.as_str(), text)
+            }
+            Some((name, file)) => {
+                let Some(path) = file.strip_prefix('@') else {
+                    return Err(format!(
+                        "--provider-key {name}=…: a key's value never goes on the command line \
+                         (every user of the machine can read it there); pass --provider-key \
+                         {name} and the value on standard input, or {name}=@FILE"
+                    ));
+                };
+                let text = std::fs::read_to_string(path)
+                    .map_err(|e| format!("--provider-key {name}: cannot read {path}: {e}"))?;
+                (name, text)
+            }
+        };
+        let value = value.trim_end_matches(['\n', '\r']).to_string();
+        if value.is_empty() {
+            return Err(format!("--provider-key {name}: the value is empty"));
+        }
+        keys.insert(name.to_string(), value);
+    }
+    Ok(keys)
 }
 
 fn print_json(out: &mut dyn Write, value: &impl serde::Serialize) {
@@ -738,13 +800,7 @@ async fn instances(
             idempotency_key,
             wait,
         } => {
-            let mut keys = BTreeMap::new();
-            for pair in provider_keys {
-                let (name, value) = pair
-                    .split_once('=')
-                    .ok_or("--provider-key takes NAME=VALUE")?;
-                keys.insert(name.to_string(), value.to_string());
-            }
+            let keys = read_provider_keys(&provider_keys)?;
             let request = CreateInstanceRequest {
                 customer_id: customer,
                 external_ref,
