@@ -154,6 +154,11 @@ impl KeyCache {
         }
     }
 
+    /// Whether a key with this id was read recently (its client is known to hold real keys).
+    pub fn contains(&self, id: &str) -> bool {
+        self.get(id).is_some()
+    }
+
     fn get(&self, id: &str) -> Option<ApiKey> {
         let entries = self.entries.lock().unwrap_or_else(PoisonError::into_inner);
         entries
@@ -238,9 +243,26 @@ pub async fn require_key(
             "send an API key as Authorization: Bearer ock_<id>.<secret>",
         ));
     };
+    // The client's address, when the server knows it (it serves with connect info).
+    let client = request
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| info.0.ip());
+    let cached = parse_token(token).is_some_and(|(id, _)| state.key_cache.contains(id));
+    if let Some(client) = client.filter(|_| !cached) {
+        if let Err(wait) = state.auth_failures.check(client) {
+            state.metrics.api_rate_limited.incr();
+            return axum::response::IntoResponse::into_response(AppError::TooManyRequests(wait));
+        }
+    }
     let caller = match authenticate(&state.keys, &state.key_cache, token).await {
         Ok(caller) => caller,
-        Err(error) => return axum::response::IntoResponse::into_response(error),
+        Err(error) => {
+            if let (Some(client), AppError::Unauthenticated(_)) = (client, &error) {
+                state.auth_failures.record(client);
+            }
+            return axum::response::IntoResponse::into_response(error);
+        }
     };
     if let Err(wait) = state.api_limits.check(&caller.key_id) {
         state.metrics.api_rate_limited.incr();

@@ -145,6 +145,14 @@ pub struct HttpConfig {
     pub key_cache_ttl: Duration,
     /// Requests per API key (default burst 100, 20 per second).
     pub rate_limit: RateLimitConfig,
+    /// Event streams (SSE and WebSocket) one API key may hold open at once (default 10).
+    pub max_streams_per_key: usize,
+    /// Failed authentications per client address (default burst 20, 1 per second); past
+    /// them the client is answered 429 before its token is looked up.
+    pub failed_auth_rate_limit: RateLimitConfig,
+    /// The bearer token `/metrics` asks for (`Authorization: Bearer <token>`); required in
+    /// live mode, open in the sandbox when unset. Secret. `OPENCLAW_METRICS_TOKEN`.
+    pub metrics_token: Option<Secret>,
 }
 
 impl Default for HttpConfig {
@@ -158,6 +166,12 @@ impl Default for HttpConfig {
                 burst: 100,
                 per_second: 20.0,
             },
+            max_streams_per_key: 10,
+            failed_auth_rate_limit: RateLimitConfig {
+                burst: 20,
+                per_second: 1.0,
+            },
+            metrics_token: None,
         }
     }
 }
@@ -374,6 +388,7 @@ pub const ENV_VARS: &[(&[&str], &str)] = &[
         &["OPENCLAW_CLOUDFLARE_BASE_URL", "CLOUDFLARE_API_BASE_URL"],
         "cloudflare.base_url",
     ),
+    (&["OPENCLAW_METRICS_TOKEN"], "http.metrics_token"),
     (&["OPENCLAW_BACKUP_STORE_URL"], "backup_store.url"),
     (&["AWS_REGION"], "backup_store.region"),
     (&["AWS_ENDPOINT_URL"], "backup_store.endpoint"),
@@ -453,6 +468,7 @@ impl Config {
                 "cloudflare.api_token" => self.cloudflare.api_token = Some(Secret::new(value)),
                 "cloudflare.zone_id" => self.cloudflare.zone_id = Some(value),
                 "cloudflare.base_url" => self.cloudflare.base_url = Some(value),
+                "http.metrics_token" => self.http.metrics_token = Some(Secret::new(value)),
                 "backup_store.url" => self.backup_store.url = value,
                 "backup_store.region" => self.backup_store.region = Some(value),
                 "backup_store.endpoint" => self.backup_store.endpoint = Some(value),
@@ -528,6 +544,23 @@ impl Config {
             }
         }
         self.http.rate_limit.validate("http.rate_limit")?;
+        self.http
+            .failed_auth_rate_limit
+            .validate("http.failed_auth_rate_limit")?;
+        if self.http.max_streams_per_key == 0 {
+            return Err(Error::invalid(
+                "http.max_streams_per_key",
+                "must be at least 1",
+            ));
+        }
+        if let Some(token) = &self.http.metrics_token {
+            if token.expose().len() < 16 {
+                return Err(Error::invalid(
+                    "http.metrics_token",
+                    "must be at least 16 characters",
+                ));
+            }
+        }
         self.hetzner.rate_limit.validate("hetzner.rate_limit")?;
         self.cloudflare
             .rate_limit
@@ -585,6 +618,9 @@ impl Config {
                      fetch their secrets there); or set OPENCLAW_CONTROL_PLANE_URL",
                 ));
             }
+            if self.http.metrics_token.is_none() {
+                return Err(missing("http.metrics_token", "OPENCLAW_METRICS_TOKEN"));
+            }
         }
         Ok(mode)
     }
@@ -640,6 +676,21 @@ mod tests {
             .apply_env(env(&[(
                 "OPENCLAW_CONTROL_PLANE_URL",
                 "https://panel.example.com",
+            )]))
+            .unwrap();
+        let err = config.resolve().unwrap_err();
+        assert!(
+            matches!(err, Error::InvalidInput { ref field, .. } if field == "http.metrics_token"),
+            "{err}"
+        );
+        config
+            .apply_env(env(&[("OPENCLAW_METRICS_TOKEN", "short")]))
+            .unwrap();
+        assert!(config.resolve().is_err(), "a metrics token of 5 characters");
+        config
+            .apply_env(env(&[(
+                "OPENCLAW_METRICS_TOKEN",
+                "metrics-token-0123456789",
             )]))
             .unwrap();
         assert_eq!(config.resolve().unwrap(), Mode::Live);

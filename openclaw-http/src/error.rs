@@ -41,6 +41,8 @@ pub enum AppError {
     MethodNotAllowed,
     /// The caller's key ran out of its request budget (429).
     TooManyRequests(Duration),
+    /// The caller's key holds the most event streams allowed (429).
+    TooManyStreams(usize),
     /// An `Idempotency-Key` was reused with another request, or its first request is still
     /// running (409).
     IdempotencyConflict(&'static str),
@@ -112,6 +114,15 @@ impl AppError {
                 "too many requests with this key; slow down".to_string(),
                 json!({ "retry_after_seconds": retry_after_secs(*wait) }),
             ),
+            AppError::TooManyStreams(max) => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_streams",
+                format!(
+                    "this key has {max} event streams open, the most allowed \
+                     (http.max_streams_per_key); close one first"
+                ),
+                json!({ "max_streams_per_key": max }),
+            ),
             AppError::IdempotencyConflict(why) => (
                 StatusCode::CONFLICT,
                 "idempotency_conflict",
@@ -131,6 +142,7 @@ impl AppError {
     fn retry_after(&self) -> Option<Duration> {
         match self {
             AppError::TooManyRequests(wait) => Some(*wait),
+            AppError::TooManyStreams(_) => Some(Duration::from_secs(5)),
             AppError::Timeout => Some(Duration::from_secs(1)),
             AppError::Domain(error) => match error.root() {
                 Error::RateLimited { retry_after, .. } => {

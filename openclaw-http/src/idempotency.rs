@@ -5,8 +5,10 @@
 //!
 //! Keys are scoped by API key (two clients cannot collide) and the request is identified by
 //! the SHA-256 of its method, path and body. Responses that say "try again" (429, 5xx) are not
-//! kept, so the retry the client will make can succeed. A first request that never finished
-//! (the process died) holds its key for at most [`ABANDONED_AFTER`].
+//! kept, so the retry the client will make can succeed. A first request cancelled on the way
+//! (the client went away, the request timed out) frees its key at once; one that never
+//! finished because the process died holds it for at most [`ABANDONED_AFTER`]. A replay
+//! repeats the status, the body and the `Location` and `Retry-After` headers.
 
 use std::time::Duration;
 
@@ -124,12 +126,19 @@ async fn handle(state: &AppState, request: Request, next: Next) -> Result<Respon
         };
     }
     let request = Request::from_parts(parts, Body::from(bytes));
+    // Freed at once if this future is dropped before the response is kept (the client went
+    // away, the request timed out), so the client's retry is not refused as "running".
+    let mut in_flight = InFlight {
+        state: Some(state.clone()),
+        key: scoped.clone(),
+    };
     let outcome = std::panic::AssertUnwindSafe(next.run(request))
         .catch_unwind()
         .await;
     let Ok(response) = outcome else {
         // A panic below us: free the key so the client's retry is not refused as "running".
         let _ = state.store.delete_idempotency(&scoped).await;
+        in_flight.done();
         std::panic::resume_unwind(Box::new("handler panicked"));
     };
     let status = response.status();
@@ -137,6 +146,7 @@ async fn handle(state: &AppState, request: Request, next: Next) -> Result<Respon
     let (parts, body) = response.into_parts();
     let Ok(body) = axum::body::to_bytes(body, MAX_KEPT_RESPONSE).await else {
         let _ = state.store.delete_idempotency(&scoped).await;
+        in_flight.done();
         return Err(AppError::Domain(openclaw_core::Error::internal(
             "a response too large to keep for replay",
         )));
@@ -148,9 +158,17 @@ async fn handle(state: &AppState, request: Request, next: Next) -> Result<Respon
     };
     match kept {
         Some(json) => {
+            let headers = REPLAYED_HEADERS
+                .iter()
+                .filter_map(|name| {
+                    let value = parts.headers.get(*name)?.to_str().ok()?;
+                    Some(((*name).to_string(), value.to_string()))
+                })
+                .collect();
             let stored = StoredResponse {
                 status: status.as_u16(),
                 body: json,
+                headers,
             };
             if let Err(error) = state.store.complete_idempotency(&scoped, &stored).await {
                 tracing::warn!(%error, "could not keep a response for replay");
@@ -162,12 +180,53 @@ async fn handle(state: &AppState, request: Request, next: Next) -> Result<Respon
             }
         }
     }
+    in_flight.done();
     Ok(Response::from_parts(parts, Body::from(body)))
+}
+
+/// The response headers a replay repeats.
+const REPLAYED_HEADERS: &[&str] = &["location", "retry-after"];
+
+/// Deletes an in-flight key when dropped before [`InFlight::done`].
+struct InFlight {
+    state: Option<AppState>,
+    key: String,
+}
+
+impl InFlight {
+    /// The request's outcome is settled (kept, or deleted by the code that settled it).
+    fn done(&mut self) {
+        self.state = None;
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        let Some(state) = self.state.take() else {
+            return;
+        };
+        let key = std::mem::take(&mut self.key);
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                if let Err(error) = state.store.delete_idempotency(&key).await {
+                    tracing::warn!(%error, "could not free the key of a cancelled request");
+                }
+            });
+        }
+    }
 }
 
 fn replay(stored: &StoredResponse) -> Response {
     let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
     let mut response = (status, axum::Json(stored.body.clone())).into_response();
+    for (name, value) in &stored.headers {
+        if let (Ok(name), Ok(value)) = (
+            axum::http::HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            response.headers_mut().insert(name, value);
+        }
+    }
     response
         .headers_mut()
         .insert(REPLAYED, HeaderValue::from_static("true"));

@@ -51,6 +51,7 @@
 //! ```
 
 pub mod auth;
+pub mod auth_failures;
 pub mod backup_store;
 pub mod cli;
 pub mod config;
@@ -70,6 +71,7 @@ pub mod secrets_file;
 pub mod server;
 pub mod state;
 pub mod store;
+pub mod stream_limit;
 
 pub use error::{AppError, AppResult};
 pub use state::AppState;

@@ -70,6 +70,15 @@ impl Modify for BearerKeys {
             ),
         );
         components.add_security_scheme(
+            "metrics_token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("http.metrics_token, when configured")
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
             "agent_token",
             SecurityScheme::Http(
                 HttpBuilder::new()

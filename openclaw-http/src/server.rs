@@ -160,9 +160,12 @@ pub async fn serve(
             let _ = stopper.send(true);
         }
     });
-    let served = axum::serve(listener, app)
-        .with_graceful_shutdown(raised(rx.clone()))
-        .await;
+    let served = axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(raised(rx.clone()))
+    .await;
     // The server can also end on its own (an accept error): stop the workers then too.
     stopping.store(true, Ordering::SeqCst);
     let _ = tx.send(true);

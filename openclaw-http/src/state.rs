@@ -27,6 +27,10 @@ pub struct AppState {
     pub api_limits: Arc<ApiRateLimits>,
     /// Recently checked keys.
     pub key_cache: Arc<KeyCache>,
+    /// Failed authentications per client address.
+    pub auth_failures: Arc<crate::auth_failures::AuthFailures>,
+    /// Open event streams per key.
+    pub streams: Arc<crate::stream_limit::StreamLimits>,
     /// Limits and timeouts.
     pub settings: Arc<Settings>,
     /// Turns true when the server shuts down: event streams end then, so that graceful
@@ -57,6 +61,8 @@ pub struct Settings {
     pub idempotency_ttl: Duration,
     /// How often event streams send a keep-alive.
     pub keep_alive: Duration,
+    /// The bearer token `/metrics` asks for, if any.
+    pub metrics_token: Option<openclaw_core::SecretString>,
 }
 
 impl Default for Settings {
@@ -72,6 +78,7 @@ impl From<&HttpConfig> for Settings {
             request_timeout: config.request_timeout,
             idempotency_ttl: Duration::from_secs(24 * 3600),
             keep_alive: Duration::from_secs(15),
+            metrics_token: config.metrics_token.as_ref().map(|t| t.0.clone()),
         }
     }
 }
@@ -101,6 +108,10 @@ impl AppState {
             metrics,
             api_limits: Arc::new(ApiRateLimits::new(config.rate_limit)),
             key_cache: Arc::new(KeyCache::new(config.key_cache_ttl)),
+            streams: crate::stream_limit::StreamLimits::new(config.max_streams_per_key),
+            auth_failures: Arc::new(crate::auth_failures::AuthFailures::new(
+                config.failed_auth_rate_limit,
+            )),
             settings: Arc::new(Settings::from(config)),
             shutdown,
             runs_workers: false,

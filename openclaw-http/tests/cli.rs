@@ -116,8 +116,10 @@ fn config_check_prints_the_effective_config_without_secrets() {
             "OPENCLAW_SECRETS_KEY",
             "c2VjcmV0c2tleXNlY3JldHNrZXlzZWNyZXRza2V5c2U",
         ),
+        ("OPENCLAW_METRICS_TOKEN", "metrics-very-secret-4"),
     ];
     let (code, out, err) = run(&dir, &["config", "check"], &secrets);
+    assert!(!out.contains("metrics-very-secret-4"), "{out}");
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("effective mode: Live"), "{out}");
     assert!(out.contains("[redacted]"));

@@ -60,6 +60,10 @@ fn live_env(fakes: &Fakes) -> Vec<(String, String)> {
             "OPENCLAW_SECRETS_KEY",
             "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=".to_string(),
         ),
+        (
+            "OPENCLAW_METRICS_TOKEN",
+            "metrics-token-of-the-test".to_string(),
+        ),
     ];
     pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
 }

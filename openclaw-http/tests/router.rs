@@ -962,3 +962,237 @@ async fn a_customer_key_stored_as_admin_acts_as_manage_at_most() {
         StatusCode::OK
     );
 }
+
+#[tokio::test]
+async fn metrics_ask_for_their_own_token_when_one_is_configured() {
+    let token = "metrics-token-0123456789";
+    let h = harness_with(HttpConfig {
+        metrics_token: Some(openclaw_http::config::Secret::new(token)),
+        ..HttpConfig::default()
+    })
+    .await;
+    for key in [None, Some("wrong-token-0123456789"), Some(h.admin.as_str())] {
+        let reply = h.call(Method::GET, "/metrics", key, None).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{key:?}");
+        assert_eq!(reply.code(), "unauthorized");
+    }
+    let reply = h.call(Method::GET, "/metrics", Some(token), None).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert!(reply.text.contains("openclaw_instances"), "{}", reply.text);
+}
+
+#[tokio::test]
+async fn event_streams_per_key_are_bounded_and_slots_come_back() {
+    let h = harness_with(HttpConfig {
+        max_streams_per_key: 2,
+        rate_limit: RateLimitConfig {
+            burst: 10_000,
+            per_second: 10_000.0,
+        },
+        ..HttpConfig::default()
+    })
+    .await;
+    let open = |key: &str| {
+        let app = h.app.clone();
+        let request = Request::get("/v1/events")
+            .header("authorization", format!("Bearer {key}"))
+            .body(Body::empty())
+            .unwrap();
+        async move { tower::ServiceExt::oneshot(app, request).await.unwrap() }
+    };
+    let first = open(&h.read).await;
+    let second = open(&h.read).await;
+    assert_eq!(first.status(), StatusCode::OK);
+    assert_eq!(second.status(), StatusCode::OK);
+    let third = open(&h.read).await;
+    assert_eq!(third.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(third.headers().contains_key("retry-after"));
+    let body = axum::body::to_bytes(third.into_body(), 1 << 16)
+        .await
+        .unwrap();
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body["error"]["code"], "too_many_streams");
+    // Another key is not held back; a stream that ends frees its slot.
+    assert_eq!(open(&h.admin).await.status(), StatusCode::OK);
+    drop(first);
+    assert_eq!(
+        h.state
+            .streams
+            .open(openclaw_http::auth::parse_token(&h.read).unwrap().0),
+        1
+    );
+    assert_eq!(open(&h.read).await.status(), StatusCode::OK);
+    drop(second);
+}
+
+#[tokio::test]
+async fn a_websocket_client_sending_large_messages_is_disconnected() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    use tokio_tungstenite::tungstenite::Message;
+
+    let h = harness().await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let app = h.app.clone();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let mut request = format!("ws://{addr}/v1/events/ws")
+        .into_client_request()
+        .unwrap();
+    request.headers_mut().insert(
+        "authorization",
+        format!("Bearer {}", h.read).parse().unwrap(),
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let big = "x".repeat(openclaw_http::routes::events::MAX_CLIENT_MESSAGE + 1);
+    futures_util::SinkExt::send(&mut socket, Message::Text(big.into()))
+        .await
+        .unwrap();
+    let ended = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            match socket.next().await {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => return,
+                Some(Ok(_)) => {}
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the server ends the connection");
+    // Its slot came back.
+    let key_id = openclaw_http::auth::parse_token(&h.read)
+        .unwrap()
+        .0
+        .to_string();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(h.state.streams.open(&key_id), 0);
+}
+
+#[tokio::test]
+async fn a_client_guessing_keys_is_stopped_before_any_lookup() {
+    let h = harness_with(HttpConfig {
+        failed_auth_rate_limit: RateLimitConfig {
+            burst: 3,
+            per_second: 0.01,
+        },
+        rate_limit: RateLimitConfig {
+            burst: 10_000,
+            per_second: 10_000.0,
+        },
+        ..HttpConfig::default()
+    })
+    .await;
+    let from =
+        |ip: [u8; 4], key: &str| {
+            let mut request = Request::get("/v1/instances")
+                .header("authorization", format!("Bearer {key}"))
+                .body(Body::empty())
+                .unwrap();
+            request.extensions_mut().insert(axum::extract::ConnectInfo(
+                std::net::SocketAddr::from((ip, 40000)),
+            ));
+            h.send(request)
+        };
+    let guesser = [198, 51, 100, 7];
+    for n in 0..4 {
+        let reply = from(
+            guesser,
+            &format!("ock_guess{n:07}.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "guess {n}");
+    }
+    // Blocked now: even a real key from that address is answered 429 without being looked
+    // up (the harness caches no keys).
+    let reply = from(guesser, &h.read).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        reply.text
+    );
+    assert!(reply.headers.contains_key("retry-after"));
+    // Another address is not affected.
+    let reply = from([198, 51, 100, 8], &h.read).await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+}
+
+#[tokio::test]
+async fn a_cancelled_request_frees_its_idempotency_key_at_once() {
+    use axum::routing::post;
+    use openclaw_core::domain::Scope;
+    use openclaw_http::auth::Caller;
+
+    let h = harness().await;
+    // A slow handler behind the idempotency layer, as the router puts it.
+    let slow = axum::Router::new()
+        .route(
+            "/slow",
+            post(|| async {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                "never"
+            }),
+        )
+        .route(
+            "/fast",
+            post(|| async {
+                (
+                    StatusCode::ACCEPTED,
+                    [("location", "/v1/instances/42")],
+                    axum::Json(json!({"ok": true})),
+                )
+            }),
+        )
+        .layer(axum::middleware::from_fn_with_state(
+            h.state.clone(),
+            openclaw_http::idempotency::idempotency,
+        ));
+    let caller = Caller {
+        key_id: "k1".into(),
+        name: "test".into(),
+        scope: Scope::Manage,
+        customer: None,
+    };
+    let request = |path: &str| {
+        let mut request = Request::post(path)
+            .header("idempotency-key", "cancel-1")
+            .body(Body::from("{}"))
+            .unwrap();
+        request.extensions_mut().insert(caller.clone());
+        request
+    };
+    // The client gives up after 50 ms: the request's future is dropped.
+    let cut = tokio::time::timeout(
+        Duration::from_millis(50),
+        tower::ServiceExt::oneshot(slow.clone(), request("/slow")),
+    )
+    .await;
+    assert!(cut.is_err(), "the slow request was cancelled");
+    let freed = async {
+        for _ in 0..100 {
+            let left = openclaw_core::ports::Store::get_idempotency(
+                &h.store,
+                "k1:cancel-1",
+                chrono::Utc::now(),
+            )
+            .await
+            .unwrap();
+            if left.is_none() {
+                return true;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        false
+    };
+    assert!(freed.await, "the key is freed, not held for 120 s");
+
+    // The same key is free for the retry; its replay repeats status, body and Location.
+    let first = tower::ServiceExt::oneshot(slow.clone(), request("/fast"))
+        .await
+        .unwrap();
+    assert_eq!(first.status(), StatusCode::ACCEPTED);
+    let again = tower::ServiceExt::oneshot(slow, request("/fast"))
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::ACCEPTED);
+    assert_eq!(again.headers()["idempotent-replayed"], "true");
+    assert_eq!(again.headers()["location"], "/v1/instances/42");
+}

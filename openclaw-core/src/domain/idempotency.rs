@@ -27,4 +27,7 @@ pub struct StoredResponse {
     pub status: u16,
     /// JSON body.
     pub body: serde_json::Value,
+    /// The headers a replay must repeat (`location`, `retry-after`), lowercase names.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub headers: std::collections::BTreeMap<String, String>,
 }

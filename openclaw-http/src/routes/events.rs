@@ -173,10 +173,12 @@ pub async fn sse(
     QueryOf(query): QueryOf<EventQuery>,
 ) -> AppResult<Response> {
     let selection = select(query, &headers)?;
+    let slot = state.streams.acquire(&caller.key_id)?;
     let views = event_views(&state, &caller, selection).await?;
     let guard = state.metrics.sse_connections.track();
     let events = views.map(move |view| {
         let _alive: &GaugeGuard = &guard;
+        let _slot = &slot;
         let event = SseEvent::default()
             .id(view.sequence.to_string())
             .event(kind_name(&view))
@@ -210,13 +212,23 @@ pub async fn websocket(
     let upgrade = upgrade
         .map_err(|r| AppError::invalid("upgrade", format!("not a WebSocket handshake: {r}")))?;
     let selection = select(query, &headers)?;
+    let slot = state.streams.acquire(&caller.key_id)?;
     let views = event_views(&state, &caller, selection).await?;
     let gauge = state.metrics.websocket_connections.clone();
+    // Clients only ever send pings and a close: nothing they send needs more than this.
+    let upgrade = upgrade
+        .max_message_size(MAX_CLIENT_MESSAGE)
+        .max_frame_size(MAX_CLIENT_MESSAGE);
     Ok(upgrade.on_upgrade(move |socket| async move {
         let _alive = gauge.track();
+        let _slot = slot;
         pump(socket, views).await;
     }))
 }
+
+/// The largest message a client may send on the events WebSocket (it sends only pings and a
+/// close); anything larger ends the connection.
+pub const MAX_CLIENT_MESSAGE: usize = 4096;
 
 /// Sends events until the client goes, the stream ends (shutdown), or a send fails.
 async fn pump(mut socket: WebSocket, mut views: BoxStream<'static, EventView>) {

@@ -40,9 +40,28 @@ pub async fn readyz(State(state): State<AppState>) -> AppResult<Json<StatusView>
 /// Prometheus metrics (text format 0.0.4).
 #[utoipa::path(
     get, path = "/metrics", tag = "system",
-    responses((status = 200, description = "Prometheus text exposition", content_type = "text/plain", body = String))
+    responses(
+        (status = 200, description = "Prometheus text exposition", content_type = "text/plain", body = String),
+        (status = 401, description = "The metrics token is configured and was not given", body = crate::model::ErrorBody),
+    ),
+    security((), ("metrics_token" = []))
 )]
-pub async fn metrics(State(state): State<AppState>) -> Response {
+pub async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Response {
+    if let Some(expected) = &state.settings.metrics_token {
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        let same: bool =
+            subtle::ConstantTimeEq::ct_eq(given.as_bytes(), expected.expose().as_bytes()).into();
+        if !same {
+            return crate::error::AppError::Unauthenticated(
+                "/metrics needs the metrics token: Authorization: Bearer <http.metrics_token>",
+            )
+            .into_response();
+        }
+    }
     let stats = match state.store.stats().await {
         Ok(stats) => Some(stats),
         Err(error) => {

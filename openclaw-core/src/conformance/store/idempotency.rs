@@ -44,6 +44,7 @@ pub async fn idempotency_keys(store: Arc<dyn Store>) {
     let response = StoredResponse {
         status: 201,
         body: serde_json::json!({"id": "abc", "status": "pending"}),
+        headers: [("location".to_string(), "/v1/instances/abc".to_string())].into(),
     };
     store.complete_idempotency(&key, &response).await.unwrap();
     let completed = store.get_idempotency(&key, later).await.unwrap().unwrap();
