@@ -1196,3 +1196,69 @@ async fn a_cancelled_request_frees_its_idempotency_key_at_once() {
     assert_eq!(again.headers()["idempotent-replayed"], "true");
     assert_eq!(again.headers()["location"], "/v1/instances/42");
 }
+
+#[test]
+fn every_route_that_takes_a_key_declares_its_scope_in_one_place() {
+    use openclaw_http::routes::scopes::{scope_for, ROUTE_SCOPES};
+
+    let doc: Value = serde_json::from_str(&openclaw_http::openapi::json()).unwrap();
+    let mut keyed = Vec::new();
+    for (path, operations) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in operations.as_object().unwrap() {
+            let takes_key = operation["security"]
+                .as_array()
+                .is_some_and(|s| s.iter().any(|r| r.get("api_key").is_some()));
+            if takes_key {
+                let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+                assert!(
+                    scope_for(&method, path).is_some(),
+                    "{method} {path} takes an API key but declares no scope in ROUTE_SCOPES"
+                );
+                keyed.push((method.to_string(), path.clone()));
+            }
+        }
+    }
+    for (method, path, _) in ROUTE_SCOPES {
+        assert!(
+            keyed.iter().any(|(m, p)| m == method && p == path),
+            "ROUTE_SCOPES names {method} {path}, which the API document does not have"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_route_without_a_declared_scope_is_refused_not_let_through() {
+    use openclaw_core::domain::Scope;
+    use openclaw_http::auth::Caller;
+
+    let app = axum::Router::new()
+        .route("/v1/undeclared", axum::routing::get(|| async { "reached" }))
+        .route("/v1/sweep", axum::routing::post(|| async { "reached" }))
+        .route_layer(axum::middleware::from_fn(
+            openclaw_http::routes::scopes::require_scope,
+        ));
+    let call = |method: Method, path: &str, scope: Scope| {
+        let mut request = Request::builder()
+            .method(method)
+            .uri(path)
+            .body(Body::empty())
+            .unwrap();
+        request.extensions_mut().insert(Caller {
+            key_id: "k".into(),
+            name: "k".into(),
+            scope,
+            customer: None,
+        });
+        tower::ServiceExt::oneshot(app.clone(), request)
+    };
+    let undeclared = call(Method::GET, "/v1/undeclared", Scope::Admin)
+        .await
+        .unwrap();
+    assert_eq!(undeclared.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let manage = call(Method::POST, "/v1/sweep", Scope::Manage)
+        .await
+        .unwrap();
+    assert_eq!(manage.status(), StatusCode::FORBIDDEN);
+    let admin = call(Method::POST, "/v1/sweep", Scope::Admin).await.unwrap();
+    assert_eq!(admin.status(), StatusCode::OK);
+}

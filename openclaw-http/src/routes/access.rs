@@ -38,7 +38,6 @@ pub async fn access(
     Extension(caller): Extension<Caller>,
     InstancePath(id): InstancePath,
 ) -> AppResult<Response> {
-    caller.require(Scope::Read)?;
     load_visible(&state, &caller, id).await?;
     // `load_visible` has checked a bound key's customer; an unbound key needs manage.
     if caller.customer.is_none() && !caller.scope.allows(Scope::Manage) {

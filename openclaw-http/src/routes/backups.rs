@@ -5,7 +5,7 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
-use openclaw_core::domain::{AgentTaskId, Scope};
+use openclaw_core::domain::AgentTaskId;
 
 use crate::auth::Caller;
 use crate::error::AppResult;
@@ -34,7 +34,6 @@ pub async fn list(
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> AppResult<Json<Vec<BackupView>>> {
-    caller.require(Scope::Read)?;
     let id = id.parse()?;
     load_visible(&state, &caller, id).await?;
     let backups = state.provisioner.backups(id).await?;
@@ -61,7 +60,6 @@ pub async fn delete(
     Extension(caller): Extension<Caller>,
     Path((id, backup)): Path<(String, String)>,
 ) -> AppResult<StatusCode> {
-    caller.require(Scope::Manage)?;
     let id = id.parse()?;
     let backup = backup_id(&backup)?;
     load_visible(&state, &caller, id).await?;

@@ -18,7 +18,7 @@ use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
 use futures_util::stream::{self, BoxStream, StreamExt};
-use openclaw_core::domain::{Event, InstanceId, Scope, Topic};
+use openclaw_core::domain::{Event, InstanceId, Topic};
 
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
@@ -99,7 +99,6 @@ async fn event_views(
     caller: &Caller,
     selection: Selection,
 ) -> AppResult<BoxStream<'static, EventView>> {
-    caller.require(Scope::Read)?;
     if let Some(id) = selection.instance {
         load_visible(state, caller, id).await?;
     }

@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use chrono::{DateTime, Utc};
-use openclaw_core::domain::{FleetUpgrade, Scope};
+use openclaw_core::domain::FleetUpgrade;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -95,7 +95,6 @@ pub async fn upgrade(
     Extension(caller): Extension<Caller>,
     JsonBody(body): JsonBody<FleetUpgradeRequest>,
 ) -> AppResult<(StatusCode, Json<FleetUpgradeView>)> {
-    caller.require(Scope::Admin)?;
     let started = state
         .provisioner
         .start_fleet_upgrade(&body.version, body.canary, body.batch_size, &caller.actor())
@@ -112,11 +111,7 @@ pub async fn upgrade(
     ),
     security(("api_key" = []))
 )]
-pub async fn list(
-    State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-) -> AppResult<Json<Vec<FleetUpgradeView>>> {
-    caller.require(Scope::Admin)?;
+pub async fn list(State(state): State<AppState>) -> AppResult<Json<Vec<FleetUpgradeView>>> {
     let upgrades = state.provisioner.fleet_upgrades(20).await?;
     Ok(Json(upgrades.iter().map(FleetUpgradeView::from).collect()))
 }

@@ -6,7 +6,6 @@ use axum::http::StatusCode;
 use axum::{Extension, Json};
 use openclaw_core::domain::{
     validate_limit, CreateInstance, CustomerId, ExternalRef, Instance, InstanceFilter, InstanceId,
-    Scope,
 };
 use openclaw_core::{Error, SecretString};
 
@@ -66,7 +65,6 @@ pub async fn create(
     Extension(caller): Extension<Caller>,
     JsonBody(request): JsonBody<CreateInstanceRequest>,
 ) -> AppResult<Accepted> {
-    caller.require(Scope::Manage)?;
     let customer_id = match (&caller.customer, request.customer_id) {
         (Some(own), None) => own.as_str().to_string(),
         (Some(own), Some(named)) if named == own.as_str() => named,
@@ -116,7 +114,6 @@ pub async fn list(
     Extension(caller): Extension<Caller>,
     QueryOf(query): QueryOf<ListQuery>,
 ) -> AppResult<Json<InstancePage>> {
-    caller.require(Scope::Read)?;
     let asked = query.customer_id.map(CustomerId::parse).transpose()?;
     let customer_id = match (&caller.customer, asked) {
         (Some(own), Some(asked)) if *own != asked => {
@@ -166,7 +163,6 @@ pub async fn get_one(
     Extension(caller): Extension<Caller>,
     InstancePath(id): InstancePath,
 ) -> AppResult<Json<InstanceView>> {
-    caller.require(Scope::Read)?;
     let instance = load_visible(&state, &caller, id).await?;
     let mut view = InstanceView::from(&instance);
     let agent = state.provisioner.agent_status(id).await?;
@@ -192,7 +188,6 @@ pub async fn suspend(
     Extension(caller): Extension<Caller>,
     InstancePath(id): InstancePath,
 ) -> AppResult<Accepted> {
-    caller.require(Scope::Manage)?;
     load_visible(&state, &caller, id).await?;
     Ok(accepted(&state.provisioner.suspend(id).await?))
 }
@@ -214,7 +209,6 @@ pub async fn unsuspend(
     Extension(caller): Extension<Caller>,
     InstancePath(id): InstancePath,
 ) -> AppResult<Accepted> {
-    caller.require(Scope::Manage)?;
     load_visible(&state, &caller, id).await?;
     Ok(accepted(&state.provisioner.unsuspend(id).await?))
 }
@@ -236,7 +230,6 @@ pub async fn retry(
     Extension(caller): Extension<Caller>,
     InstancePath(id): InstancePath,
 ) -> AppResult<Accepted> {
-    caller.require(Scope::Manage)?;
     load_visible(&state, &caller, id).await?;
     Ok(accepted(&state.provisioner.retry(id).await?))
 }
@@ -259,7 +252,6 @@ pub async fn rollback(
     InstancePath(id): InstancePath,
     JsonBody(request): OptionalJson<RollbackRequest>,
 ) -> AppResult<Accepted> {
-    caller.require(Scope::Manage)?;
     load_visible(&state, &caller, id).await?;
     Ok(accepted(
         &state.provisioner.rollback(id, request.level.into()).await?,
@@ -281,7 +273,6 @@ pub async fn terminate(
     Extension(caller): Extension<Caller>,
     InstancePath(id): InstancePath,
 ) -> AppResult<Accepted> {
-    caller.require(Scope::Manage)?;
     load_visible(&state, &caller, id).await?;
     Ok(accepted(&state.provisioner.terminate(id).await?))
 }
@@ -301,7 +292,6 @@ pub async fn events(
     Extension(caller): Extension<Caller>,
     InstancePath(id): InstancePath,
 ) -> AppResult<Json<EventList>> {
-    caller.require(Scope::Read)?;
     load_visible(&state, &caller, id).await?;
     let events = state.provisioner.events(id).await?;
     Ok(Json(EventList {

@@ -10,6 +10,7 @@ pub mod bootstrap;
 pub mod events;
 pub mod fleet;
 pub mod instances;
+pub mod scopes;
 pub mod sweep;
 pub mod system;
 
@@ -60,8 +61,10 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/sweep", post(sweep::sweep))
         .route("/v1/fleet/upgrade", post(fleet::upgrade))
         .route("/v1/fleet/upgrades", get(fleet::list))
-        // Route layers wrap in the order added: the key is checked before idempotency runs.
+        // Route layers wrap in the order added (the last is outermost): the key is checked,
+        // then its scope against `scopes::ROUTE_SCOPES`, then idempotency runs.
         .route_layer(middleware::from_fn_with_state(state.clone(), idempotency))
+        .route_layer(middleware::from_fn(scopes::require_scope))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_key));
     let open = Router::new()
         .route("/v1/bootstrap/{token}", post(bootstrap::bootstrap))

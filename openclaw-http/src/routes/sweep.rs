@@ -7,7 +7,6 @@
 
 use axum::extract::State;
 use axum::{Extension, Json};
-use openclaw_core::domain::Scope;
 use openclaw_core::engine::SweepMode;
 
 use crate::auth::Caller;
@@ -32,7 +31,6 @@ pub async fn sweep(
     Extension(caller): Extension<Caller>,
     crate::extract::JsonBody(request): OptionalJson<SweepRequest>,
 ) -> AppResult<Json<SweepView>> {
-    caller.require(Scope::Admin)?;
     let mode = if request.dry_run {
         SweepMode::DryRun
     } else {
