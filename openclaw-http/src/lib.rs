@@ -55,6 +55,7 @@ pub mod auth_failures;
 pub mod backup_store;
 pub mod cli;
 pub mod config;
+pub mod customer_view;
 pub mod database_mode;
 pub mod deployment;
 pub mod error;

@@ -1262,3 +1262,55 @@ async fn a_route_without_a_declared_scope_is_refused_not_let_through() {
     let admin = call(Method::POST, "/v1/sweep", Scope::Admin).await.unwrap();
     assert_eq!(admin.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn customers_read_codes_and_their_own_words_never_provider_text() {
+    use openclaw_core::{Error, ErrorClass};
+
+    let h = harness().await;
+    let provider_text = "server limit of project 4711 reached";
+    h.compute.faults().fail_next(
+        "create_server",
+        100,
+        Error::Provider {
+            provider: "hetzner".into(),
+            code: "resource_limit_exceeded".into(),
+            status: Some(403),
+            message: provider_text.into(),
+            correlation_id: None,
+            class: ErrorClass::Permanent,
+        },
+    );
+    let id = h.create(&h.alice, None, "limited").await;
+    h.run_jobs().await;
+    let operator = h.get(&format!("/v1/instances/{id}"), &h.manage).await;
+    assert!(
+        operator.text.contains(provider_text),
+        "operators read the provider's words: {}",
+        operator.text
+    );
+    let code = operator.body["last_error"]["code"].clone();
+    assert!(code.is_string(), "{}", operator.text);
+    for path in [
+        format!("/v1/instances/{id}"),
+        format!("/v1/instances/{id}/events"),
+        "/v1/instances".to_string(),
+    ] {
+        let reply = h.get(&path, &h.alice).await;
+        assert_eq!(reply.status, StatusCode::OK, "{path}: {}", reply.text);
+        assert!(
+            !reply.text.contains(provider_text) && !reply.text.contains("hetzner"),
+            "{path} shows a customer the provider's words: {}",
+            reply.text
+        );
+    }
+    let customer = h.get(&format!("/v1/instances/{id}"), &h.alice).await;
+    assert_eq!(
+        customer.body["last_error"]["code"], code,
+        "the stable code stays"
+    );
+    assert!(customer.body["last_error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("Our team has been notified"));
+}

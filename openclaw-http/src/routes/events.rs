@@ -129,7 +129,11 @@ async fn event_views(
                                     .event_latency
                                     .observe(age.to_std().unwrap_or(Duration::ZERO));
                             }
-                            return Some((EventView::from(&event), (source, visibility)));
+                            let view = crate::customer_view::event(
+                                &visibility.caller,
+                                EventView::from(&event),
+                            );
+                            return Some((view, (source, visibility)));
                         }
                     }
                     // The bus goes on after a transient failure; the client need not know.

@@ -20,8 +20,9 @@ use crate::state::AppState;
 
 type Accepted = (StatusCode, Json<InstanceView>);
 
-fn accepted(instance: &Instance) -> Accepted {
-    (StatusCode::ACCEPTED, Json(InstanceView::from(instance)))
+fn accepted(caller: &Caller, instance: &Instance) -> Accepted {
+    let view = crate::customer_view::instance(caller, InstanceView::from(instance));
+    (StatusCode::ACCEPTED, Json(view))
 }
 
 /// The instance `id` if `caller` may see it; `NotFound` otherwise, so a key bound to one
@@ -89,7 +90,7 @@ pub async fn create(
             .collect(),
     };
     match state.provisioner.create(order).await {
-        Ok(instance) => Ok(accepted(&instance)),
+        Ok(instance) => Ok(accepted(&caller, &instance)),
         // The engine's message names the instance holding the reference or name; a key bound
         // to a customer must not learn another customer's instance ids from it.
         Err(Error::Conflict { .. }) if caller.customer.is_some() => {
@@ -142,7 +143,11 @@ pub async fn list(
     };
     let page = state.provisioner.list(&filter).await?;
     Ok(Json(InstancePage {
-        items: page.items.iter().map(InstanceView::from).collect(),
+        items: page
+            .items
+            .iter()
+            .map(|i| crate::customer_view::instance(&caller, InstanceView::from(i)))
+            .collect(),
         next: page.next.map(|n| n.to_string()),
     }))
 }
@@ -164,7 +169,7 @@ pub async fn get_one(
     InstancePath(id): InstancePath,
 ) -> AppResult<Json<InstanceView>> {
     let instance = load_visible(&state, &caller, id).await?;
-    let mut view = InstanceView::from(&instance);
+    let mut view = crate::customer_view::instance(&caller, InstanceView::from(&instance));
     let agent = state.provisioner.agent_status(id).await?;
     view.agent = Some(crate::model::AgentView::from(&agent));
     Ok(Json(view))
@@ -189,7 +194,7 @@ pub async fn suspend(
     InstancePath(id): InstancePath,
 ) -> AppResult<Accepted> {
     load_visible(&state, &caller, id).await?;
-    Ok(accepted(&state.provisioner.suspend(id).await?))
+    Ok(accepted(&caller, &state.provisioner.suspend(id).await?))
 }
 
 /// Power a suspended instance on and wait for its health again. Accepted while it is
@@ -210,7 +215,7 @@ pub async fn unsuspend(
     InstancePath(id): InstancePath,
 ) -> AppResult<Accepted> {
     load_visible(&state, &caller, id).await?;
-    Ok(accepted(&state.provisioner.unsuspend(id).await?))
+    Ok(accepted(&caller, &state.provisioner.unsuspend(id).await?))
 }
 
 /// Run again what failed (a `failed` instance's last operation; a `rolled_back` one's
@@ -231,7 +236,7 @@ pub async fn retry(
     InstancePath(id): InstancePath,
 ) -> AppResult<Accepted> {
     load_visible(&state, &caller, id).await?;
-    Ok(accepted(&state.provisioner.retry(id).await?))
+    Ok(accepted(&caller, &state.provisioner.retry(id).await?))
 }
 
 /// Roll an instance back (`soft`, `partial` — the default — or `full`).
@@ -254,6 +259,7 @@ pub async fn rollback(
 ) -> AppResult<Accepted> {
     load_visible(&state, &caller, id).await?;
     Ok(accepted(
+        &caller,
         &state.provisioner.rollback(id, request.level.into()).await?,
     ))
 }
@@ -274,7 +280,7 @@ pub async fn terminate(
     InstancePath(id): InstancePath,
 ) -> AppResult<Accepted> {
     load_visible(&state, &caller, id).await?;
-    Ok(accepted(&state.provisioner.terminate(id).await?))
+    Ok(accepted(&caller, &state.provisioner.terminate(id).await?))
 }
 
 /// Every event of one instance, oldest first.
@@ -295,6 +301,9 @@ pub async fn events(
     load_visible(&state, &caller, id).await?;
     let events = state.provisioner.events(id).await?;
     Ok(Json(EventList {
-        items: events.iter().map(EventView::from).collect(),
+        items: events
+            .iter()
+            .map(|e| crate::customer_view::event(&caller, EventView::from(e)))
+            .collect(),
     }))
 }
