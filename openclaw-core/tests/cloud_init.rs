@@ -404,16 +404,17 @@ fn openclaw_json_has_exactly_the_allowed_keys() {
 fn the_bootstrap_script_posts_the_token_once_and_writes_a_private_env_file() {
     let doc = parse(&render(&config(), FQDN).unwrap());
     let script = content(&doc, "/usr/local/sbin/openclaw-bootstrap");
-    let url = format!(
-        "'https://panel.example.com/v1/bootstrap/{}'",
-        token().expose()
-    );
+    // The token goes in a header read from curl's config on stdin: never in the URL (proxies
+    // log paths), never on curl's command line.
     assert!(
         script.contains(&format!(
-            "printf 'url = \"%s\"\\n' {url} |\n  curl --config - --fail"
+            "{{\n  printf 'url = \"%s\"\\n' 'https://panel.example.com/v1/bootstrap'\n  \
+             printf 'header = \"Authorization: Bearer %s\"\\n' '{}'\n}} |\n  curl --config - --fail",
+            token().expose()
         )),
         "{script}"
     );
+    assert!(!script.contains(&format!("/v1/bootstrap/{}", token().expose())));
     for expected in [
         "--data ''",
         "--retry 10",
@@ -437,12 +438,8 @@ fn the_bootstrap_script_posts_the_token_once_and_writes_a_private_env_file() {
         ..config()
     };
     let doc = parse(&render(&slash, FQDN).unwrap());
-    assert!(
-        content(&doc, "/usr/local/sbin/openclaw-bootstrap").contains(&format!(
-            "'https://panel.example.com/base/v1/bootstrap/{}'",
-            token().expose()
-        ))
-    );
+    assert!(content(&doc, "/usr/local/sbin/openclaw-bootstrap")
+        .contains("'https://panel.example.com/base/v1/bootstrap'"));
 }
 
 /// Every script is valid POSIX shell.

@@ -21,7 +21,7 @@ async fn control_plane(fail_first: u32) -> (String, Arc<AtomicU32>) {
     let calls = Arc::new(AtomicU32::new(0));
     let counter = calls.clone();
     let app = Router::new().route(
-        "/v1/bootstrap/{token}",
+        "/v1/bootstrap",
         post(move || {
             let n = counter.fetch_add(1, Ordering::SeqCst);
             async move {

@@ -70,6 +70,15 @@ impl Modify for BearerKeys {
             ),
         );
         components.add_security_scheme(
+            "bootstrap_token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("the single-use token in a new server's user data")
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
             "metrics_token",
             SecurityScheme::Http(
                 HttpBuilder::new()

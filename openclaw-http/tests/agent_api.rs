@@ -250,8 +250,8 @@ async fn the_bootstrap_hands_the_agent_its_credential() {
     let reply = h
         .call(
             Method::POST,
-            &format!("/v1/bootstrap/{}", bootstrap.expose()),
-            None,
+            "/v1/bootstrap",
+            Some(bootstrap.expose()),
             None,
         )
         .await;
@@ -344,12 +344,7 @@ async fn the_default_model_follows_the_keys_of_the_order() {
         let id = reply.body["id"].as_str().unwrap();
         let token = common::bootstrap_key().token_for(id.parse().unwrap());
         let reply = h
-            .call(
-                Method::POST,
-                &format!("/v1/bootstrap/{}", token.expose()),
-                None,
-                None,
-            )
+            .call(Method::POST, "/v1/bootstrap", Some(token.expose()), None)
             .await;
         assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
         assert_eq!(reply.body["default_model"], model, "{name}");

@@ -513,8 +513,21 @@ async fn bootstrap_delivers_once_then_410() {
         .unwrap()
         .to_string();
     let token = bootstrap_key().token_for(id.parse().unwrap());
-    let path = format!("/v1/bootstrap/{}", token.expose());
-    let reply = h.call(Method::POST, &path, None, None).await;
+    // Never in the path (proxies log paths): that route does not exist.
+    let in_path = h
+        .call(
+            Method::POST,
+            &format!("/v1/bootstrap/{}", token.expose()),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(in_path.status, StatusCode::NOT_FOUND);
+    let missing = h.call(Method::POST, "/v1/bootstrap", None, None).await;
+    assert_eq!(missing.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(missing.code(), "unauthorized");
+    let path = "/v1/bootstrap";
+    let reply = h.call(Method::POST, path, Some(token.expose()), None).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
     assert_eq!(reply.headers["cache-control"], "no-store");
     assert_eq!(reply.body["env"]["ANTHROPIC_API_KEY"], "sk-ant-secret");
@@ -525,16 +538,14 @@ async fn bootstrap_delivers_once_then_410() {
             .len()
             >= 43
     );
-    let again = h.call(Method::POST, &path, None, None).await;
+    let again = h.call(Method::POST, path, Some(token.expose()), None).await;
     assert_eq!(again.status, StatusCode::GONE);
     assert_eq!(again.code(), "gone");
     for bad in [
         "nonsense",
         "0192f0c17e5a7cc08b8e4c3f2a1b0d9e.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
     ] {
-        let reply = h
-            .call(Method::POST, &format!("/v1/bootstrap/{bad}"), None, None)
-            .await;
+        let reply = h.call(Method::POST, "/v1/bootstrap", Some(bad), None).await;
         assert_eq!(reply.status, StatusCode::NOT_FOUND);
     }
     // No other answer carries the secret.
@@ -682,7 +693,7 @@ async fn system_endpoints_answer_without_a_key() {
         "/v1/instances/{id}/suspend",
         "/v1/events",
         "/v1/events/ws",
-        "/v1/bootstrap/{token}",
+        "/v1/bootstrap",
         "/v1/instances/{id}/access",
         "/metrics",
     ] {

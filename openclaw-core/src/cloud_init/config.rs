@@ -338,9 +338,10 @@ impl HostKind<'_> {
     }
 }
 
-/// The URL the bootstrap script posts its token to. `base` must have passed validation.
-pub(crate) fn bootstrap_url(base: &str, token: &str) -> String {
-    format!("{}/v1/bootstrap/{token}", base.trim_end_matches('/'))
+/// The URL the bootstrap script posts to (its token goes in the `Authorization` header, never
+/// in the URL, which proxies log). `base` must have passed validation.
+pub(crate) fn bootstrap_url(base: &str) -> String {
+    format!("{}/v1/bootstrap", base.trim_end_matches('/'))
 }
 
 /// One validated admin network, with the host bits below its prefix cleared.

@@ -148,8 +148,9 @@ test -x /usr/local/bin/openclaw
 pub(crate) const BOOTSTRAP: &str = r#"#!/bin/sh
 # Fetches this instance's secrets (the gateway token, provider keys) from the control plane
 # once and writes them to /etc/openclaw/openclaw.env, which the gateway unit reads. The token
-# in the URL below is single-use: the control plane answers a second call with 410 (or 409
-# once the instance is active), so the user data Hetzner keeps opens nothing once this has run.
+# below is single-use: the control plane answers a second call with 410 (or 409 once the
+# instance is active), so the user data Hetzner keeps opens nothing once this has run. It
+# travels in the Authorization header, never in the URL (proxies log paths).
 set -eu
 umask 077
 env_file=/etc/openclaw/openclaw.env
@@ -163,10 +164,13 @@ staged=$(mktemp /etc/openclaw/.openclaw.env.XXXXXX)
 agent_staged=$(mktemp /etc/openclaw/.agent.env.XXXXXX)
 config_staged=$(mktemp /var/lib/openclaw/.openclaw/.openclaw.json.XXXXXX)
 trap 'rm -f "$response" "$staged" "$agent_staged" "$config_staged"' EXIT
-# curl reads the URL from its config on stdin, not from argv, so the token never shows in the
-# process list. --retry repeats only transient failures (timeouts, 408, 429, 5xx, refused
-# connections); any other 4xx, such as 410 for a used token, ends it at once.
-printf 'url = "%s"\n' {{bootstrap_url}} |
+# curl reads the URL and the header from its config on stdin, not from argv, so the token
+# never shows in the process list. --retry repeats only transient failures (timeouts, 408,
+# 429, 5xx, refused connections); any other 4xx, such as 410 for a used token, ends it at once.
+{
+  printf 'url = "%s"\n' {{bootstrap_url}}
+  printf 'header = "Authorization: Bearer %s"\n' {{bootstrap_token}}
+} |
   curl --config - --fail --silent --show-error --data '' \
     --header 'Accept: application/json' \
     --connect-timeout 10 --max-time 60 \
@@ -325,7 +329,7 @@ mod tests {
         for (template, holes) in [
             (NODE_INSTALLER, &["node_version"][..]),
             (GATEWAY_INSTALLER, &["openclaw_version"][..]),
-            (BOOTSTRAP, &["bootstrap_url"][..]),
+            (BOOTSTRAP, &["bootstrap_url", "bootstrap_token"][..]),
             (FIREWALL, &["ssh_rules"][..]),
             (GATEWAY_UNIT, &[][..]),
             (CADDYFILE, &["global_options", "fqdn"][..]),

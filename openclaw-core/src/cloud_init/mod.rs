@@ -227,7 +227,7 @@ pub fn render_files(
 fn instance_files(config: &CloudInitConfig, fqdn: &str, token: &str) -> Result<Vec<InstanceFile>> {
     let networks = config::admin_networks(&config.admin_ssh_cidrs)?;
 
-    let bootstrap_url = config::bootstrap_url(&config.control_plane_url, token);
+    let bootstrap_url = config::bootstrap_url(&config.control_plane_url);
     let ssh_rules = files::ssh_rules(&networks);
     let caddy_globals = files::caddy_global_options(config.acme_email.as_deref());
     Ok(vec![
@@ -255,7 +255,10 @@ fn instance_files(config: &CloudInitConfig, fqdn: &str, token: &str) -> Result<V
             "0700",
             fill(
                 files::BOOTSTRAP,
-                &[("bootstrap_url", &sh_quote(&bootstrap_url))],
+                &[
+                    ("bootstrap_url", &sh_quote(&bootstrap_url)),
+                    ("bootstrap_token", &sh_quote(token)),
+                ],
             )?,
             false,
         ),

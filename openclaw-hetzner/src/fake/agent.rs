@@ -25,11 +25,9 @@ pub(crate) struct AgentCredential {
     pub(crate) heartbeat: Duration,
 }
 
-/// The control plane's base URL: the bootstrap URL without `/v1/bootstrap/<token>`.
+/// The control plane's base URL: the bootstrap URL without `/v1/bootstrap`.
 pub(crate) fn base_url(bootstrap_url: &str) -> Option<&str> {
-    bootstrap_url
-        .rsplit_once("/v1/bootstrap/")
-        .map(|(base, _)| base)
+    bootstrap_url.strip_suffix("/v1/bootstrap")
 }
 
 enum Step {

@@ -125,26 +125,58 @@ impl VpsView {
     }
 }
 
-/// The bootstrap URL in `user_data`: the one `http(s)://…/v1/bootstrap/<token>` URL in the
-/// `openclaw-bootstrap` script, wherever the document puts it and however it is quoted.
+/// What the `openclaw-bootstrap` script in `user_data` posts to: the one
+/// `http(s)://…/v1/bootstrap` URL and the one token it sends as `Authorization: Bearer`,
+/// wherever the document puts them and however they are quoted.
 ///
 /// The script is looked for first (its path names it); when the document has no such path,
-/// the whole document is searched. Exactly one distinct URL must be found, so a document
-/// that names two control planes is refused rather than guessed at.
-pub fn bootstrap_url(user_data: &str) -> Option<String> {
+/// the whole document is searched. Exactly one distinct URL and one distinct token must be
+/// found, so a document that names two control planes or two tokens is refused rather than
+/// guessed at.
+pub fn bootstrap_request(user_data: &str) -> Option<(String, String)> {
     let scope = match user_data.find("openclaw-bootstrap") {
         Some(at) => &user_data[at..],
         None => user_data,
     };
+    let url = unique(urls(scope).filter(|u| is_bootstrap_url(u)))?;
+    let tokens = scope
+        .match_indices("Authorization: Bearer ")
+        .map(|(at, marker)| {
+            let rest = &scope[at + marker.len()..];
+            // Written out here (a `%s` is the printf form, read below), maybe quoted.
+            let rest = rest.trim_start_matches(['\'', '"']);
+            let end = rest.find(|c: char| !is_token_char(c)).unwrap_or(rest.len());
+            rest[..end].to_string()
+        })
+        .filter(|t| !t.is_empty());
+    // The script's printf format line names no token; the value is its argument.
+    let args = scope
+        .match_indices("Authorization: Bearer %s")
+        .filter_map(|(at, _)| {
+            let line = scope[at..].lines().next()?;
+            let quoted = line.rsplit_once(' ')?.1.trim_matches(['\'', '"', '\\']);
+            Some(quoted.to_string())
+        })
+        .filter(|t| !t.is_empty() && t.chars().all(is_token_char));
+    let token = unique(tokens.chain(args))?;
+    Some((url, token))
+}
+
+/// The one distinct item of `items`, if there is exactly one.
+fn unique(items: impl Iterator<Item = String>) -> Option<String> {
     let mut found: Option<String> = None;
-    for url in urls(scope).filter(|u| is_bootstrap_url(u)) {
+    for item in items {
         match &found {
-            None => found = Some(url),
-            Some(first) if *first == url => {}
+            None => found = Some(item),
+            Some(first) if *first == item => {}
             Some(_) => return None,
         }
     }
     found
+}
+
+fn is_token_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')
 }
 
 /// Every `http://` or `https://` URL in `text`, cut at the first character a URL of ours
@@ -165,12 +197,7 @@ fn urls(text: &str) -> impl Iterator<Item = String> + '_ {
 }
 
 fn is_bootstrap_url(url: &str) -> bool {
-    url.rsplit_once("/v1/bootstrap/").is_some_and(|(_, token)| {
-        !token.is_empty()
-            && token
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
-    })
+    url.ends_with("/v1/bootstrap")
 }
 
 /// Whether `url`'s host is a loopback address (or `localhost`).
@@ -198,7 +225,7 @@ pub(crate) async fn boot(shared: Arc<Shared>, id: u64) {
         };
         (world.vps_options.clone(), server.user_data.clone())
     };
-    let Some(url) = user_data.as_deref().and_then(bootstrap_url) else {
+    let Some((url, bootstrap_token)) = user_data.as_deref().and_then(bootstrap_request) else {
         set_bootstrap(&shared, id, Bootstrap::NoScript, None);
         return;
     };
@@ -226,7 +253,7 @@ pub(crate) async fn boot(shared: Arc<Shared>, id: u64) {
         if !shared.world().machines.contains_key(&id) {
             return;
         }
-        match post(&client, &url).await {
+        match post(&client, &url, &bootstrap_token).await {
             Attempt::Done(variables, token, agent) => {
                 set_bootstrap(
                     &shared,
@@ -265,10 +292,11 @@ enum Attempt {
     Transient(String),
 }
 
-async fn post(client: &reqwest::Client, url: &str) -> Attempt {
+async fn post(client: &reqwest::Client, url: &str, token: &str) -> Attempt {
     let response = match client
         .post(url)
         .header("accept", "application/json")
+        .header("authorization", format!("Bearer {token}"))
         .body("")
         .send()
         .await
@@ -336,57 +364,43 @@ mod tests {
         "0192f0c17e5a7cc08b8e4c3f2a1b0d9e.abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQ";
 
     #[test]
-    fn finds_the_url_in_the_script_however_it_is_quoted() {
+    fn finds_the_url_and_token_in_the_script_however_they_are_quoted() {
         let script = format!(
-            "write_files:\n  - path: \"/usr/local/sbin/openclaw-bootstrap\"\n    content: |\n      printf 'url = \"%s\"\\n' 'http://127.0.0.1:8080/v1/bootstrap/{TOKEN}' |\n"
+            "write_files:\n  - path: \"/usr/local/sbin/openclaw-bootstrap\"\n    content: |\n      {{\n        printf 'url = \"%s\"\\n' 'http://127.0.0.1:8080/v1/bootstrap'\n        printf 'header = \"Authorization: Bearer %s\"\\n' '{TOKEN}'\n      }} |\n"
         );
         assert_eq!(
-            bootstrap_url(&script).as_deref(),
-            Some(format!("http://127.0.0.1:8080/v1/bootstrap/{TOKEN}").as_str())
+            bootstrap_request(&script),
+            Some((
+                "http://127.0.0.1:8080/v1/bootstrap".to_string(),
+                TOKEN.to_string()
+            ))
         );
-        let escaped = format!("\"url = \\\"https://panel.example/base/v1/bootstrap/{TOKEN}\\\"\"");
+        let escaped = format!(
+            "\"url = \\\"https://panel.example/base/v1/bootstrap\\\"\" \"header = \\\"Authorization: Bearer {TOKEN}\\\"\""
+        );
         assert_eq!(
-            bootstrap_url(&escaped).as_deref(),
-            Some(format!("https://panel.example/base/v1/bootstrap/{TOKEN}").as_str())
+            bootstrap_request(&escaped),
+            Some((
+                "https://panel.example/base/v1/bootstrap".to_string(),
+                TOKEN.to_string()
+            ))
         );
     }
 
     #[test]
     fn refuses_what_it_cannot_read_unambiguously() {
-        assert_eq!(bootstrap_url("#cloud-config\npackages: [jq]\n"), None);
-        assert_eq!(bootstrap_url("http://x/v1/bootstrap/"), None);
+        assert_eq!(bootstrap_request("#cloud-config\npackages: [jq]\n"), None);
+        assert_eq!(bootstrap_request("http://x/v1/bootstrap"), None, "no token");
         let two = format!(
-            "openclaw-bootstrap http://a/v1/bootstrap/{TOKEN} http://b/v1/bootstrap/{TOKEN}"
+            "openclaw-bootstrap http://a/v1/bootstrap http://b/v1/bootstrap Authorization: Bearer {TOKEN}"
         );
-        assert_eq!(bootstrap_url(&two), None);
-        assert_eq!(bootstrap_url("http"), None);
-        assert_eq!(bootstrap_url("ｈttp://ü/v1/bootstrap/ä"), None);
-    }
-
-    #[test]
-    fn only_loopback_control_planes_are_called() {
-        assert!(is_loopback("http://127.0.0.1:8080/v1/bootstrap/x"));
-        assert!(is_loopback("http://[::1]:8080/v1/bootstrap/x"));
-        assert!(is_loopback("http://localhost/v1/bootstrap/x"));
-        assert!(!is_loopback("https://openclaw.invalid/v1/bootstrap/x"));
-        assert!(!is_loopback("http://10.0.0.1/v1/bootstrap/x"));
-    }
-
-    #[test]
-    fn startupz_needs_power_boot_and_bootstrap() {
-        let now = Instant::now();
-        let options = VpsOptions {
-            boot_delay: Duration::ZERO,
-            ..VpsOptions::default()
-        };
-        let mut machine = Machine::booting(now, &options);
-        assert_eq!(machine.startupz(now, "running"), 503);
-        machine.bootstrap = Bootstrap::Done {
-            variables: BTreeSet::new(),
-        };
-        assert_eq!(machine.startupz(now, "running"), 200);
-        assert_eq!(machine.startupz(now, "off"), 503);
-        machine.up_at = None;
-        assert_eq!(machine.startupz(now, "running"), 503);
+        assert_eq!(bootstrap_request(&two), None);
+        let two_tokens = "openclaw-bootstrap http://a/v1/bootstrap Authorization: Bearer t1 Authorization: Bearer t2";
+        assert_eq!(bootstrap_request(two_tokens), None);
+        assert_eq!(bootstrap_request("http"), None);
+        assert_eq!(
+            bootstrap_request("ｈttp://ü/v1/bootstrap Authorization: Bearer ä"),
+            None
+        );
     }
 }

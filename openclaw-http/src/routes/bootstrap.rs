@@ -1,38 +1,43 @@
-//! `POST /v1/bootstrap/{token}`: a new server fetches its secrets, once.
+//! `POST /v1/bootstrap`: a new server fetches its secrets, once.
 //!
-//! No API key: the single-use token from the server's user data is the credential. The
-//! token is never logged (request spans name the route template, not the path).
+//! No API key: the single-use token from the server's user data is the credential, sent as
+//! `Authorization: Bearer <token>` — never in the URL, which proxies and access logs keep.
 
-use axum::extract::{Path, State};
-use axum::http::{header, HeaderValue};
+use axum::extract::State;
+use axum::http::{header, HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::model::{BootstrapAgentView, BootstrapView, ErrorBody};
 use crate::state::AppState;
 
 /// Deliver an instance's secrets to its new server (the cloud-init bootstrap step).
 ///
-/// 200 once; 410 for a token already used; 404 for a token that does not verify; 409 while
-/// the instance is not being provisioned or unsuspended.
+/// 200 once; 410 for a token already used; 401 without a token; 404 for a token that does
+/// not verify; 409 while the instance is not being provisioned or unsuspended.
 #[utoipa::path(
-    post, path = "/v1/bootstrap/{token}", tag = "bootstrap",
-    params(("token" = String, Path, description = "The single-use bootstrap token from the server's user data")),
+    post, path = "/v1/bootstrap", tag = "bootstrap",
     responses(
         (status = 200, description = "The environment, once", body = BootstrapView),
+        (status = 401, description = "No bootstrap token in the Authorization header", body = ErrorBody),
         (status = 404, description = "Not a token of this deployment", body = ErrorBody),
         (status = 409, description = "The instance is not being provisioned", body = ErrorBody),
         (status = 410, description = "Already used", body = ErrorBody),
-    )
+    ),
+    security(("bootstrap_token" = []))
 )]
-pub async fn bootstrap(
-    State(state): State<AppState>,
-    token: Result<Path<String>, axum::extract::rejection::PathRejection>,
-) -> AppResult<Response> {
-    let Ok(Path(token)) = token else {
-        return Err(openclaw_core::Error::not_found("bootstrap token", "presented").into());
-    };
+pub async fn bootstrap(State(state): State<AppState>, headers: HeaderMap) -> AppResult<Response> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or(AppError::Unauthenticated(
+            "send the bootstrap token as Authorization: Bearer <token>",
+        ))?
+        .to_string();
     let env = state.provisioner.bootstrap(&token).await?;
     let instance = state
         .provisioner

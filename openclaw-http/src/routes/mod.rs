@@ -67,7 +67,7 @@ pub fn app(state: AppState) -> Router {
         .route_layer(middleware::from_fn(scopes::require_scope))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_key));
     let open = Router::new()
-        .route("/v1/bootstrap/{token}", post(bootstrap::bootstrap))
+        .route("/v1/bootstrap", post(bootstrap::bootstrap))
         // The agent's credential is checked by the handlers' `AgentCaller`.
         .route("/v1/agent/heartbeat", post(agent::heartbeat))
         .route("/v1/agent/script", get(agent::script))
