@@ -18,8 +18,7 @@ use tokio::time::Instant;
 use super::provisioner::Provisioner;
 use crate::domain::{
     AgentPresence, AgentReport, AgentTask, AgentTaskId, AgentTaskKind, AgentTaskOutcome,
-    AgentTaskState, EventKind, GatewayProbe, InstanceId, InstanceStatus, NewAgentTask, NewEvent,
-    Topic,
+    AgentTaskState, GatewayProbe, InstanceId, InstanceStatus, NewAgentTask,
 };
 use crate::error::{Error, Result};
 use crate::secret::SecretString;
@@ -405,20 +404,9 @@ impl Provisioner {
         actor: &str,
         reason: String,
     ) -> Result<()> {
-        let engine = &self.engine;
-        let event = NewEvent {
-            topic: Topic::Audit,
-            instance_id: Some(instance),
-            kind: EventKind::Audit {
-                action: action.to_string(),
-                actor: actor.to_string(),
-            },
-            reason,
-            at: engine.now(),
-        };
-        let stored = engine.store.append_event(&event).await?;
-        engine.publish(&stored).await;
-        Ok(())
+        self.engine
+            .audit(Some(instance), action, actor, reason)
+            .await
     }
 }
 

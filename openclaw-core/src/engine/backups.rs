@@ -25,7 +25,7 @@ use super::context::Engine;
 use super::provisioner::Provisioner;
 use crate::domain::{
     is_sha256_hex, to_hex, AgentTask, AgentTaskId, AgentTaskKind, AgentTaskState, Backup,
-    EventKind, InstanceFilter, InstanceId, InstanceStatus, NewEvent, Topic,
+    InstanceFilter, InstanceId, InstanceStatus,
 };
 use crate::error::{Error, Result};
 
@@ -121,14 +121,14 @@ impl Provisioner {
             return Err(Error::not_found("backup", id));
         }
         delete_one(&self.engine, instance, id).await?;
-        audit(
-            &self.engine,
-            instance,
-            "backup_deleted",
-            actor,
-            format!("backup {id} deleted"),
-        )
-        .await
+        self.engine
+            .audit(
+                Some(instance),
+                "backup_deleted",
+                actor,
+                format!("backup {id} deleted"),
+            )
+            .await
     }
 
     /// Takes the archive `instance`'s agent uploads for its running backup task `task`:
@@ -471,18 +471,18 @@ async fn pass(provisioner: &Provisioner) -> Result<(usize, usize)> {
                 }
                 if !all.is_empty() {
                     tracing::info!(%instance, deleted = all.len(), "backups of an ended instance deleted");
-                    audit(
-                        engine,
-                        instance,
-                        "backups_expired",
-                        BACKUP_SCHEDULE_ACTOR,
-                        format!(
-                            "{} backups deleted: the instance ended more than {} s ago",
-                            all.len(),
-                            config.keep_after_termination.as_secs()
-                        ),
-                    )
-                    .await?;
+                    engine
+                        .audit(
+                            Some(instance),
+                            "backups_expired",
+                            BACKUP_SCHEDULE_ACTOR,
+                            format!(
+                                "{} backups deleted: the instance ended more than {} s ago",
+                                all.len(),
+                                config.keep_after_termination.as_secs()
+                            ),
+                        )
+                        .await?;
                 }
                 deleted += all.len();
             }
@@ -547,26 +547,4 @@ async fn schedule(provisioner: &Provisioner) -> Result<usize> {
             None => return Ok(queued),
         }
     }
-}
-
-async fn audit(
-    engine: &Engine,
-    instance: InstanceId,
-    action: &str,
-    actor: &str,
-    reason: String,
-) -> Result<()> {
-    let event = NewEvent {
-        topic: Topic::Audit,
-        instance_id: Some(instance),
-        kind: EventKind::Audit {
-            action: action.to_string(),
-            actor: actor.to_string(),
-        },
-        reason,
-        at: engine.now(),
-    };
-    let stored = engine.store.append_event(&event).await?;
-    engine.publish(&stored).await;
-    Ok(())
 }

@@ -127,6 +127,29 @@ impl Engine {
         }
     }
 
+    /// Appends an audit event (`action` by `actor`, about `instance` if any) and publishes it.
+    pub(crate) async fn audit(
+        &self,
+        instance: Option<InstanceId>,
+        action: &str,
+        actor: &str,
+        reason: String,
+    ) -> Result<()> {
+        let event = NewEvent {
+            topic: crate::domain::Topic::Audit,
+            instance_id: instance,
+            kind: crate::domain::EventKind::Audit {
+                action: action.to_string(),
+                actor: actor.to_string(),
+            },
+            reason,
+            at: self.now(),
+        };
+        let stored = self.store.append_event(&event).await?;
+        self.publish(&stored).await;
+        Ok(())
+    }
+
     pub(crate) async fn load(&self, id: InstanceId) -> Result<Option<Instance>> {
         self.store.get_instance(id).await
     }

@@ -13,8 +13,8 @@ use std::time::Duration;
 use super::context::Engine;
 use super::provisioner::Provisioner;
 use crate::domain::{
-    AgentTaskKind, AgentTaskState, EventKind, FleetUpgrade, FleetUpgradeState, InstanceFilter,
-    InstanceId, InstanceStatus, NewAgentTask, NewEvent, Topic,
+    AgentTaskKind, AgentTaskState, FleetUpgrade, FleetUpgradeState, InstanceFilter, InstanceId,
+    InstanceStatus, NewAgentTask,
 };
 use crate::error::{Error, Result};
 
@@ -71,16 +71,17 @@ impl Provisioner {
             updated_at: now,
         };
         engine.agents.insert_fleet_upgrade(&upgrade).await?;
-        audit(
-            engine,
-            "fleet_upgrade_started",
-            actor,
-            format!(
-                "fleet upgrade {} to {version}: {}",
-                upgrade.id, upgrade.message
-            ),
-        )
-        .await?;
+        engine
+            .audit(
+                None,
+                "fleet_upgrade_started",
+                actor,
+                format!(
+                    "fleet upgrade {} to {version}: {}",
+                    upgrade.id, upgrade.message
+                ),
+            )
+            .await?;
         // An empty fleet is done at once.
         drive(engine).await?;
         Ok(engine
@@ -231,35 +232,20 @@ async fn finish(
                 FleetUpgradeState::Failed => "fleet_upgrade_failed",
                 _ => "fleet_upgrade_succeeded",
             };
-            audit(
-                engine,
-                action,
-                "fleet upgrade",
-                format!("fleet upgrade {}: {message}", upgrade.id),
-            )
-            .await?;
+            engine
+                .audit(
+                    None,
+                    action,
+                    "fleet upgrade",
+                    format!("fleet upgrade {}: {message}", upgrade.id),
+                )
+                .await?;
             Ok(Some(done))
         }
         // Another replica ended it a moment earlier.
         Err(Error::Conflict { .. }) => Ok(None),
         Err(e) => Err(e),
     }
-}
-
-async fn audit(engine: &Engine, action: &str, actor: &str, reason: String) -> Result<()> {
-    let event = NewEvent {
-        topic: Topic::Audit,
-        instance_id: None,
-        kind: EventKind::Audit {
-            action: action.to_string(),
-            actor: actor.to_string(),
-        },
-        reason,
-        at: engine.now(),
-    };
-    let stored = engine.store.append_event(&event).await?;
-    engine.publish(&stored).await;
-    Ok(())
 }
 
 /// How often the maintenance loop moves a running fleet upgrade on.

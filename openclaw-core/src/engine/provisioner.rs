@@ -379,18 +379,14 @@ impl Provisioner {
                 message: "this bootstrap token was already used".to_string(),
             })?;
         let secrets = engine.secrets_key.open(id, &sealed)?;
-        let event = NewEvent {
-            topic: Topic::Audit,
-            instance_id: Some(id),
-            kind: EventKind::Audit {
-                action: "bootstrap_delivered".to_string(),
-                actor: "instance server".to_string(),
-            },
-            reason: "the server fetched its secrets".to_string(),
-            at: engine.now(),
-        };
-        let stored = engine.store.append_event(&event).await?;
-        engine.publish(&stored).await;
+        engine
+            .audit(
+                Some(id),
+                "bootstrap_delivered",
+                "instance server",
+                "the server fetched its secrets".to_string(),
+            )
+            .await?;
         Ok(secrets.environment())
     }
 

@@ -12,10 +12,7 @@ use tokio::time::Instant;
 
 use super::context::Engine;
 use super::worker::{self, Leased};
-use crate::domain::{
-    ClaimRequest, EventKind, Instance, InstanceId, JobKind, NewEvent, NewJob, RecordId, ServerId,
-    Topic,
-};
+use crate::domain::{ClaimRequest, Instance, InstanceId, JobKind, NewJob, RecordId, ServerId};
 use crate::error::Result;
 use crate::ports::{DnsRecord, Server};
 
@@ -265,22 +262,15 @@ async fn record_deletion(engine: &Engine, orphan: &Orphan, instance: Option<Inst
         .created_at()
         .map(|at| format!(", created {}", at.to_rfc3339()))
         .unwrap_or_default();
-    let event = NewEvent {
-        topic: Topic::Audit,
-        instance_id: instance,
-        kind: EventKind::Audit {
-            action: "orphan_deleted".to_string(),
-            actor: "sweep".to_string(),
-        },
-        reason: format!(
-            "deleted orphan {}{created}: no live instance claims it",
-            orphan.describe()
-        ),
-        at: engine.now(),
-    };
-    match engine.store.append_event(&event).await {
-        Ok(stored) => engine.publish(&stored).await,
-        Err(error) => tracing::error!(%error, "a sweep deletion could not be recorded"),
+    let reason = format!(
+        "deleted orphan {}{created}: no live instance claims it",
+        orphan.describe()
+    );
+    if let Err(error) = engine
+        .audit(instance, "orphan_deleted", "sweep", reason)
+        .await
+    {
+        tracing::error!(%error, "a sweep deletion could not be recorded");
     }
     engine.metrics.orphans_deleted.incr();
 }
