@@ -7,22 +7,13 @@ mod common;
 use std::time::Duration;
 
 use common::{Harness, ZONE};
-use openclaw_core::domain::{
-    AgentTaskKind, AgentTaskState, EventKind, InstanceId, InstanceStatus, Topic,
-};
+use openclaw_core::domain::{AgentTaskKind, AgentTaskState, InstanceId};
 use openclaw_core::engine::AgentTaskResult;
 use openclaw_core::memory::{InProcessAgent, SimulatedMachine, MISSING_VERSION};
 use openclaw_core::Error;
 use serde_json::json;
 
 const BEAT: Duration = Duration::from_secs(30);
-
-async fn active(h: &Harness, name: &str) -> InstanceId {
-    let i = h.create(name).await;
-    h.settle().await;
-    assert_eq!(h.status(i.id).await, InstanceStatus::Active);
-    i.id
-}
 
 fn agent(h: &Harness, id: InstanceId) -> InProcessAgent {
     InProcessAgent::spawn(
@@ -33,24 +24,10 @@ fn agent(h: &Harness, id: InstanceId) -> InProcessAgent {
     )
 }
 
-async fn audits(h: &Harness, id: InstanceId) -> Vec<(String, String, String)> {
-    h.provisioner
-        .events(id)
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|e| e.topic == Topic::Audit)
-        .filter_map(|e| match e.kind {
-            EventKind::Audit { action, actor } => Some((action, actor, e.reason)),
-            _ => None,
-        })
-        .collect()
-}
-
 #[tokio::test(start_paused = true)]
 async fn presence_follows_heartbeats_and_goes_silent_after_three() {
     let h = Harness::new();
-    let id = active(&h, "beat").await;
+    let id = h.active("beat").await;
     let status = h.provisioner.agent_status(id).await.unwrap();
     assert!(!status.connected);
     assert_eq!(status.last_seen, None);
@@ -75,7 +52,7 @@ async fn presence_follows_heartbeats_and_goes_silent_after_three() {
 #[tokio::test(start_paused = true)]
 async fn access_links_are_minted_on_the_instance_once_each() {
     let h = Harness::new();
-    let id = active(&h, "pair").await;
+    let id = h.active("pair").await;
     // No agent yet: unavailable, saying why.
     let err = h.provisioner.access_link(id, "whmcs").await.unwrap_err();
     match &err {
@@ -106,7 +83,7 @@ async fn access_links_are_minted_on_the_instance_once_each() {
     assert!(machine.pair(&minted[0]).is_some());
     assert!(machine.pair(&minted[0]).is_none());
 
-    let trail = audits(&h, id).await;
+    let trail = h.audits(id).await;
     let issued: Vec<_> = trail
         .iter()
         .filter(|(action, _, _)| action == "access_link_issued")
@@ -127,7 +104,7 @@ async fn access_links_are_minted_on_the_instance_once_each() {
 #[tokio::test(start_paused = true)]
 async fn a_queued_task_reaches_the_long_poll_at_once() {
     let h = Harness::new();
-    let id = active(&h, "poll").await;
+    let id = h.active("poll").await;
     let provisioner = h.provisioner.clone();
     let poll = tokio::spawn(async move {
         let started = tokio::time::Instant::now();
@@ -165,7 +142,7 @@ async fn a_queued_task_reaches_the_long_poll_at_once() {
 #[tokio::test(start_paused = true)]
 async fn a_task_taken_by_an_agent_that_restarts_is_handed_out_again() {
     let h = Harness::new();
-    let id = active(&h, "again").await;
+    let id = h.active("again").await;
     let queued = h
         .provisioner
         .request_agent_task(id, AgentTaskKind::ListDevices, "operator")
@@ -198,7 +175,7 @@ async fn a_task_taken_by_an_agent_that_restarts_is_handed_out_again() {
 #[tokio::test(start_paused = true)]
 async fn an_upgrade_that_fails_is_reported_with_its_rollback() {
     let h = Harness::new();
-    let id = active(&h, "upg").await;
+    let id = h.active("upg").await;
     let a = agent(&h, id);
     tokio::time::sleep(Duration::from_millis(10)).await;
     let bad = h
@@ -255,8 +232,8 @@ async fn an_upgrade_that_fails_is_reported_with_its_rollback() {
 #[tokio::test(start_paused = true)]
 async fn reports_are_checked_and_bound_to_their_instance() {
     let h = Harness::new();
-    let id = active(&h, "chk").await;
-    let other = active(&h, "other").await;
+    let id = h.active("chk").await;
+    let other = h.active("other").await;
     let task = h
         .provisioner
         .request_agent_task(id, AgentTaskKind::AccessLink, "operator")
@@ -323,7 +300,7 @@ async fn reports_are_checked_and_bound_to_their_instance() {
 #[tokio::test(start_paused = true)]
 async fn agents_of_instances_that_are_gone_are_told_to_stop() {
     let h = Harness::new();
-    let id = active(&h, "bye").await;
+    let id = h.active("bye").await;
     let report = SimulatedMachine::new("t").report();
     h.provisioner.agent_heartbeat(id, &report).await.unwrap();
     h.provisioner.terminate(id).await.unwrap();
@@ -374,7 +351,7 @@ async fn a_rotated_gateway_token_replaces_the_sealed_copy() {
         },
         |b| b,
     );
-    let id = active(&h, "rot").await;
+    let id = h.active("rot").await;
     let before = key
         .open(id, &h.store.instance_secrets(id).await.unwrap().unwrap())
         .unwrap();
@@ -403,7 +380,7 @@ async fn a_rotated_gateway_token_replaces_the_sealed_copy() {
         "the provider keys stay"
     );
     // Nothing of the token went into events or the task listing.
-    let trail = format!("{:?}", audits(&h, id).await);
+    let trail = format!("{:?}", h.audits(id).await);
     assert!(!trail.contains(&new_token));
     let listed = format!("{:?}", h.provisioner.agent_tasks(id, 10).await.unwrap());
     assert!(!listed.contains(&new_token));
@@ -412,9 +389,9 @@ async fn a_rotated_gateway_token_replaces_the_sealed_copy() {
 #[tokio::test(start_paused = true)]
 async fn silent_agents_and_gateways_down_raise_one_alert_each() {
     let h = Harness::new();
-    let quiet = active(&h, "quiet").await;
-    let sick = active(&h, "sick").await;
-    let fine = active(&h, "fine").await;
+    let quiet = h.active("quiet").await;
+    let sick = h.active("sick").await;
+    let fine = h.active("fine").await;
     let _fine = agent(&h, fine);
     let mut machine = SimulatedMachine::new("gw");
     machine.gateway_up = false;

@@ -11,7 +11,7 @@ use bytes::Bytes;
 use common::Harness;
 use futures_util::stream;
 use openclaw_core::domain::{
-    sha256_hex, AgentTaskKind, AgentTaskState, EventKind, InstanceId, InstanceStatus, Topic,
+    sha256_hex, AgentTaskKind, AgentTaskState, InstanceId, InstanceStatus,
 };
 use openclaw_core::engine::{AgentTaskResult, BACKUP_SCHEDULE_ACTOR};
 use openclaw_core::memory::{InProcessAgent, SimulatedMachine};
@@ -20,13 +20,6 @@ use serde_json::json;
 
 const BEAT: Duration = Duration::from_secs(30);
 const DAY: Duration = Duration::from_secs(24 * 3600);
-
-async fn active(h: &Harness, name: &str) -> InstanceId {
-    let i = h.create(name).await;
-    h.settle().await;
-    assert_eq!(h.status(i.id).await, InstanceStatus::Active);
-    i.id
-}
 
 fn agent(h: &Harness, id: InstanceId) -> InProcessAgent {
     let mut machine = SimulatedMachine::new("gateway-token-of-the-machine");
@@ -49,20 +42,6 @@ async fn back_up(h: &Harness, id: InstanceId) -> openclaw_core::domain::AgentTas
     task.id
 }
 
-async fn audit_actions(h: &Harness, id: InstanceId) -> Vec<(String, String)> {
-    h.provisioner
-        .events(id)
-        .await
-        .unwrap()
-        .into_iter()
-        .filter(|e| e.topic == Topic::Audit)
-        .filter_map(|e| match e.kind {
-            EventKind::Audit { action, actor } => Some((action, actor)),
-            _ => None,
-        })
-        .collect()
-}
-
 fn one_chunk(data: &[u8]) -> impl futures_util::Stream<Item = Result<Bytes, Infallible>> {
     stream::iter([Ok(Bytes::copy_from_slice(data))])
 }
@@ -70,7 +49,7 @@ fn one_chunk(data: &[u8]) -> impl futures_util::Stream<Item = Result<Bytes, Infa
 #[tokio::test(start_paused = true)]
 async fn a_backup_is_stored_listed_and_restored() {
     let h = Harness::new();
-    let id = active(&h, "keep").await;
+    let id = h.active("keep").await;
     let a = agent(&h, id);
     tokio::time::sleep(Duration::from_millis(10)).await;
 
@@ -115,10 +94,10 @@ async fn a_backup_is_stored_listed_and_restored() {
     assert_eq!(machine.workspace["MEMORY.md"], "likes green tea");
     assert_eq!(machine.devices, vec!["device-laptop".to_string()]);
 
-    let trail = audit_actions(&h, id).await;
+    let trail = h.audits(id).await;
     let requested = trail
         .iter()
-        .filter(|(action, actor)| action == "agent_task_requested" && actor == "operator")
+        .filter(|(action, actor, _)| action == "agent_task_requested" && actor == "operator")
         .count();
     assert_eq!(requested, 2, "{trail:?}");
     assert_eq!(h.provisioner.metrics().backups_stored, 1);
@@ -127,8 +106,8 @@ async fn a_backup_is_stored_listed_and_restored() {
 #[tokio::test(start_paused = true)]
 async fn a_restore_names_a_backup_of_its_own_instance() {
     let h = Harness::new();
-    let one = active(&h, "one").await;
-    let other = active(&h, "other").await;
+    let one = h.active("one").await;
+    let other = h.active("other").await;
     let _a = agent(&h, one);
     let _b = agent(&h, other);
     tokio::time::sleep(Duration::from_millis(10)).await;
@@ -163,7 +142,7 @@ async fn uploads_are_checked_before_anything_is_kept() {
         },
         |b| b,
     );
-    let id = active(&h, "check").await;
+    let id = h.active("check").await;
     let good = b"an archive of the state".to_vec();
     let sha = sha256_hex(&good);
 
@@ -285,7 +264,7 @@ async fn retention_keeps_the_newest_by_count_and_age() {
         },
         |b| b,
     );
-    let id = active(&h, "prune").await;
+    let id = h.active("prune").await;
     let a = agent(&h, id);
     tokio::time::sleep(Duration::from_millis(10)).await;
 
@@ -336,15 +315,17 @@ async fn retention_keeps_the_newest_by_count_and_age() {
         .await
         .unwrap_err();
     assert!(matches!(err, Error::NotFound { .. }), "{err:?}");
-    assert!(audit_actions(&h, id)
+    assert!(h
+        .audits(id)
         .await
-        .contains(&("backup_deleted".to_string(), "key:ops".to_string())));
+        .iter()
+        .any(|(action, actor, _)| action == "backup_deleted" && actor == "key:ops"));
 }
 
 #[tokio::test(start_paused = true)]
 async fn an_ended_instance_loses_its_backups_after_the_grace() {
     let h = Harness::new();
-    let id = active(&h, "ends").await;
+    let id = h.active("ends").await;
     let a = agent(&h, id);
     tokio::time::sleep(Duration::from_millis(10)).await;
     back_up(&h, id).await;
@@ -360,10 +341,11 @@ async fn an_ended_instance_loses_its_backups_after_the_grace() {
     tokio::time::sleep(h.provisioner.config().backups.keep_after_termination + BEAT).await;
     assert_eq!(h.provisioner.backup_pass().await.unwrap(), (2, 0));
     assert!(h.provisioner.backups(id).await.unwrap().is_empty());
-    assert!(audit_actions(&h, id).await.contains(&(
-        "backups_expired".to_string(),
-        BACKUP_SCHEDULE_ACTOR.to_string()
-    )));
+    assert!(h
+        .audits(id)
+        .await
+        .iter()
+        .any(|(action, actor, _)| action == "backups_expired" && actor == BACKUP_SCHEDULE_ACTOR));
 }
 
 #[tokio::test(start_paused = true)]
@@ -375,8 +357,8 @@ async fn the_schedule_backs_up_each_connected_instance_once_per_interval() {
         },
         |b| b,
     );
-    let id = active(&h, "daily").await;
-    let silent = active(&h, "silent").await;
+    let id = h.active("daily").await;
+    let silent = h.active("silent").await;
     let _a = agent(&h, id);
     tokio::time::sleep(Duration::from_millis(10)).await;
 

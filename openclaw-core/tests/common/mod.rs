@@ -118,6 +118,33 @@ impl Harness {
         panic!("jobs did not settle");
     }
 
+    /// A new instance, provisioned: it is active when this returns.
+    #[allow(dead_code)] // Not every test file uses every helper.
+    pub(crate) async fn active(&self, subdomain: &str) -> InstanceId {
+        let i = self.create(subdomain).await;
+        self.settle().await;
+        assert_eq!(self.status(i.id).await, InstanceStatus::Active);
+        i.id
+    }
+
+    /// The audit events of an instance, oldest first: (action, actor, reason).
+    #[allow(dead_code)]
+    pub(crate) async fn audits(&self, id: InstanceId) -> Vec<(String, String, String)> {
+        self.provisioner
+            .events(id)
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.topic == openclaw_core::domain::Topic::Audit)
+            .filter_map(|e| match e.kind {
+                openclaw_core::domain::EventKind::Audit { action, actor } => {
+                    Some((action, actor, e.reason))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
     pub(crate) async fn status(&self, id: InstanceId) -> InstanceStatus {
         self.provisioner.get(id).await.unwrap().status
     }
