@@ -148,9 +148,22 @@ fn parses_into_the_expected_structure() {
         .collect();
     assert_eq!(
         keys,
-        ["package_update", "packages", "write_files", "runcmd"]
+        [
+            "ssh_pwauth",
+            "bootcmd",
+            "package_update",
+            "packages",
+            "write_files",
+            "runcmd"
+        ]
     );
     assert_eq!(doc["package_update"].as_bool(), Some(true));
+    // No password logins over SSH; the root password locked on every boot.
+    assert_eq!(doc["ssh_pwauth"].as_bool(), Some(false));
+    assert_eq!(
+        doc["bootcmd"][0],
+        serde_yaml::from_str::<serde_yaml::Value>("[usermod, --lock, root]").unwrap()
+    );
 
     let packages: Vec<&str> = doc["packages"]
         .as_sequence()
@@ -256,17 +269,68 @@ fn parses_into_the_expected_structure() {
             ],
             vec!["chown", "-R", "openclaw:openclaw", "/var/lib/openclaw"],
             vec!["chmod", "0700", "/var/lib/openclaw"],
-            vec!["/usr/local/sbin/openclaw-install-node"],
-            vec!["/usr/local/sbin/openclaw-install-gateway"],
-            vec!["/usr/local/sbin/openclaw-bootstrap"],
-            vec!["systemctl", "daemon-reload"],
-            vec!["systemctl", "enable", "--now", "openclaw-gateway.service"],
-            vec!["/usr/local/sbin/openclaw-install-agent"],
-            vec!["systemctl", "enable", "--now", "openclaw-agent.service"],
-            vec!["systemctl", "reload-or-restart", "caddy.service"],
+            // The firewall before anything of ours is downloaded.
             vec!["/usr/local/sbin/openclaw-firewall"],
+            // One chain: a failed install never reaches the bootstrap.
+            vec![
+                "sh",
+                "-ec",
+                "/usr/local/sbin/openclaw-install-node && /usr/local/sbin/openclaw-install-gateway \
+                 && /usr/local/sbin/openclaw-bootstrap && systemctl daemon-reload \
+                 && systemctl enable --now openclaw-gateway.service \
+                 && /usr/local/sbin/openclaw-install-agent \
+                 && systemctl enable --now openclaw-agent.service \
+                 && systemctl reload-or-restart caddy.service"
+            ],
         ]
     );
+}
+
+/// A failed install stops the chain before the bootstrap: run it with stand-ins that record
+/// what ran, the gateway's installer failing.
+#[cfg(unix)]
+#[test]
+fn a_failed_install_never_reaches_the_bootstrap() {
+    let doc = parse(&render(&config(), FQDN).unwrap());
+    let chain = doc["runcmd"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .find(|c| c[0].as_str() == Some("sh"))
+        .and_then(|c| c[2].as_str())
+        .unwrap()
+        .to_string();
+    let dir = std::env::temp_dir().join(format!("openclaw-chain-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let log = dir.join("ran");
+    // Every step becomes "record my name"; the gateway installer also fails.
+    let rewritten = chain
+        .split(" && ")
+        .map(|step| {
+            let fail = if step.ends_with("openclaw-install-gateway") {
+                "; false"
+            } else {
+                ""
+            };
+            format!("{{ echo '{step}' >> '{}'{fail}; }}", log.display())
+        })
+        .collect::<Vec<_>>()
+        .join(" && ");
+    let status = std::process::Command::new("sh")
+        .args(["-ec", &rewritten])
+        .status()
+        .unwrap();
+    assert!(!status.success());
+    let ran = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(
+        ran.lines().collect::<Vec<_>>(),
+        [
+            "/usr/local/sbin/openclaw-install-node",
+            "/usr/local/sbin/openclaw-install-gateway"
+        ],
+        "nothing after the failed install ran"
+    );
+    std::fs::remove_dir_all(dir).unwrap();
 }
 
 #[test]

@@ -95,7 +95,14 @@ pub fn render_user_data(
         .map(|f| file(&f.path, f.permissions, f.content, f.deferred))
         .collect();
 
+    let argv = |args: &[&str]| Node::Flow(args.iter().map(|a| (*a).to_string()).collect());
     let root = Node::Map(vec![
+        // No password logins over SSH, and no root password at all (every boot).
+        ("ssh_pwauth", Node::Bool(false)),
+        (
+            "bootcmd",
+            Node::Seq(vec![argv(&["usermod", "--lock", "root"])]),
+        ),
         ("package_update", Node::Bool(true)),
         (
             "packages",
@@ -345,14 +352,25 @@ fn run_commands() -> Vec<Node> {
         ]),
         argv(&["chown", "-R", "openclaw:openclaw", files::OPENCLAW_HOME]),
         argv(&["chmod", "0700", files::OPENCLAW_HOME]),
-        argv(&[files::NODE_INSTALLER_PATH]),
-        argv(&[files::GATEWAY_INSTALLER_PATH]),
-        argv(&[files::BOOTSTRAP_PATH]),
-        argv(&["systemctl", "daemon-reload"]),
-        argv(&["systemctl", "enable", "--now", "openclaw-gateway.service"]),
-        argv(&[files::AGENT_INSTALLER_PATH]),
-        argv(&["systemctl", "enable", "--now", "openclaw-agent.service"]),
-        argv(&["systemctl", "reload-or-restart", "caddy.service"]),
+        // The firewall first, before anything of ours is downloaded or listens.
         argv(&[files::FIREWALL_PATH]),
+        // One chain: a failed install stops it before the bootstrap, so the single-use token
+        // is never spent on a broken machine (and the rollback finds it unhealthy).
+        argv(&["sh", "-ec", &install_chain()]),
     ]
+}
+
+/// The install steps, each only after the one before succeeded.
+pub(crate) fn install_chain() -> String {
+    [
+        files::NODE_INSTALLER_PATH,
+        files::GATEWAY_INSTALLER_PATH,
+        files::BOOTSTRAP_PATH,
+        "systemctl daemon-reload",
+        "systemctl enable --now openclaw-gateway.service",
+        files::AGENT_INSTALLER_PATH,
+        "systemctl enable --now openclaw-agent.service",
+        "systemctl reload-or-restart caddy.service",
+    ]
+    .join(" && ")
 }
