@@ -77,13 +77,7 @@ pub fn validate_provider_keys(keys: &BTreeMap<String, SecretString>) -> Result<(
         ));
     }
     for (name, value) in keys {
-        let well_formed = !name.is_empty()
-            && name.len() <= 64
-            && name.starts_with(|c: char| c.is_ascii_uppercase())
-            && name
-                .chars()
-                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
-        if !well_formed {
+        if !crate::domain::is_variable_name(name) {
             return Err(Error::invalid(
                 "provider_keys",
                 "names must be environment variable names like ANTHROPIC_API_KEY",

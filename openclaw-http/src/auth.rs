@@ -222,6 +222,21 @@ pub async fn authenticate(
     })
 }
 
+/// The token of an `Authorization: Bearer <token>` header (either case of `Bearer`), trimmed;
+/// `None` when there is none. Every credential the server takes arrives this way: API keys,
+/// agent credentials, bootstrap tokens, the metrics token.
+pub fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+}
+
 /// Middleware of every authenticated route: reads `Authorization: Bearer`, checks the key,
 /// applies its rate limit, and puts the [`Caller`] into the request's extensions.
 pub async fn require_key(
@@ -229,16 +244,7 @@ pub async fn require_key(
     mut request: Request,
     next: Next,
 ) -> Response {
-    let token = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| {
-            v.strip_prefix("Bearer ")
-                .or_else(|| v.strip_prefix("bearer "))
-        })
-        .map(str::trim);
-    let Some(token) = token else {
+    let Some(token) = bearer(request.headers()) else {
         return axum::response::IntoResponse::into_response(AppError::Unauthenticated(
             "send an API key as Authorization: Bearer ock_<id>.<secret>",
         ));

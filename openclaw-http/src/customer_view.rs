@@ -73,7 +73,6 @@ mod tests {
     use openclaw_core::domain::{CustomerId, Scope};
 
     use super::*;
-    use crate::model::LastErrorView;
 
     fn caller(customer: Option<&str>) -> Caller {
         Caller {
@@ -104,12 +103,16 @@ mod tests {
         assert_eq!(seen.kind, event.kind, "the stable parts stay");
         assert_eq!(super::event(&caller(None), event).reason, provider_text);
 
-        let error = LastErrorView {
-            operation: "provision".into(),
-            code: "permanent_error".into(),
-            message: provider_text.into(),
-            at: Utc::now(),
-        };
-        assert!(failed_operation(&error.operation).starts_with("Setting up"));
+        for operation in [
+            "provision",
+            "suspend",
+            "unsuspend",
+            "terminate",
+            "rollback",
+            "x",
+        ] {
+            let message = failed_operation(operation);
+            assert!(message.contains("Our team has been notified"), "{message}");
+        }
     }
 }

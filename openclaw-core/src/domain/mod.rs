@@ -31,7 +31,9 @@ pub use instance::{
     PendingRequest, Resources, ValidCreate,
 };
 pub use job::{ClaimRequest, Job, JobFilter, JobKind, JobState, Lease, NewJob};
-pub use provider_keys::{is_forbidden_variable, ProviderKeyPolicy, KNOWN_PROVIDER_KEYS};
+pub use provider_keys::{
+    is_forbidden_variable, is_variable_name, ProviderKeyPolicy, KNOWN_PROVIDER_KEYS,
+};
 pub use rollback::{RollbackLevel, RollbackLogEntry};
 pub use status::{InstanceStatus, ALL_STATUSES, TRANSITIONS};
 pub use subdomain::{Subdomain, RESERVED_SUBDOMAINS};

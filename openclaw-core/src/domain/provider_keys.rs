@@ -66,6 +66,17 @@ const NEVER: &[&str] = &[
     "SSL_CERT_DIR",
 ];
 
+/// Whether `name` is shaped like an environment variable of ours: `[A-Z][A-Z0-9_]*`, at most
+/// 64 characters.
+pub fn is_variable_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name.starts_with(|c: char| c.is_ascii_uppercase())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+}
+
 /// Whether `name` can never be an instance variable, whatever the configuration says.
 pub fn is_forbidden_variable(name: &str) -> bool {
     NEVER.contains(&name)
@@ -88,13 +99,7 @@ impl ProviderKeyPolicy {
     /// Checks the configured extras.
     pub fn validate(&self) -> Result<()> {
         for name in &self.extra {
-            let shaped = !name.is_empty()
-                && name.len() <= 64
-                && name.starts_with(|c: char| c.is_ascii_uppercase())
-                && name
-                    .chars()
-                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
-            if !shaped {
+            if !is_variable_name(name) {
                 return Err(Error::invalid(
                     "provider_keys.extra",
                     format!("{name:?} is not an environment variable name like MY_API_KEY"),

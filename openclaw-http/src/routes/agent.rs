@@ -38,17 +38,12 @@ impl FromRequestParts<AppState> for AgentCaller {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        let token = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or(AppError::Unauthenticated(
-                "send the agent credential as Authorization: Bearer <token>",
-            ))?;
+        let token = crate::auth::bearer(&parts.headers).ok_or(AppError::Unauthenticated(
+            "send the agent credential as Authorization: Bearer <token>",
+        ))?;
         state
             .provisioner
-            .agent_instance(token.trim())
+            .agent_instance(token)
             .map(AgentCaller)
             .ok_or(AppError::Unauthenticated(
                 "this is not an agent credential of this deployment",

@@ -28,12 +28,7 @@ use crate::state::AppState;
     security(("bootstrap_token" = []))
 )]
 pub async fn bootstrap(State(state): State<AppState>, headers: HeaderMap) -> AppResult<Response> {
-    let token = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
+    let token = crate::auth::bearer(&headers)
         .ok_or(AppError::Unauthenticated(
             "send the bootstrap token as Authorization: Bearer <token>",
         ))?

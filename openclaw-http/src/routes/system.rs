@@ -48,11 +48,7 @@ pub async fn readyz(State(state): State<AppState>) -> AppResult<Json<StatusView>
 )]
 pub async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Response {
     if let Some(expected) = &state.settings.metrics_token {
-        let given = headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .unwrap_or("");
+        let given = crate::auth::bearer(&headers).unwrap_or("");
         let same: bool =
             subtle::ConstantTimeEq::ct_eq(given.as_bytes(), expected.expose().as_bytes()).into();
         if !same {
