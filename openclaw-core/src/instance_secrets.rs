@@ -100,8 +100,9 @@ pub fn validate_provider_keys(keys: &BTreeMap<String, SecretString>) -> Result<(
     Ok(())
 }
 
-/// Sealed secrets as a store keeps them: opaque bytes (a version, a nonce, and the
-/// authenticated ciphertext). `Debug` shows only the length.
+/// Sealed secrets as a store keeps them: opaque bytes (a format version, the id of the key
+/// that sealed them, a nonce, and the authenticated ciphertext). `Debug` shows only the
+/// length.
 #[derive(Clone, PartialEq, Eq)]
 pub struct SealedSecrets(Vec<u8>);
 
@@ -114,6 +115,39 @@ impl SealedSecrets {
     /// The bytes to store.
     pub fn as_bytes(&self) -> &[u8] {
         &self.0
+    }
+
+    /// The id of the key that sealed this value; `None` for values written before sealed
+    /// values carried one (format 1) or for bytes of no known format.
+    pub fn key_id(&self) -> Option<SealingKeyId> {
+        match self.0.split_first() {
+            Some((&FORMAT_V2, rest)) if rest.len() >= KEY_ID_LEN + NONCE_LEN => {
+                let mut id = [0u8; KEY_ID_LEN];
+                id.copy_from_slice(&rest[..KEY_ID_LEN]);
+                Some(SealingKeyId(id))
+            }
+            _ => None,
+        }
+    }
+}
+
+/// Which sealing key sealed a value: the first 8 bytes of SHA-256 over a fixed context and the
+/// key, so it names a key without revealing it. Shown as 16 lowercase hex digits.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SealingKeyId([u8; KEY_ID_LEN]);
+
+impl fmt::Display for SealingKeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for b in self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for SealingKeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SealingKeyId({self})")
     }
 }
 
@@ -140,9 +174,15 @@ fn task_aad(task: crate::domain::AgentTaskId) -> Vec<u8> {
     aad
 }
 
-/// The format version written first in every sealed value.
+/// The first format: version, nonce, ciphertext. Still opened (by trying each key).
 const FORMAT_V1: u8 = 1;
+/// The format written now: version, key id, nonce, ciphertext; the version and the key id
+/// are authenticated with the data.
+const FORMAT_V2: u8 = 2;
+const KEY_ID_LEN: usize = 8;
 const NONCE_LEN: usize = 12;
+/// What a key id is derived under.
+const KEY_ID_CONTEXT: &[u8] = b"openclaw-sealing-key-id-v1:";
 
 #[derive(Serialize, Deserialize)]
 struct Plain {
@@ -154,6 +194,18 @@ impl SealingKey {
     /// A key from its bytes.
     pub fn from_bytes(bytes: [u8; 32]) -> Self {
         SealingKey(bytes)
+    }
+
+    /// This key's id, written into every value it seals.
+    pub fn id(&self) -> SealingKeyId {
+        use sha2::Digest as _;
+        let digest = sha2::Sha256::new()
+            .chain_update(KEY_ID_CONTEXT)
+            .chain_update(self.0)
+            .finalize();
+        let mut id = [0u8; KEY_ID_LEN];
+        id.copy_from_slice(&digest[..KEY_ID_LEN]);
+        SealingKeyId(id)
     }
 
     /// A random key from a CSPRNG seeded by the OS.
@@ -230,12 +282,15 @@ impl SealingKey {
     fn seal_bytes(&self, aad: &[u8], msg: &[u8]) -> Result<SealedSecrets> {
         let mut nonce = [0u8; NONCE_LEN];
         rand::rngs::StdRng::from_os_rng().fill_bytes(&mut nonce);
+        let mut out = Vec::with_capacity(1 + KEY_ID_LEN + NONCE_LEN + msg.len() + 16);
+        out.push(FORMAT_V2);
+        out.extend_from_slice(&self.id().0);
+        let header = out.clone();
+        let aad = [header.as_slice(), aad].concat();
         let cipher = ChaCha20Poly1305::new(&Key::from(self.0));
         let sealed = cipher
-            .encrypt(&Nonce::from(nonce), Payload { msg, aad })
+            .encrypt(&Nonce::from(nonce), Payload { msg, aad: &aad })
             .map_err(|_| Error::internal("sealing secrets failed"))?;
-        let mut out = Vec::with_capacity(1 + NONCE_LEN + sealed.len());
-        out.push(FORMAT_V1);
         out.extend_from_slice(&nonce);
         out.extend_from_slice(&sealed);
         Ok(SealedSecrets(out))
@@ -243,22 +298,64 @@ impl SealingKey {
 
     fn open_bytes(&self, aad: &[u8], sealed: &SealedSecrets) -> Result<Vec<u8>> {
         let bytes = sealed.as_bytes();
-        if bytes.len() < 1 + NONCE_LEN || bytes[0] != FORMAT_V1 {
-            return Err(Error::internal("sealed secrets have an unknown format"));
-        }
-        let (nonce, body) = bytes[1..].split_at(NONCE_LEN);
-        let nonce: [u8; NONCE_LEN] = nonce
-            .try_into()
-            .map_err(|_| Error::internal("sealed secrets have an unknown format"))?;
+        let unknown = || Error::internal("sealed secrets have an unknown format");
+        let (header_len, aad) = match bytes.first() {
+            Some(&FORMAT_V1) if bytes.len() > NONCE_LEN => (1, aad.to_vec()),
+            Some(&FORMAT_V2) if bytes.len() >= 1 + KEY_ID_LEN + NONCE_LEN => {
+                let header = &bytes[..1 + KEY_ID_LEN];
+                if header[1..] != self.id().0 {
+                    return Err(Error::internal(format!(
+                        "sealed secrets were sealed with key {}, not with this key ({})",
+                        sealed
+                            .key_id()
+                            .map_or_else(String::new, |id| id.to_string()),
+                        self.id()
+                    )));
+                }
+                (header.len(), [header, aad].concat())
+            }
+            _ => return Err(unknown()),
+        };
+        let (nonce, body) = bytes[header_len..].split_at(NONCE_LEN);
+        let nonce: [u8; NONCE_LEN] = nonce.try_into().map_err(|_| unknown())?;
         let cipher = ChaCha20Poly1305::new(&Key::from(self.0));
         cipher
-            .decrypt(&Nonce::from(nonce), Payload { msg: body, aad })
+            .decrypt(
+                &Nonce::from(nonce),
+                Payload {
+                    msg: body,
+                    aad: &aad,
+                },
+            )
             .map_err(|_| {
                 Error::internal(
                     "sealed secrets do not open with this key for this instance \
                      (wrong secrets_key, or tampered data)",
                 )
             })
+    }
+
+    /// Seals in the first format, without a key id: only to test that such values still open.
+    #[cfg(test)]
+    pub(crate) fn seal_v1(&self, instance: InstanceId, secrets: &InstanceSecrets) -> SealedSecrets {
+        let plain = Plain {
+            gateway_token: secrets.gateway_token.expose().to_string(),
+            provider_keys: BTreeMap::new(),
+        };
+        let msg = serde_json::to_vec(&plain).unwrap();
+        let nonce = [7u8; NONCE_LEN];
+        let cipher = ChaCha20Poly1305::new(&Key::from(self.0));
+        let uuid = instance.as_uuid();
+        let sealed = cipher
+            .encrypt(
+                &Nonce::from(nonce),
+                Payload {
+                    msg: &msg,
+                    aad: uuid.as_bytes(),
+                },
+            )
+            .unwrap();
+        SealedSecrets([&[FORMAT_V1][..], &nonce, &sealed].concat())
     }
 
     /// Opens what [`seal`](SealingKey::seal) produced for `instance`. A wrong key, another

@@ -66,6 +66,7 @@ pub mod limiter;
 pub mod memory;
 pub mod ports;
 pub mod retry;
+pub mod sealing_keyring;
 mod secret;
 
 pub use bootstrap::BootstrapKey;
@@ -83,6 +84,7 @@ pub use memory::{
     RandomFaults,
 };
 pub use retry::{Retrier, RetryBudget, RetryPolicy};
+pub use sealing_keyring::SealingKeyring;
 pub use secret::SecretString;
 
 /// The repository README's Rust examples, compiled and run as doctests so they stay true.

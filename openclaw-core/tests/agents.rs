@@ -425,3 +425,93 @@ async fn silent_agents_and_gateways_down_raise_one_alert_each() {
     assert_eq!(alerts(sick).await, vec!["gateway_down".to_string()]);
     assert!(alerts(fine).await.is_empty());
 }
+
+#[tokio::test(start_paused = true)]
+async fn resealing_moves_secrets_and_task_outputs_to_the_new_key() {
+    use openclaw_core::instance_secrets::SealingKey;
+    use openclaw_core::ports::{AgentStore, Store};
+    use openclaw_core::{Provisioner, SealingKeyring};
+    let old = SealingKey::from_bytes([1; 32]);
+    let new = SealingKey::from_bytes([2; 32]);
+    let sealing = old.clone();
+    let h = Harness::with(
+        move |mut c| {
+            c.secrets_key = Some(sealing);
+            c
+        },
+        |b| b,
+    );
+    let ids = [h.active("one").await, h.active("two").await];
+    let _a = agent(&h, ids[0]);
+    tokio::time::sleep(Duration::from_millis(10)).await;
+    let link = h
+        .provisioner
+        .request_agent_task(ids[0], AgentTaskKind::AccessLink, "operator")
+        .await
+        .unwrap();
+    h.provisioner
+        .wait_agent_task(link.id, Duration::from_secs(5))
+        .await
+        .unwrap();
+    let before = h.store.instance_secrets(ids[0]).await.unwrap().unwrap();
+    assert_eq!(before.key_id(), Some(old.id()));
+
+    // The same store, opened with the new key and the old one retired.
+    let (retired, current) = (old.clone(), new.clone());
+    let rotated: Provisioner = Provisioner::builder()
+        .compute(std::sync::Arc::new(h.compute.clone()))
+        .dns(std::sync::Arc::new(h.dns.clone()))
+        .health(std::sync::Arc::new(h.health.clone()))
+        .store(std::sync::Arc::new(h.store.clone()))
+        .agents(std::sync::Arc::new(h.store.clone()))
+        .config({
+            let mut c = common::config();
+            c.secrets_key = Some(current);
+            c.retired_secrets_keys = vec![retired];
+            c
+        })
+        .build()
+        .unwrap();
+    let report = rotated.reseal_secrets("operator").await.unwrap();
+    assert_eq!(report.instances_resealed, 2);
+    assert_eq!(report.instances_current, 0);
+    assert!(report.task_outputs_resealed >= 1, "{report:?}");
+
+    // Everything now opens with the new key alone, and holds what it held.
+    let only_new = SealingKeyring::new(new.clone());
+    for id in ids {
+        let sealed = h.store.instance_secrets(id).await.unwrap().unwrap();
+        assert_eq!(sealed.key_id(), Some(new.id()));
+        only_new.open(id, &sealed).unwrap();
+    }
+    assert_eq!(
+        only_new
+            .open(
+                ids[0],
+                &h.store.instance_secrets(ids[0]).await.unwrap().unwrap()
+            )
+            .unwrap(),
+        old.open(ids[0], &before).unwrap()
+    );
+    let task = h.store.get_agent_task(link.id).await.unwrap().unwrap();
+    only_new
+        .open_task_output(link.id, task.output.as_ref().unwrap())
+        .unwrap();
+    assert!(old
+        .open_task_output(link.id, task.output.as_ref().unwrap())
+        .is_err());
+
+    // A second run has nothing to do; both runs are in the audit trail.
+    let again = rotated.reseal_secrets("operator").await.unwrap();
+    assert_eq!(again.instances_resealed + again.task_outputs_resealed, 0);
+    assert_eq!(again.instances_current, 2);
+    let trail = h.store.events_after(0, 10_000).await.unwrap();
+    let resealed = trail
+        .iter()
+        .filter(|e| {
+            matches!(&e.kind, openclaw_core::domain::EventKind::Audit { action, .. }
+                if action == "secrets_resealed")
+        })
+        .count();
+    assert_eq!(resealed, 2);
+}

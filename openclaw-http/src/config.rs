@@ -323,6 +323,11 @@ pub struct Config {
     /// Key instance secrets are sealed with (32 bytes, base64). Generated into the secrets
     /// file when not given. `OPENCLAW_SECRETS_KEY`.
     pub secrets_key: Option<Secret>,
+    /// Sealing keys that came before `secrets_key`: they still open what they sealed, seal
+    /// nothing new. Keep one here after changing `secrets_key`, run
+    /// `openclaw keys rotate-secrets`, then remove it. `OPENCLAW_RETIRED_SECRETS_KEYS`
+    /// (comma-separated).
+    pub retired_secrets_keys: Vec<Secret>,
     /// The HTTP server.
     pub http: HttpConfig,
     /// Hetzner Cloud.
@@ -351,6 +356,7 @@ impl Default for Config {
             secrets_file: PathBuf::from(DEFAULT_SECRETS_FILE),
             bootstrap_key: None,
             secrets_key: None,
+            retired_secrets_keys: Vec::new(),
             http: HttpConfig::default(),
             hetzner: HetznerConfig::default(),
             cloudflare: CloudflareConfig::default(),
@@ -371,6 +377,7 @@ pub const ENV_VARS: &[(&[&str], &str)] = &[
     (&["OPENCLAW_SECRETS_FILE"], "secrets_file"),
     (&["OPENCLAW_BOOTSTRAP_KEY"], "bootstrap_key"),
     (&["OPENCLAW_SECRETS_KEY"], "secrets_key"),
+    (&["OPENCLAW_RETIRED_SECRETS_KEYS"], "retired_secrets_keys"),
     (&["OPENCLAW_HETZNER_TOKEN", "HCLOUD_TOKEN"], "hetzner.token"),
     (
         &["OPENCLAW_HETZNER_ENDPOINT", "HCLOUD_ENDPOINT"],
@@ -463,6 +470,14 @@ impl Config {
                 "secrets_file" => self.secrets_file = PathBuf::from(value),
                 "bootstrap_key" => self.bootstrap_key = Some(Secret::new(value)),
                 "secrets_key" => self.secrets_key = Some(Secret::new(value)),
+                "retired_secrets_keys" => {
+                    self.retired_secrets_keys = value
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|k| !k.is_empty())
+                        .map(Secret::new)
+                        .collect();
+                }
                 "hetzner.token" => self.hetzner.token = Some(Secret::new(value)),
                 "hetzner.endpoint" => self.hetzner.endpoint = Some(value),
                 "cloudflare.api_token" => self.cloudflare.api_token = Some(Secret::new(value)),
@@ -580,6 +595,11 @@ impl Config {
         }
         if let Some(key) = &self.secrets_key {
             openclaw_core::instance_secrets::SealingKey::from_base64(key.expose())?;
+        }
+        for key in &self.retired_secrets_keys {
+            openclaw_core::instance_secrets::SealingKey::from_base64(key.expose()).map_err(
+                |_| Error::invalid("retired_secrets_keys", "each must be 32 bytes in base64"),
+            )?;
         }
         self.engine.validate().map_err(|e| match e {
             Error::InvalidInput { field, message } if !field.starts_with("engine.") => {

@@ -91,6 +91,7 @@ pub async fn assemble(config: &Config, listen: SocketAddr) -> Result<Deployment>
     let mut engine = config.engine.clone();
     engine.bootstrap_key = Some(keys.bootstrap.clone());
     engine.secrets_key = Some(keys.sealing.clone());
+    engine.retired_secrets_keys = keys.retired.clone();
     if mode == Mode::Sandbox {
         // The fake machines run here and call back over loopback — unless the configuration
         // names the address several sandbox replicas share.

@@ -29,6 +29,9 @@ pub struct DeploymentKeys {
     pub bootstrap: BootstrapKey,
     /// Seals instance secrets.
     pub sealing: SealingKey,
+    /// Open what they sealed, seal nothing: `retired_secrets_keys`, and the secrets file's
+    /// key when the configuration gives another.
+    pub retired: Vec<SealingKey>,
     /// Whether they were generated just now (the startup line says so).
     pub generated: bool,
 }
@@ -37,10 +40,20 @@ pub struct DeploymentKeys {
 /// generated into it. Live mode never generates them: both must be configured
 /// (`OPENCLAW_BOOTSTRAP_KEY`, `OPENCLAW_SECRETS_KEY`) or be in an existing secrets file.
 pub fn load_or_create(config: &Config, mode: Mode) -> Result<DeploymentKeys> {
-    if let (Some(bootstrap), Some(sealing)) = (&config.bootstrap_key, &config.secrets_key) {
+    let mut retired = config
+        .retired_secrets_keys
+        .iter()
+        .map(|k| SealingKey::from_base64(k.expose()))
+        .collect::<Result<Vec<_>>>()?;
+    if let (Some(bootstrap), Some(sealing), false) = (
+        &config.bootstrap_key,
+        &config.secrets_key,
+        config.secrets_file.exists(),
+    ) {
         return Ok(DeploymentKeys {
             bootstrap: BootstrapKey::from_base64(bootstrap.expose())?,
             sealing: SealingKey::from_base64(sealing.expose())?,
+            retired,
             generated: false,
         });
     }
@@ -81,11 +94,16 @@ pub fn load_or_create(config: &Config, mode: Mode) -> Result<DeploymentKeys> {
         keys.0 = BootstrapKey::from_base64(bootstrap.expose())?;
     }
     if let Some(sealing) = &config.secrets_key {
-        keys.1 = SealingKey::from_base64(sealing.expose())?;
+        let configured = SealingKey::from_base64(sealing.expose())?;
+        if configured != keys.1 {
+            // What the file's key sealed still opens until it is re-sealed.
+            retired.push(std::mem::replace(&mut keys.1, configured));
+        }
     }
     Ok(DeploymentKeys {
         bootstrap: keys.0,
         sealing: keys.1,
+        retired,
         generated,
     })
 }
@@ -179,6 +197,25 @@ mod tests {
             !config.secrets_file.exists(),
             "configured keys write no file"
         );
+    }
+
+    #[test]
+    fn a_configured_key_retires_the_files_key() {
+        let dir = std::env::temp_dir().join(format!("openclaw-secrets-{}", uuid::Uuid::now_v7()));
+        let mut config = Config {
+            secrets_file: dir.join("openclaw.secrets"),
+            ..Config::default()
+        };
+        let generated = load_or_create(&config, Mode::Sandbox).unwrap();
+        assert!(generated.retired.is_empty());
+        let new = SealingKey::random();
+        let older = SealingKey::random();
+        config.secrets_key = Some(crate::config::Secret::new(new.to_base64().expose()));
+        config.retired_secrets_keys = vec![crate::config::Secret::new(older.to_base64().expose())];
+        let rotated = load_or_create(&config, Mode::Sandbox).unwrap();
+        assert_eq!(rotated.sealing, new);
+        assert_eq!(rotated.retired, vec![older, generated.sealing]);
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]

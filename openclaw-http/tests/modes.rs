@@ -208,3 +208,78 @@ async fn a_customer_key_cannot_be_an_admin_key() {
     assert!(!out.contains("alice"), "nothing was stored: {out}");
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// The sealed secrets of instance `id` in the SQLite database of `dir`, read directly.
+async fn sealed_secrets(dir: &Path, id: &str) -> openclaw_core::instance_secrets::SealedSecrets {
+    use openclaw_http::store::{open, StoreOptions, StoreUrl};
+    let url = StoreUrl::parse(&format!("sqlite://{}", dir.join("openclaw.db").display())).unwrap();
+    let stores = open(&url, &StoreOptions::default(), false).await.unwrap();
+    stores
+        .store
+        .instance_secrets(id.parse().unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_sealing_key_reseals_everything_and_the_old_one_can_go() {
+    use openclaw_core::instance_secrets::SealingKey;
+    use openclaw_core::SealingKeyring;
+    let dir = temp_dir("modes-rotate");
+    let server = Server::start(&dir, &fast_config(""), &[]).await;
+    let api = process::Api::new(&server.url, server.admin_key.as_deref().unwrap());
+    let id = api.create("rotate").await;
+    for _ in 0..300 {
+        if api.status(&id).await == "active" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(api.status(&id).await, "active");
+    server.terminate().await;
+
+    let file = std::fs::read_to_string(dir.join("openclaw.secrets")).unwrap();
+    let old = file
+        .lines()
+        .find_map(|l| l.strip_prefix("secrets_key = \""))
+        .map(|k| SealingKey::from_base64(k.trim_end_matches('"')).unwrap())
+        .unwrap();
+    let before = sealed_secrets(&dir, &id).await;
+    assert_eq!(before.key_id(), Some(old.id()));
+    let new = SealingKey::random();
+    let new_text = new.to_base64().expose().to_string();
+
+    // The new key configured, the file's key retired: re-seal, twice.
+    let env = vec![("OPENCLAW_SECRETS_KEY".to_string(), new_text.clone())];
+    let (code, out, err) = run(&dir, &["keys", "rotate-secrets"], &env).await;
+    assert_eq!(code, 0, "{out} {err}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["instances_resealed"], 1, "{report}");
+    assert!(!out.contains(&new_text) && !err.contains(&new_text));
+    let after = sealed_secrets(&dir, &id).await;
+    assert_eq!(after.key_id(), Some(new.id()));
+    let only_new = SealingKeyring::new(new);
+    let id_parsed = id.parse().unwrap();
+    assert_eq!(
+        only_new.open(id_parsed, &after).unwrap(),
+        old.open(id_parsed, &before).unwrap(),
+        "the same secrets, under the new key alone"
+    );
+    let (code, out, _) = run(&dir, &["keys", "rotate-secrets"], &env).await;
+    assert_eq!(code, 0);
+    let again: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(again["instances_resealed"], 0, "{again}");
+    assert_eq!(again["instances_current"], 1, "{again}");
+
+    // The server starts with the new key and keeps serving the instance.
+    let server = Server::start(
+        &dir,
+        &fast_config(""),
+        &[("OPENCLAW_SECRETS_KEY", &new_text)],
+    )
+    .await;
+    assert!(server.admin_key.is_none());
+    server.terminate().await;
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -59,8 +59,13 @@ impl Store for PgStore {
         self.reset(id).await
     }
 
-    async fn replace_instance_secrets(&self, id: InstanceId, sealed: &SealedSecrets) -> Result<()> {
-        self.replace_secrets(id, sealed).await
+    async fn replace_instance_secrets(
+        &self,
+        id: InstanceId,
+        expected: &SealedSecrets,
+        sealed: &SealedSecrets,
+    ) -> Result<bool> {
+        self.replace_secrets(id, expected, sealed).await
     }
 
     async fn find_live_by_external_ref(

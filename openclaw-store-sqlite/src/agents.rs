@@ -7,6 +7,7 @@ use openclaw_core::domain::{
     AgentPresence, AgentReport, AgentTask, AgentTaskId, AgentTaskOutcome, InstanceId, NewAgentTask,
 };
 use openclaw_core::domain::{FleetUpgrade, FleetUpgradeState};
+use openclaw_core::instance_secrets::SealedSecrets;
 use openclaw_core::ports::AgentStore;
 use openclaw_core::{Error, Result};
 use openclaw_store_sql::{
@@ -113,6 +114,29 @@ impl AgentStore for SqliteStore {
         }
         let found = self.get_agent_task(id).await?;
         openclaw_store_sql::settle_unrecorded_report(id, instance, outcome, found)
+    }
+
+    async fn replace_agent_task_output(
+        &self,
+        id: AgentTaskId,
+        expected: &SealedSecrets,
+        sealed: &SealedSecrets,
+    ) -> Result<bool> {
+        let replaced =
+            sqlx::query("UPDATE agent_tasks SET output = ?3 WHERE id = ?1 AND output = ?2")
+                .bind(id.to_string())
+                .bind(openclaw_store_sql::sealed_text(expected))
+                .bind(openclaw_store_sql::sealed_text(sealed))
+                .execute(&self.inner.writer)
+                .await
+                .map_err(|e| error::map("replace_agent_task_output", e))?;
+        if replaced.rows_affected() == 1 {
+            return Ok(true);
+        }
+        match self.get_agent_task(id).await? {
+            Some(_) => Ok(false),
+            None => Err(Error::not_found("agent task", id)),
+        }
     }
 
     async fn get_agent_task(&self, id: AgentTaskId) -> Result<Option<AgentTask>> {

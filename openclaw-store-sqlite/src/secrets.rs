@@ -49,19 +49,25 @@ impl SqliteStore {
     pub(crate) async fn replace_secrets(
         &self,
         id: InstanceId,
+        expected: &SealedSecrets,
         sealed: &SealedSecrets,
-    ) -> Result<()> {
-        let replaced =
-            sqlx::query("UPDATE instance_secrets SET sealed = ?2 WHERE instance_id = ?1")
-                .bind(id.to_string())
-                .bind(sealed.as_bytes())
-                .execute(&self.inner.writer)
-                .await
-                .map_err(|e| error::map("replace_instance_secrets", e))?;
-        if replaced.rows_affected() == 0 {
-            return Err(Error::not_found("instance secrets", id));
+    ) -> Result<bool> {
+        let replaced = sqlx::query(
+            "UPDATE instance_secrets SET sealed = ?3 WHERE instance_id = ?1 AND sealed = ?2",
+        )
+        .bind(id.to_string())
+        .bind(expected.as_bytes())
+        .bind(sealed.as_bytes())
+        .execute(&self.inner.writer)
+        .await
+        .map_err(|e| error::map("replace_instance_secrets", e))?;
+        if replaced.rows_affected() == 1 {
+            return Ok(true);
         }
-        Ok(())
+        match self.secrets(id).await? {
+            Some(_) => Ok(false),
+            None => Err(Error::not_found("instance secrets", id)),
+        }
     }
 
     pub(crate) async fn reset(&self, id: InstanceId) -> Result<()> {

@@ -230,6 +230,68 @@ pub async fn finish_records_one_outcome(store: Arc<dyn AgentStore>) {
     ));
 }
 
+/// A task's sealed output is replaced only while it is still what the caller read; a task
+/// without output, or an unknown task, keeps what it has.
+pub async fn outputs_are_replaced_only_if_unchanged(store: Arc<dyn AgentStore>) {
+    let instance = InstanceId::new();
+    let lease = Duration::seconds(LEASE);
+    let with = store
+        .enqueue_agent_task(&task(instance, AgentTaskKind::AccessLink))
+        .await
+        .unwrap();
+    let without = store
+        .enqueue_agent_task(&task(instance, AgentTaskKind::ListDevices))
+        .await
+        .unwrap();
+    store
+        .claim_agent_task(instance, lease)
+        .await
+        .unwrap()
+        .unwrap();
+    store
+        .finish_agent_task(
+            with.id,
+            instance,
+            &AgentTaskOutcome::Succeeded(sealed(b"\x02old")),
+        )
+        .await
+        .unwrap();
+    assert!(!store
+        .replace_agent_task_output(with.id, &sealed(b"\x02other"), &sealed(b"\x02new"))
+        .await
+        .unwrap());
+    assert!(store
+        .replace_agent_task_output(with.id, &sealed(b"\x02old"), &sealed(b"\x02new"))
+        .await
+        .unwrap());
+    let read = store.get_agent_task(with.id).await.unwrap().unwrap();
+    assert_eq!(read.output, Some(sealed(b"\x02new")));
+    assert_eq!(read.state, AgentTaskState::Succeeded);
+    assert!(!store
+        .replace_agent_task_output(without.id, &sealed(b"\x02old"), &sealed(b"\x02new"))
+        .await
+        .unwrap());
+    assert_eq!(
+        store
+            .get_agent_task(without.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .output,
+        None
+    );
+    assert!(matches!(
+        store
+            .replace_agent_task_output(
+                crate::domain::AgentTaskId::new(),
+                &sealed(b"\x02old"),
+                &sealed(b"\x02new")
+            )
+            .await,
+        Err(Error::NotFound { .. })
+    ));
+}
+
 /// `agent_tasks` lists an instance's tasks newest first, at most `limit`; the purge deletes
 /// only finished tasks older than its bound.
 pub async fn list_and_purge(store: Arc<dyn AgentStore>) {

@@ -129,6 +129,7 @@ macro_rules! agent_store_conformance_tests {
             claims_are_per_instance_and_in_order,
             expired_leases_are_retaken_then_fail,
             finish_records_one_outcome,
+            outputs_are_replaced_only_if_unchanged,
             list_and_purge,
             reports_keep_the_latest,
             fleet_upgrades_run_one_at_a_time,

@@ -29,6 +29,8 @@ const STORE_POLL: Duration = Duration::from_millis(500);
 
 /// The longest pairing token accepted from an agent.
 const MAX_PAIRING_TOKEN_LEN: usize = 512;
+/// Reads of an instance's secrets a change makes before giving up on writers racing it.
+pub(crate) const RESEAL_ATTEMPTS: usize = 5;
 
 /// What the control plane knows of an instance's agent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -260,18 +262,29 @@ impl Provisioner {
             .get("gateway_token")
             .and_then(Value::as_str)
             .ok_or_else(|| Error::invalid("output", "a rotation needs gateway_token"))?;
-        let sealed = engine
-            .store
-            .instance_secrets(instance)
-            .await?
-            .ok_or_else(|| Error::not_found("instance secrets", instance))?;
-        let mut secrets = engine.secrets_key.open(instance, &sealed)?;
-        secrets.gateway_token = SecretString::new(token.to_string());
-        let resealed = engine.secrets_key.seal(instance, &secrets)?;
-        engine
-            .store
-            .replace_instance_secrets(instance, &resealed)
-            .await
+        // Read, change, write back if nobody wrote in between (a re-seal under a new key
+        // may run at the same time); a lost race reads again.
+        for _ in 0..RESEAL_ATTEMPTS {
+            let sealed = engine
+                .store
+                .instance_secrets(instance)
+                .await?
+                .ok_or_else(|| Error::not_found("instance secrets", instance))?;
+            let mut secrets = engine.secrets_key.open(instance, &sealed)?;
+            secrets.gateway_token = SecretString::new(token.to_string());
+            let resealed = engine.secrets_key.seal(instance, &secrets)?;
+            if engine
+                .store
+                .replace_instance_secrets(instance, &sealed, &resealed)
+                .await?
+            {
+                return Ok(());
+            }
+        }
+        Err(Error::conflict(format!(
+            "the secrets of instance {instance} kept changing while the rotated gateway \
+             token was being stored"
+        )))
     }
 
     /// Waits until `task` is finished or `timeout` passes, and returns it as it then is.

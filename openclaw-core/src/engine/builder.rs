@@ -22,6 +22,7 @@ use crate::instance_secrets::SealingKey;
 use crate::memory::{InMemoryStore, LocalBus};
 use crate::ports::{AgentStore, Compute, Dns, EventBus, HealthProbe, Store};
 use crate::retry::{Retrier, RetryBudget, RetryPolicy};
+use crate::sealing_keyring::SealingKeyring;
 
 /// Builds a [`Provisioner`]. Compute, DNS and the health probe are required; everything else
 /// has a default: an in-memory store, a local bus over it, an in-memory backup store, the
@@ -164,6 +165,8 @@ impl ProvisionerBuilder {
                 SealingKey::random()
             }
         };
+        let secrets_key =
+            SealingKeyring::new(secrets_key).with_retired(config.retired_secrets_keys.clone());
         let rng = match seed {
             Some(seed) => StdRng::seed_from_u64(seed),
             None => StdRng::from_os_rng(),

@@ -411,6 +411,10 @@ pub struct EngineConfig {
     /// Key instance secrets are sealed with before they reach the store. Secret.
     #[serde(skip)]
     pub secrets_key: Option<SealingKey>,
+    /// Keys that sealed values before `secrets_key` replaced them: they still open what they
+    /// sealed and seal nothing new (see [`SealingKeyring`](crate::SealingKeyring)). Secret.
+    #[serde(skip)]
+    pub retired_secrets_keys: Vec<SealingKey>,
     /// SSH keys (names or ids at the provider) installed for admins.
     pub ssh_keys: Vec<String>,
     /// Provider firewall ids attached to every server.
@@ -456,6 +460,7 @@ impl fmt::Debug for EngineConfig {
                 "secrets_key",
                 &self.secrets_key.as_ref().map(|_| "[redacted]"),
             )
+            .field("retired_secrets_keys", &self.retired_secrets_keys.len())
             .field("ssh_keys", &self.ssh_keys)
             .field("firewalls", &self.firewalls)
             .field("enable_ipv6", &self.enable_ipv6)
@@ -485,6 +490,7 @@ impl Default for EngineConfig {
             cloud_init: CloudInitConfig::default(),
             bootstrap_key: None,
             secrets_key: None,
+            retired_secrets_keys: Vec::new(),
             ssh_keys: Vec::new(),
             firewalls: Vec::new(),
             enable_ipv6: true,

@@ -21,8 +21,8 @@ use crate::domain::{
     PendingRequest, Resources,
 };
 use crate::error::{Error, Result};
-use crate::instance_secrets::SealingKey;
 use crate::ports::{AgentStore, Compute, Dns, EventBus, HealthProbe, InstanceWrite, Store};
+use crate::sealing_keyring::SealingKeyring;
 
 /// How many times a write is re-applied to a freshly read instance after a version conflict
 /// before giving up: conflicts come from a concurrent API call, so a few are plenty.
@@ -38,7 +38,7 @@ pub(crate) struct Engine {
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) config: EngineConfig,
     pub(crate) bootstrap_key: BootstrapKey,
-    pub(crate) secrets_key: SealingKey,
+    pub(crate) secrets_key: SealingKeyring,
     /// Wakes idle workers of this process when a job is enqueued here.
     pub(crate) wake: Notify,
     /// Jitter of job retries; seeded from the config for reproducible tests.

@@ -14,6 +14,7 @@ mod lease;
 mod maintenance;
 mod metrics;
 mod provisioner;
+mod reseal;
 mod saga;
 mod steps;
 mod sweep;
@@ -30,4 +31,5 @@ pub use config::{
 pub use fleet::MAX_BATCH_SIZE;
 pub use metrics::MetricsSnapshot;
 pub use provisioner::Provisioner;
+pub use reseal::ResealReport;
 pub use sweep::{SweepMode, SweepReport};

@@ -401,14 +401,22 @@ impl Store for InMemoryStore {
         .await
     }
 
-    async fn replace_instance_secrets(&self, id: InstanceId, sealed: &SealedSecrets) -> Result<()> {
+    async fn replace_instance_secrets(
+        &self,
+        id: InstanceId,
+        expected: &SealedSecrets,
+        sealed: &SealedSecrets,
+    ) -> Result<bool> {
         self.run("replace_instance_secrets", |s| {
             let (stored, _) = s
                 .secrets
                 .get_mut(&id)
                 .ok_or_else(|| Error::not_found("instance secrets", id))?;
+            if stored != expected {
+                return Ok(false);
+            }
             *stored = sealed.clone();
-            Ok(())
+            Ok(true)
         })
         .await
     }

@@ -9,6 +9,7 @@ use crate::domain::{
     FleetUpgradeState, InstanceId, NewAgentTask,
 };
 use crate::error::Result;
+use crate::instance_secrets::SealedSecrets;
 
 /// Persistence of agent tasks (a small durable queue per instance, leased like jobs) and of
 /// agent heartbeats.
@@ -32,6 +33,9 @@ use crate::error::Result;
 ///   task is `Conflict`; a task unknown or of another instance is `NotFound`.
 /// - `get_agent_task` returns the task with `id`, or `None`.
 /// - `agent_tasks` returns an instance's tasks, newest first, at most `limit`.
+/// - `replace_agent_task_output` swaps a task's sealed output (re-sealed under a new key) if
+///   it is still byte for byte `expected`, and returns whether it did; a task unknown is
+///   `NotFound`.
 /// - `record_agent_report` keeps the report as the instance's latest, `last_seen` set from
 ///   the store's clock, and returns it.
 /// - `agent_presence` returns an instance's latest report, or `None` if its agent never
@@ -65,6 +69,13 @@ pub trait AgentStore: Send + Sync + 'static {
     async fn get_agent_task(&self, id: AgentTaskId) -> Result<Option<AgentTask>>;
     /// An instance's tasks, newest first.
     async fn agent_tasks(&self, instance: InstanceId, limit: usize) -> Result<Vec<AgentTask>>;
+    /// Replaces a task's sealed output if it is still `expected`.
+    async fn replace_agent_task_output(
+        &self,
+        id: AgentTaskId,
+        expected: &SealedSecrets,
+        sealed: &SealedSecrets,
+    ) -> Result<bool>;
     /// Keeps a heartbeat.
     async fn record_agent_report(
         &self,

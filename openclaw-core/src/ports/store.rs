@@ -135,8 +135,10 @@ pub struct InstanceDelete {
 ///   delivered and returns them; every later call returns `None` until `reset_bootstrap`.
 ///   Two concurrent calls never both get them. An instance without secrets is `NotFound`.
 /// - `replace_instance_secrets` swaps the sealed secrets of an instance that has some (a
-///   rotated gateway token), leaving whether they were handed out as it was; an instance
-///   without secrets is `NotFound`.
+///   rotated gateway token, a new sealing key) if they are still byte for byte `expected`,
+///   and returns whether it did (`false`: another writer changed them since they were read;
+///   nothing is written). Whether they were handed out stays as it was; an instance without
+///   secrets is `NotFound`.
 ///
 /// Events
 /// - Sequence numbers are global, start at 1 and strictly increase. An event becomes visible
@@ -201,8 +203,13 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Option<SealedSecrets>>;
     /// Allows one more `consume_bootstrap` (the instance gets a new server).
     async fn reset_bootstrap(&self, id: InstanceId) -> Result<()>;
-    /// Replaces the sealed secrets of an instance.
-    async fn replace_instance_secrets(&self, id: InstanceId, sealed: &SealedSecrets) -> Result<()>;
+    /// Replaces the sealed secrets of an instance if they are still `expected`.
+    async fn replace_instance_secrets(
+        &self,
+        id: InstanceId,
+        expected: &SealedSecrets,
+        sealed: &SealedSecrets,
+    ) -> Result<bool>;
     /// The live instance carrying `external_ref`, if any.
     async fn find_live_by_external_ref(
         &self,

@@ -240,12 +240,13 @@ impl Store for FrozenStore {
     async fn replace_instance_secrets(
         &self,
         id: InstanceId,
+        expected: &openclaw_core::instance_secrets::SealedSecrets,
         sealed: &openclaw_core::instance_secrets::SealedSecrets,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         gated!(
             self,
             "replace_instance_secrets",
-            self.0.replace_instance_secrets(id, sealed)
+            self.0.replace_instance_secrets(id, expected, sealed)
         )
     }
     async fn find_live_by_external_ref(

@@ -166,6 +166,11 @@ pub enum KeysCommand {
         /// The key's id (the part between `ock_` and the dot).
         id: String,
     },
+    /// Re-seal every instance's secrets and every agent task output with `secrets_key`.
+    /// After changing `secrets_key`, keep the old key in `retired_secrets_keys`, run this
+    /// (safe while servers run; running it again finds nothing to do), then remove the old
+    /// key.
+    RotateSecrets,
 }
 
 /// A key's scope.
@@ -676,6 +681,10 @@ async fn keys(config: &Config, command: KeysCommand, out: &mut dyn Write) -> Res
                 );
             }
         }
+        KeysCommand::RotateSecrets => {
+            let report = reseal(config, &stores).await.map_err(|e| e.to_string())?;
+            print_json(out, &report);
+        }
         KeysCommand::Revoke { id } => {
             let revoked = stores
                 .keys
@@ -694,6 +703,34 @@ async fn keys(config: &Config, command: KeysCommand, out: &mut dyn Write) -> Res
         }
     }
     Ok(())
+}
+
+/// Runs [`Provisioner::reseal_secrets`](openclaw_core::Provisioner::reseal_secrets) on the
+/// database: the keys as the server would load them (never generated here), and providers
+/// that are never called (re-sealing touches only the database).
+async fn reseal(
+    config: &Config,
+    stores: &store::Stores,
+) -> openclaw_core::Result<openclaw_core::engine::ResealReport> {
+    use openclaw_core::{InMemoryCompute, InMemoryDns, InMemoryHealth};
+    use std::sync::Arc;
+    let keys = crate::secrets_file::load_or_create(config, crate::config::Mode::Live)?;
+    let mut engine = config.engine.clone();
+    engine.bootstrap_key = Some(keys.bootstrap);
+    engine.secrets_key = Some(keys.sealing);
+    engine.retired_secrets_keys = keys.retired;
+    let compute = InMemoryCompute::new(engine.deployment.clone());
+    let dns = InMemoryDns::new(engine.deployment.clone(), &engine.zone);
+    let provisioner = openclaw_core::Provisioner::builder()
+        .health(Arc::new(InMemoryHealth::following(compute.clone())))
+        .compute(Arc::new(compute))
+        .dns(Arc::new(dns))
+        .store(stores.store.clone())
+        .agents(stores.agents.clone())
+        .config(engine)
+        .without_retries()
+        .build()?;
+    provisioner.reseal_secrets("cli:keys rotate-secrets").await
 }
 
 fn connect(config: &Config, server: &ServerArgs) -> Result<ApiClient, String> {

@@ -66,11 +66,20 @@ pub async fn bootstrap_hands_secrets_out_once(store: Arc<dyn Store>) {
         None
     );
 
-    // A rotation swaps them without handing them out again.
-    store
-        .replace_instance_secrets(instance.id, &sealed(3))
+    // A rotation swaps them without handing them out again — only if they are still what
+    // the rotation read.
+    assert!(!store
+        .replace_instance_secrets(instance.id, &sealed(9), &sealed(3))
         .await
-        .unwrap();
+        .unwrap());
+    assert_eq!(
+        store.instance_secrets(instance.id).await.unwrap(),
+        Some(sealed(2))
+    );
+    assert!(store
+        .replace_instance_secrets(instance.id, &sealed(2), &sealed(3))
+        .await
+        .unwrap());
     assert_eq!(
         store.instance_secrets(instance.id).await.unwrap(),
         Some(sealed(3))
@@ -79,13 +88,13 @@ pub async fn bootstrap_hands_secrets_out_once(store: Arc<dyn Store>) {
         store.consume_bootstrap(instance.id, now()).await.unwrap(),
         None
     );
-    store
-        .replace_instance_secrets(instance.id, &sealed(2))
+    assert!(store
+        .replace_instance_secrets(instance.id, &sealed(3), &sealed(2))
         .await
-        .unwrap();
+        .unwrap());
     assert!(matches!(
         store
-            .replace_instance_secrets(crate::domain::InstanceId::new(), &sealed(2))
+            .replace_instance_secrets(crate::domain::InstanceId::new(), &sealed(3), &sealed(2))
             .await,
         Err(Error::NotFound { .. })
     ));

@@ -10,6 +10,7 @@ use crate::domain::{
     FleetUpgrade, FleetUpgradeState, InstanceId, NewAgentTask,
 };
 use crate::error::{Error, Result};
+use crate::instance_secrets::SealedSecrets;
 use crate::ports::AgentStore;
 
 /// Cuts `message` to at most [`MAX_TASK_ERROR_LEN`](crate::domain::MAX_TASK_ERROR_LEN)
@@ -65,6 +66,26 @@ impl AgentStore for InMemoryStore {
             };
             s.agent_tasks.insert(task.id, stored.clone());
             Ok(stored)
+        })
+        .await
+    }
+
+    async fn replace_agent_task_output(
+        &self,
+        id: AgentTaskId,
+        expected: &SealedSecrets,
+        sealed: &SealedSecrets,
+    ) -> Result<bool> {
+        self.run("replace_agent_task_output", |s| {
+            let task = s
+                .agent_tasks
+                .get_mut(&id)
+                .ok_or_else(|| Error::not_found("agent task", id))?;
+            if task.output.as_ref() != Some(expected) {
+                return Ok(false);
+            }
+            task.output = Some(sealed.clone());
+            Ok(true)
         })
         .await
     }
