@@ -54,7 +54,9 @@ where
                 AppError::MalformedBody("the body could not be read".to_string())
             }
         })?;
-        if OPTIONAL && bytes.iter().all(u8::is_ascii_whitespace) {
+        // Left out: an empty body, or JSON `null` (what the document's optional body allows).
+        if OPTIONAL && (bytes.iter().all(u8::is_ascii_whitespace) || bytes.trim_ascii() == b"null")
+        {
             return Ok(JsonBody(T::default()));
         }
         parse_json(&bytes).map(JsonBody)

@@ -34,7 +34,7 @@ pub struct ErrorDetail {
     pub message: String,
     /// What a program can act on (`field` of an invalid input, `from`/`to` of an invalid
     /// transition, `retry_after_seconds`); `null` when there is nothing.
-    #[schema(value_type = Object)]
+    #[schema(value_type = Option<Object>)]
     pub details: Value,
 }
 
@@ -251,19 +251,47 @@ impl From<&Instance> for InstanceView {
     }
 }
 
+/// The `subdomain` of an order as a regular expression (ECMA-262, as JSON Schema has it):
+/// the checks of [`Subdomain::parse`](openclaw_core::domain::Subdomain::parse), reserved names
+/// included (a test checks the two agree).
+pub const SUBDOMAIN_PATTERN: &str = concat!(
+    r"^(?!..--)(?!(?:www|api|admin|app|mail|smtp|imap|pop|ftp|ns|ns1|ns2|dns|mx|status|",
+    r"support|help|billing|whmcs|dashboard|console|control|static|cdn|assets|auth|login|sso|",
+    r"root|openclaw|localhost|autodiscover|autoconfig)$)[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"
+);
+
+/// The schema of an order's `subdomain`.
+fn subdomain_schema() -> utoipa::openapi::schema::Object {
+    utoipa::openapi::schema::ObjectBuilder::new()
+        .schema_type(utoipa::openapi::schema::Type::String)
+        .min_length(Some(1))
+        .max_length(Some(63))
+        .pattern(Some(SUBDOMAIN_PATTERN))
+        .description(Some(
+            "The wanted DNS label: lowercase letters, digits and inner hyphens, 1-63 \
+             characters, no `--` in third and fourth place, not a reserved name",
+        ))
+        .build()
+}
+
 /// An order for a new instance.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateInstanceRequest {
-    /// The billing customer. A key bound to a customer may leave it out (its own is used)
-    /// and may not name another.
+    /// The billing customer. Required, except that a key bound to a customer may leave it
+    /// out (its own is used); such a key may not name another.
     #[serde(default)]
+    #[schema(required = true, value_type = String, min_length = 1, max_length = 64, pattern = r"^[A-Za-z0-9._:@-]+$")]
     pub customer_id: Option<String>,
     /// The billing system's reference (a WHMCS service id). A second create with the same
     /// reference returns the first instance instead of making another.
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 128, pattern = r"^[A-Za-z0-9._:@-]+$")]
     pub external_ref: Option<String>,
-    /// The wanted DNS label (lowercase letters, digits, inner hyphens).
+    /// The wanted DNS label: lowercase letters, digits and inner hyphens, 1-63 characters,
+    /// not `xn--`-style (`--` in third and fourth place), not one of the reserved names
+    /// (`www`, `api`, `admin`, … — `RESERVED_SUBDOMAINS`).
+    #[schema(schema_with = subdomain_schema)]
     pub subdomain: String,
     /// A plan of the catalog (`starter`, `professional`, `enterprise`).
     pub plan: String,
@@ -313,14 +341,18 @@ pub struct RollbackRequest {
 #[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Only this customer's instances.
+    #[param(min_length = 1, max_length = 64, pattern = r"^[A-Za-z0-9._:@-]+$")]
     pub customer_id: Option<String>,
     /// Only instances in this status.
     pub status: Option<Status>,
     /// Only the instance with this external reference.
+    #[param(min_length = 1, max_length = 128, pattern = r"^[A-Za-z0-9._:@-]+$")]
     pub external_ref: Option<String>,
     /// The `next` cursor of the previous page.
+    #[param(format = Uuid)]
     pub after: Option<String>,
     /// Page size, 1-500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<usize>,
 }
 
@@ -339,12 +371,45 @@ pub struct InstancePage {
 #[into_params(parameter_in = Query)]
 pub struct EventQuery {
     /// `provisioning`, `alerts` or `audit` (default: all).
+    #[param(pattern = "^(provisioning|alerts|audit)$")]
     pub topic: Option<String>,
     /// Only events of this instance.
+    #[param(format = Uuid)]
     pub instance_id: Option<String>,
     /// Resume after this sequence (the `Last-Event-ID` header wins when both are given).
     /// Without either, the stream starts with events from now on.
+    #[param(minimum = 0, maximum = 999_999_999_999_999_999_u64)]
     pub after: Option<u64>,
+}
+
+/// Reads a count that JSON may write as `3` or `3.0`: both are the integer 3 to JSON Schema,
+/// so both are accepted; a fraction or a negative number is not.
+pub fn whole_number<'de, D: serde::Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    use serde::de::Error as _;
+    let n = serde_json::Number::deserialize(d)?;
+    let whole = match (n.as_u64(), n.as_f64()) {
+        (Some(u), _) => Some(u),
+        // Exactly representable below 2^53; a count here is at most a few thousand.
+        (None, Some(f)) if f.fract() == 0.0 && (0.0..9.0e15).contains(&f) => {
+            format!("{f:.0}").parse().ok()
+        }
+        _ => None,
+    };
+    whole
+        .and_then(|u| usize::try_from(u).ok())
+        .ok_or_else(|| D::Error::custom(format!("must be a whole number, not {n}")))
+}
+
+/// One message of the `GET /v1/events` stream (`text/event-stream`), field by field.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct EventStreamMessage {
+    /// The event's sequence: what `Last-Event-ID` resumes after.
+    #[schema(pattern = "^[0-9]+$")]
+    pub id: String,
+    /// The event's kind (`status_changed`, `alert`, `audit`, …).
+    pub event: String,
+    /// The event as JSON: an `EventView`, the same as a WebSocket message.
+    pub data: String,
 }
 
 /// What an event says happened.
@@ -694,4 +759,24 @@ impl SweepView {
 pub struct StatusView {
     /// `ok`, `ready` or `unavailable`.
     pub status: String,
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_subdomain_pattern_names_every_reserved_label() {
+        for name in openclaw_core::domain::RESERVED_SUBDOMAINS {
+            let valid_chars = name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+            if valid_chars {
+                assert!(
+                    super::SUBDOMAIN_PATTERN.contains(&format!("|{name}|"))
+                        || super::SUBDOMAIN_PATTERN.contains(&format!("(?:{name}|"))
+                        || super::SUBDOMAIN_PATTERN.contains(&format!("|{name})$")),
+                    "{name} is reserved but the document's pattern allows it"
+                );
+            }
+        }
+    }
 }

@@ -23,7 +23,7 @@ use crate::state::AppState;
 /// agent with OpenClaw's own `openclaw dashboard` (valid about ten minutes, for one browser).
 #[utoipa::path(
     get, path = "/v1/instances/{id}/access", tag = "instances",
-    params(("id" = String, Path, description = "Instance id")),
+    params(("id" = String, Path, format = Uuid, description = "Instance id")),
     responses(
         (status = 200, description = "The link (secret); audited", body = AccessView),
         (status = 403, description = "A read-only key not bound to this customer", body = ErrorBody),
@@ -31,7 +31,7 @@ use crate::state::AppState;
         (status = 409, description = "The instance is not active", body = ErrorBody),
         (status = 503, description = "The instance's agent is not connected, or did not answer in time (agent_unavailable, with Retry-After)", body = ErrorBody),
     ),
-    security(("api_key" = []))
+    security(("api_key" = ["read"]))
 )]
 pub async fn access(
     State(state): State<AppState>,

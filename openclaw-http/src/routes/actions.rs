@@ -1,5 +1,6 @@
 //! Operator actions run by the agent on an instance, and the tasks they became:
-//! `POST /v1/instances/{id}/actions/{action}`, `GET /v1/instances/{id}/tasks[/{task}]`.
+//! `POST /v1/instances/{id}/actions/<action>` (one route per action, each with its own
+//! arguments), `GET /v1/instances/{id}/tasks[/{task}]`.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -11,24 +12,36 @@ use utoipa::ToSchema;
 
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
-use crate::extract::{JsonBody, OptionalJson};
+use crate::extract::JsonBody;
 use crate::model::{AgentTaskStatusView, ErrorBody};
 use crate::routes::instances::load_visible;
 use crate::state::AppState;
 
-/// The arguments some actions take.
+/// `upgrade`'s argument.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ActionRequest {
-    /// `upgrade`: the OpenClaw version to install (an npm version).
-    #[serde(default)]
-    pub version: Option<String>,
-    /// `revoke-device`: the gateway's id of the device.
-    #[serde(default)]
-    pub device: Option<String>,
-    /// `restore`: the id of the backup to restore (see `GET /v1/instances/{id}/backups`).
-    #[serde(default)]
-    pub backup: Option<String>,
+pub struct UpgradeRequest {
+    /// The OpenClaw version to install (an npm version such as `2026.9.6`).
+    #[schema(pattern = r"^[A-Za-z0-9._+][A-Za-z0-9._+-]{0,127}$")]
+    pub version: String,
+}
+
+/// `revoke-device`'s argument.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeDeviceRequest {
+    /// The gateway's id of the device (see `list-devices`).
+    #[schema(pattern = r"^[A-Za-z0-9._+][A-Za-z0-9._+-]{0,127}$")]
+    pub device: String,
+}
+
+/// `restore`'s argument.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RestoreRequest {
+    /// The id of the backup to restore (see `GET /v1/instances/{id}/backups`).
+    #[schema(format = Uuid)]
+    pub backup: String,
 }
 
 /// A task with what it produced, when that is not a secret.
@@ -43,62 +56,15 @@ pub struct AgentTaskDetailView {
     pub output: Option<Value>,
 }
 
-fn kind_of(action: &str, body: ActionRequest) -> AppResult<AgentTaskKind> {
-    let need = |field: &'static str, value: Option<String>| {
-        value.ok_or_else(|| AppError::InvalidBody {
-            field: field.to_string(),
-            message: format!("{action} needs {field}"),
-        })
-    };
-    Ok(match action {
-        "restart" => AgentTaskKind::RestartGateway,
-        "rotate-token" => AgentTaskKind::RotateGatewayToken,
-        "list-devices" => AgentTaskKind::ListDevices,
-        "revoke-device" => AgentTaskKind::RevokeDevice {
-            device: need("device", body.device)?,
-        },
-        "upgrade" => AgentTaskKind::Upgrade {
-            version: need("version", body.version)?,
-        },
-        "backup" => AgentTaskKind::Backup,
-        // The archive's SHA-256 is filled in from the backup's record.
-        "restore" => AgentTaskKind::Restore {
-            backup: need("backup", body.backup)?,
-            sha256: String::new(),
-        },
-        _ => return Err(AppError::NoRoute),
-    })
-}
-
-/// Queue an action for the instance's agent: `restart`, `rotate-token`, `upgrade`
-/// (`{"version"}`), `list-devices`, `revoke-device` (`{"device"}`), `backup`, `restore`
-/// (`{"backup"}`). Answers at once with the task; follow it at
-/// `GET /v1/instances/{id}/tasks/{task}`. A backup's id is its task's id.
-#[utoipa::path(
-    post, path = "/v1/instances/{id}/actions/{action}", tag = "agent",
-    params(
-        ("id" = String, Path, description = "Instance id"),
-        ("action" = String, Path, description = "restart, rotate-token, upgrade, list-devices, revoke-device, backup or restore"),
-    ),
-    request_body(content = Option<ActionRequest>, description = "Arguments of upgrade, revoke-device and restore"),
-    responses(
-        (status = 202, description = "Queued", body = AgentTaskStatusView),
-        (status = 403, description = "Needs a manage or admin key", body = ErrorBody),
-        (status = 404, description = "Unknown instance, action or backup", body = ErrorBody),
-        (status = 409, description = "The instance is not active", body = ErrorBody),
-        (status = 422, description = "A missing or unsafe argument", body = ErrorBody),
-    ),
-    security(("api_key" = []))
-)]
-pub async fn act(
-    State(state): State<AppState>,
-    Extension(caller): Extension<Caller>,
-    Path((id, action)): Path<(String, String)>,
-    JsonBody(body): OptionalJson<ActionRequest>,
+/// Queues `kind` for the agent of instance `id` and answers 202 with the task.
+async fn queue(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    kind: AgentTaskKind,
 ) -> AppResult<(StatusCode, Json<AgentTaskStatusView>)> {
     let id = id.parse()?;
-    let kind = kind_of(&action, body)?;
-    load_visible(&state, &caller, id).await?;
+    load_visible(state, caller, id).await?;
     let task = match kind {
         AgentTaskKind::Restore { backup, .. } => {
             let backup = backup.parse().map_err(|_| AppError::InvalidBody {
@@ -120,15 +86,172 @@ pub async fn act(
     Ok((StatusCode::ACCEPTED, Json(AgentTaskStatusView::from(&task))))
 }
 
+type Queued = AppResult<(StatusCode, Json<AgentTaskStatusView>)>;
+
+/// Restart the instance's gateway. Answers at once with the task; follow it at
+/// `GET /v1/instances/{id}/tasks/{task}`.
+#[utoipa::path(
+    post, path = "/v1/instances/{id}/actions/restart", tag = "agent",
+    params(("id" = String, Path, format = Uuid, description = "Instance id")),
+    responses(
+        (status = 202, description = "Queued", body = AgentTaskStatusView),
+        (status = 404, description = "Unknown instance", body = ErrorBody),
+        (status = 409, description = "The instance is not active", body = ErrorBody),
+    ),
+    security(("api_key" = ["manage"]))
+)]
+pub async fn restart(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Queued {
+    queue(&state, &caller, &id, AgentTaskKind::RestartGateway).await
+}
+
+/// Give the gateway a new token (old links and sessions stop working); the control plane's
+/// sealed copy is replaced.
+#[utoipa::path(
+    post, path = "/v1/instances/{id}/actions/rotate-token", tag = "agent",
+    params(("id" = String, Path, format = Uuid, description = "Instance id")),
+    responses(
+        (status = 202, description = "Queued", body = AgentTaskStatusView),
+        (status = 404, description = "Unknown instance", body = ErrorBody),
+        (status = 409, description = "The instance is not active", body = ErrorBody),
+    ),
+    security(("api_key" = ["manage"]))
+)]
+pub async fn rotate_token(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Queued {
+    queue(&state, &caller, &id, AgentTaskKind::RotateGatewayToken).await
+}
+
+/// List the devices paired with the gateway (the task's output).
+#[utoipa::path(
+    post, path = "/v1/instances/{id}/actions/list-devices", tag = "agent",
+    params(("id" = String, Path, format = Uuid, description = "Instance id")),
+    responses(
+        (status = 202, description = "Queued", body = AgentTaskStatusView),
+        (status = 404, description = "Unknown instance", body = ErrorBody),
+        (status = 409, description = "The instance is not active", body = ErrorBody),
+    ),
+    security(("api_key" = ["manage"]))
+)]
+pub async fn list_devices(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Queued {
+    queue(&state, &caller, &id, AgentTaskKind::ListDevices).await
+}
+
+/// Archive the instance's OpenClaw state into the backup store. A backup's id is its task's
+/// id.
+#[utoipa::path(
+    post, path = "/v1/instances/{id}/actions/backup", tag = "agent",
+    params(("id" = String, Path, format = Uuid, description = "Instance id")),
+    responses(
+        (status = 202, description = "Queued", body = AgentTaskStatusView),
+        (status = 404, description = "Unknown instance", body = ErrorBody),
+        (status = 409, description = "The instance is not active", body = ErrorBody),
+    ),
+    security(("api_key" = ["manage"]))
+)]
+pub async fn backup(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+) -> Queued {
+    queue(&state, &caller, &id, AgentTaskKind::Backup).await
+}
+
+/// Install another OpenClaw version; the agent rolls back to the previous one if the new one
+/// does not come up.
+#[utoipa::path(
+    post, path = "/v1/instances/{id}/actions/upgrade", tag = "agent",
+    params(("id" = String, Path, format = Uuid, description = "Instance id")),
+    request_body = UpgradeRequest,
+    responses(
+        (status = 202, description = "Queued", body = AgentTaskStatusView),
+        (status = 404, description = "Unknown instance", body = ErrorBody),
+        (status = 409, description = "The instance is not active", body = ErrorBody),
+    ),
+    security(("api_key" = ["manage"]))
+)]
+pub async fn upgrade(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<UpgradeRequest>,
+) -> Queued {
+    let kind = AgentTaskKind::Upgrade {
+        version: body.version,
+    };
+    queue(&state, &caller, &id, kind).await
+}
+
+/// Unpair one device from the gateway.
+#[utoipa::path(
+    post, path = "/v1/instances/{id}/actions/revoke-device", tag = "agent",
+    params(("id" = String, Path, format = Uuid, description = "Instance id")),
+    request_body = RevokeDeviceRequest,
+    responses(
+        (status = 202, description = "Queued", body = AgentTaskStatusView),
+        (status = 404, description = "Unknown instance", body = ErrorBody),
+        (status = 409, description = "The instance is not active", body = ErrorBody),
+    ),
+    security(("api_key" = ["manage"]))
+)]
+pub async fn revoke_device(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<RevokeDeviceRequest>,
+) -> Queued {
+    let kind = AgentTaskKind::RevokeDevice {
+        device: body.device,
+    };
+    queue(&state, &caller, &id, kind).await
+}
+
+/// Replace the instance's OpenClaw state with a backup; the agent puts the previous state
+/// back if the restore fails.
+#[utoipa::path(
+    post, path = "/v1/instances/{id}/actions/restore", tag = "agent",
+    params(("id" = String, Path, format = Uuid, description = "Instance id")),
+    request_body = RestoreRequest,
+    responses(
+        (status = 202, description = "Queued", body = AgentTaskStatusView),
+        (status = 404, description = "Unknown instance or backup", body = ErrorBody),
+        (status = 409, description = "The instance is not active", body = ErrorBody),
+    ),
+    security(("api_key" = ["manage"]))
+)]
+pub async fn restore(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<RestoreRequest>,
+) -> Queued {
+    // The archive's SHA-256 is filled in from the backup's record.
+    let kind = AgentTaskKind::Restore {
+        backup: body.backup,
+        sha256: String::new(),
+    };
+    queue(&state, &caller, &id, kind).await
+}
+
 /// The tasks of an instance's agent, newest first (at most 100).
 #[utoipa::path(
     get, path = "/v1/instances/{id}/tasks", tag = "agent",
-    params(("id" = String, Path, description = "Instance id")),
+    params(("id" = String, Path, format = Uuid, description = "Instance id")),
     responses(
         (status = 200, body = Vec<AgentTaskStatusView>),
         (status = 404, body = ErrorBody),
     ),
-    security(("api_key" = []))
+    security(("api_key" = ["read"]))
 )]
 pub async fn list(
     State(state): State<AppState>,
@@ -145,14 +268,14 @@ pub async fn list(
 #[utoipa::path(
     get, path = "/v1/instances/{id}/tasks/{task}", tag = "agent",
     params(
-        ("id" = String, Path, description = "Instance id"),
-        ("task" = String, Path, description = "Task id"),
+        ("id" = String, Path, format = Uuid, description = "Instance id"),
+        ("task" = String, Path, format = Uuid, description = "Task id"),
     ),
     responses(
         (status = 200, body = AgentTaskDetailView),
         (status = 404, body = ErrorBody),
     ),
-    security(("api_key" = []))
+    security(("api_key" = ["read"]))
 )]
 pub async fn get_one(
     State(state): State<AppState>,

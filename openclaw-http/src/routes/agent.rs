@@ -145,7 +145,7 @@ fn wire(kind: &AgentTaskKind) -> (String, Value) {
 /// Report how a task the calling agent took ended.
 #[utoipa::path(
     post, path = "/v1/agent/tasks/{task}/result", tag = "agent",
-    params(("task" = String, Path, description = "The task's id")),
+    params(("task" = String, Path, format = Uuid, description = "The task's id")),
     request_body = AgentTaskResultRequest,
     responses(
         (status = 204, description = "Recorded"),
@@ -185,7 +185,7 @@ pub const ARCHIVE_SHA256: &str = "x-archive-sha256";
 #[utoipa::path(
     put, path = "/v1/agent/tasks/{task}/backup", tag = "agent",
     params(
-        ("task" = String, Path, description = "The backup task's id (the backup's id)"),
+        ("task" = String, Path, format = Uuid, description = "The backup task's id (the backup's id)"),
         ("X-Archive-SHA256" = String, Header, description = "The archive's SHA-256, 64 lowercase hex digits"),
     ),
     request_body(content = Vec<u8>, content_type = "application/gzip", description = "The archive"),
@@ -232,7 +232,7 @@ pub async fn upload_backup(
 /// body, its SHA-256 in `X-Archive-SHA256`.
 #[utoipa::path(
     get, path = "/v1/agent/backups/{backup}", tag = "agent",
-    params(("backup" = String, Path, description = "The backup's id")),
+    params(("backup" = String, Path, format = Uuid, description = "The backup's id")),
     responses(
         (status = 200, description = "The archive", content_type = "application/gzip", body = Vec<u8>),
         (status = 401, description = "Not an agent credential", body = ErrorBody),

@@ -21,13 +21,13 @@ fn backup_id(raw: &str) -> AppResult<AgentTaskId> {
 /// The instance's backups, newest first, as retention left them.
 #[utoipa::path(
     get, path = "/v1/instances/{id}/backups", tag = "agent",
-    params(("id" = String, Path, description = "Instance id")),
+    params(("id" = String, Path, format = Uuid, description = "Instance id")),
     responses(
         (status = 200, body = Vec<BackupView>),
         (status = 404, body = ErrorBody),
         (status = 503, description = "The backup store did not answer; try again", body = ErrorBody),
     ),
-    security(("api_key" = []))
+    security(("api_key" = ["read"]))
 )]
 pub async fn list(
     State(state): State<AppState>,
@@ -44,8 +44,8 @@ pub async fn list(
 #[utoipa::path(
     delete, path = "/v1/instances/{id}/backups/{backup}", tag = "agent",
     params(
-        ("id" = String, Path, description = "Instance id"),
-        ("backup" = String, Path, description = "Backup id"),
+        ("id" = String, Path, format = Uuid, description = "Instance id"),
+        ("backup" = String, Path, format = Uuid, description = "Backup id"),
     ),
     responses(
         (status = 204, description = "Deleted"),
@@ -53,7 +53,7 @@ pub async fn list(
         (status = 404, description = "No such instance or backup", body = ErrorBody),
         (status = 422, description = "Not a backup id", body = ErrorBody),
     ),
-    security(("api_key" = []))
+    security(("api_key" = ["manage"]))
 )]
 pub async fn delete(
     State(state): State<AppState>,

@@ -24,6 +24,7 @@ use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
 use crate::extract::QueryOf;
 use crate::metrics::GaugeGuard;
+use crate::model::EventStreamMessage;
 use crate::model::{ErrorBody, EventKindView, EventQuery, EventView};
 use crate::routes::instances::load_visible;
 use crate::state::AppState;
@@ -35,6 +36,10 @@ struct Selection {
     instance: Option<InstanceId>,
     after: Option<u64>,
 }
+
+/// The largest sequence a client may resume after (18 digits: far beyond any event log, and
+/// within every store's signed 64-bit sequence).
+pub const MAX_SEQUENCE: u64 = 999_999_999_999_999_999;
 
 fn select(query: EventQuery, headers: &HeaderMap) -> AppResult<Selection> {
     let topic = query.topic.map(|t| t.parse::<Topic>()).transpose()?;
@@ -50,10 +55,19 @@ fn select(query: EventQuery, headers: &HeaderMap) -> AppResult<Selection> {
         .map(|v| {
             v.to_str()
                 .ok()
-                .and_then(|s| s.trim().parse::<u64>().ok())
+                .map(str::trim)
+                .filter(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()))
+                .and_then(|s| s.parse::<u64>().ok())
+                .filter(|n| *n <= MAX_SEQUENCE)
                 .ok_or_else(|| AppError::invalid("Last-Event-ID", "must be an event sequence"))
         })
         .transpose()?;
+    if query.after.is_some_and(|n| n > MAX_SEQUENCE) {
+        return Err(AppError::invalid(
+            "after",
+            format!("must be an event sequence, at most {MAX_SEQUENCE}"),
+        ));
+    }
     Ok(Selection {
         topic,
         instance,
@@ -162,12 +176,12 @@ fn kind_name(view: &EventView) -> &'static str {
 /// event as JSON. Reconnect with `Last-Event-ID` to resume.
 #[utoipa::path(
     get, path = "/v1/events", tag = "events",
-    params(EventQuery, ("Last-Event-ID" = Option<u64>, Header, description = "Resume after this sequence")),
+    params(EventQuery, ("Last-Event-ID" = Option<String>, Header, pattern = "^[0-9]{1,18}$", description = "Resume after this sequence")),
     responses(
-        (status = 200, description = "text/event-stream of events", content_type = "text/event-stream", body = EventView),
+        (status = 200, description = "A text/event-stream: one message per event", content_type = "text/event-stream", body = EventStreamMessage),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
     ),
-    security(("api_key" = []))
+    security(("api_key" = ["read"]))
 )]
 pub async fn sse(
     State(state): State<AppState>,
@@ -198,12 +212,18 @@ pub async fn sse(
 /// Resume with `?after=<sequence>`. Messages from the client are ignored.
 #[utoipa::path(
     get, path = "/v1/events/ws", tag = "events",
-    params(EventQuery),
+    params(
+        EventQuery,
+        ("Connection" = String, Header, pattern = "^[Uu]pgrade$", description = "The WebSocket handshake (RFC 6455)"),
+        ("Upgrade" = String, Header, pattern = "^websocket$", description = "The WebSocket handshake"),
+        ("Sec-WebSocket-Version" = String, Header, pattern = "^13$", description = "The WebSocket handshake"),
+        ("Sec-WebSocket-Key" = String, Header, pattern = "^[A-Za-z0-9+/]{21}[AQgw]==$", description = "16 random bytes in base64"),
+    ),
     responses(
         (status = 101, description = "Switching to a WebSocket of events (JSON text messages)"),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
     ),
-    security(("api_key" = []))
+    security(("api_key" = ["read"]))
 )]
 pub async fn websocket(
     State(state): State<AppState>,

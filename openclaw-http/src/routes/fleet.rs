@@ -19,12 +19,15 @@ use crate::state::AppState;
 #[serde(deny_unknown_fields)]
 pub struct FleetUpgradeRequest {
     /// The OpenClaw version (an npm version).
+    #[schema(pattern = r"^[A-Za-z0-9._+][A-Za-z0-9._+-]{0,127}$")]
     pub version: String,
     /// How many instances (the oldest) upgrade first, alone (default 1; 0 for none).
-    #[serde(default = "one")]
+    #[serde(default = "one", deserialize_with = "crate::model::whole_number")]
+    #[schema(minimum = 0, maximum = 1000)]
     pub canary: usize,
     /// How many instances upgrade at once after the canary (default 10).
-    #[serde(default = "ten")]
+    #[serde(default = "ten", deserialize_with = "crate::model::whole_number")]
+    #[schema(minimum = 1, maximum = 1000)]
     pub batch_size: usize,
 }
 
@@ -88,7 +91,7 @@ impl From<&FleetUpgrade> for FleetUpgradeView {
         (status = 409, description = "Another fleet upgrade is running", body = ErrorBody),
         (status = 422, body = ErrorBody),
     ),
-    security(("api_key" = []))
+    security(("api_key" = ["admin"]))
 )]
 pub async fn upgrade(
     State(state): State<AppState>,
@@ -109,7 +112,7 @@ pub async fn upgrade(
         (status = 200, body = Vec<FleetUpgradeView>),
         (status = 403, description = "Admin keys only", body = ErrorBody),
     ),
-    security(("api_key" = []))
+    security(("api_key" = ["admin"]))
 )]
 pub async fn list(State(state): State<AppState>) -> AppResult<Json<Vec<FleetUpgradeView>>> {
     let upgrades = state.provisioner.fleet_upgrades(20).await?;

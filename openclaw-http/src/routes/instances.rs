@@ -59,7 +59,7 @@ pub(crate) async fn load_visible(
         (status = 422, description = "A field is invalid", body = ErrorBody),
         (status = 429, description = "Rate limited", body = ErrorBody),
     ),
-    security(("api_key" = []))
+    security(("api_key" = ["manage"]))
 )]
 pub async fn create(
     State(state): State<AppState>,
@@ -108,7 +108,7 @@ pub async fn create(
         (status = 200, description = "One page", body = InstancePage),
         (status = 401, body = ErrorBody), (status = 422, body = ErrorBody), (status = 429, body = ErrorBody),
     ),
-    security(("api_key" = []))
+    security(("api_key" = ["read"]))
 )]
 pub async fn list(
     State(state): State<AppState>,
@@ -155,13 +155,13 @@ pub async fn list(
 /// One instance.
 #[utoipa::path(
     get, path = "/v1/instances/{id}", tag = "instances",
-    params(("id" = String, Path, description = "Instance id")),
+    params(("id" = String, Path, format = Uuid, description = "Instance id")),
     responses(
         (status = 200, body = InstanceView),
         (status = 401, body = ErrorBody), (status = 404, description = "Unknown, or not this key's customer", body = ErrorBody),
         (status = 422, description = "Not an instance id", body = ErrorBody),
     ),
-    security(("api_key" = []))
+    security(("api_key" = ["read"]))
 )]
 pub async fn get_one(
     State(state): State<AppState>,
@@ -180,13 +180,13 @@ pub async fn get_one(
 /// carried out once it is active (`pending_request` says so meanwhile).
 #[utoipa::path(
     post, path = "/v1/instances/{id}/suspend", tag = "instances",
-    params(("id" = String, Path, description = "Instance id"), ("Idempotency-Key" = Option<String>, Header, description = "Replays the first response")),
+    params(("id" = String, Path, format = Uuid, description = "Instance id"), ("Idempotency-Key" = Option<String>, Header, description = "Replays the first response")),
     responses(
         (status = 202, body = InstanceView),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, description = "Nothing to suspend: terminated, rolled back, rolling back, or failed without ever having been active", body = ErrorBody),
     ),
-    security(("api_key" = []))
+    security(("api_key" = ["manage"]))
 )]
 pub async fn suspend(
     State(state): State<AppState>,
@@ -201,13 +201,13 @@ pub async fn suspend(
 /// being suspended (carried out once it is suspended); withdraws a suspend still waiting.
 #[utoipa::path(
     post, path = "/v1/instances/{id}/unsuspend", tag = "instances",
-    params(("id" = String, Path, description = "Instance id"), ("Idempotency-Key" = Option<String>, Header, description = "Replays the first response")),
+    params(("id" = String, Path, format = Uuid, description = "Instance id"), ("Idempotency-Key" = Option<String>, Header, description = "Replays the first response")),
     responses(
         (status = 202, body = InstanceView),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, description = "Nothing to unsuspend: terminated, rolled back, rolling back, or failed without ever having been active", body = ErrorBody),
     ),
-    security(("api_key" = []))
+    security(("api_key" = ["manage"]))
 )]
 pub async fn unsuspend(
     State(state): State<AppState>,
@@ -222,13 +222,13 @@ pub async fn unsuspend(
 /// provisioning).
 #[utoipa::path(
     post, path = "/v1/instances/{id}/retry", tag = "instances",
-    params(("id" = String, Path, description = "Instance id"), ("Idempotency-Key" = Option<String>, Header, description = "Replays the first response")),
+    params(("id" = String, Path, format = Uuid, description = "Instance id"), ("Idempotency-Key" = Option<String>, Header, description = "Replays the first response")),
     responses(
         (status = 202, body = InstanceView),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
         (status = 409, description = "Nothing to retry", body = ErrorBody),
     ),
-    security(("api_key" = []))
+    security(("api_key" = ["manage"]))
 )]
 pub async fn retry(
     State(state): State<AppState>,
@@ -242,14 +242,14 @@ pub async fn retry(
 /// Roll an instance back (`soft`, `partial` — the default — or `full`).
 #[utoipa::path(
     post, path = "/v1/instances/{id}/rollback", tag = "instances",
-    params(("id" = String, Path, description = "Instance id"), ("Idempotency-Key" = Option<String>, Header, description = "Replays the first response")),
+    params(("id" = String, Path, format = Uuid, description = "Instance id"), ("Idempotency-Key" = Option<String>, Header, description = "Replays the first response")),
     request_body(content = Option<RollbackRequest>, description = "Optional; default level partial"),
     responses(
         (status = 202, body = InstanceView),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
         (status = 422, body = ErrorBody),
     ),
-    security(("api_key" = []))
+    security(("api_key" = ["manage"]))
 )]
 pub async fn rollback(
     State(state): State<AppState>,
@@ -267,12 +267,12 @@ pub async fn rollback(
 /// Terminate an instance: its DNS records and server are deleted.
 #[utoipa::path(
     delete, path = "/v1/instances/{id}", tag = "instances",
-    params(("id" = String, Path, description = "Instance id"), ("Idempotency-Key" = Option<String>, Header, description = "Replays the first response")),
+    params(("id" = String, Path, format = Uuid, description = "Instance id"), ("Idempotency-Key" = Option<String>, Header, description = "Replays the first response")),
     responses(
         (status = 202, body = InstanceView),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
     ),
-    security(("api_key" = []))
+    security(("api_key" = ["manage"]))
 )]
 pub async fn terminate(
     State(state): State<AppState>,
@@ -286,12 +286,12 @@ pub async fn terminate(
 /// Every event of one instance, oldest first.
 #[utoipa::path(
     get, path = "/v1/instances/{id}/events", tag = "instances",
-    params(("id" = String, Path, description = "Instance id")),
+    params(("id" = String, Path, format = Uuid, description = "Instance id")),
     responses(
         (status = 200, body = EventList),
         (status = 401, body = ErrorBody), (status = 404, body = ErrorBody),
     ),
-    security(("api_key" = []))
+    security(("api_key" = ["read"]))
 )]
 pub async fn events(
     State(state): State<AppState>,

@@ -20,70 +20,98 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::Response as HttpResponse;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
 use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::auth::require_key;
 use crate::error::AppError;
 use crate::idempotency::idempotency;
 use crate::state::AppState;
 
+/// The API's routes in three groups by how a caller proves who it is, each route registered
+/// from its handler's `#[utoipa::path]` annotation: the one list the router and the OpenAPI
+/// document ([`crate::openapi`]) are both made from, so neither can have a route the other
+/// lacks. API-key scopes are declared there too (`security(("api_key" = ["manage"]))`).
+pub struct Routes {
+    /// Routes that take an API key (checked, then its scope, then idempotency).
+    pub authenticated: OpenApiRouter<AppState>,
+    /// Routes with credentials of their own (bootstrap token, agent credential, metrics
+    /// token) or none.
+    pub open: OpenApiRouter<AppState>,
+    /// Archive uploads: outside the request timeout and the body limit.
+    pub transfers: OpenApiRouter<AppState>,
+}
+
+/// Every route of the API.
+pub fn routes() -> Routes {
+    let authenticated = OpenApiRouter::new()
+        .routes(routes!(instances::create, instances::list))
+        .routes(routes!(instances::get_one, instances::terminate))
+        .routes(routes!(instances::suspend))
+        .routes(routes!(instances::unsuspend))
+        .routes(routes!(instances::retry))
+        .routes(routes!(instances::rollback))
+        .routes(routes!(instances::events))
+        .routes(routes!(access::access))
+        .routes(routes!(actions::restart))
+        .routes(routes!(actions::rotate_token))
+        .routes(routes!(actions::list_devices))
+        .routes(routes!(actions::backup))
+        .routes(routes!(actions::upgrade))
+        .routes(routes!(actions::revoke_device))
+        .routes(routes!(actions::restore))
+        .routes(routes!(actions::list))
+        .routes(routes!(actions::get_one))
+        .routes(routes!(backups::list))
+        .routes(routes!(backups::delete))
+        .routes(routes!(events::sse))
+        .routes(routes!(events::websocket))
+        .routes(routes!(sweep::sweep))
+        .routes(routes!(fleet::upgrade))
+        .routes(routes!(fleet::list));
+    let open = OpenApiRouter::new()
+        .routes(routes!(bootstrap::bootstrap))
+        // The agent's credential is checked by the handlers' `AgentCaller`.
+        .routes(routes!(agent::heartbeat))
+        .routes(routes!(agent::script))
+        .routes(routes!(agent::next_task))
+        .routes(routes!(agent::task_result))
+        .routes(routes!(agent::download_backup))
+        .routes(routes!(system::healthz))
+        .routes(routes!(system::readyz))
+        .routes(routes!(system::metrics))
+        .routes(routes!(system::openapi));
+    let transfers = OpenApiRouter::new().routes(routes!(agent::upload_backup));
+    Routes {
+        authenticated,
+        open,
+        transfers,
+    }
+}
+
 /// The whole API as an axum `Router`, ready to serve or to call with
 /// `tower::ServiceExt::oneshot` in tests.
 pub fn app(state: AppState) -> Router {
-    let authenticated = Router::new()
-        .route(
-            "/v1/instances",
-            post(instances::create).get(instances::list),
-        )
-        .route(
-            "/v1/instances/{id}",
-            get(instances::get_one).delete(instances::terminate),
-        )
-        .route("/v1/instances/{id}/suspend", post(instances::suspend))
-        .route("/v1/instances/{id}/unsuspend", post(instances::unsuspend))
-        .route("/v1/instances/{id}/retry", post(instances::retry))
-        .route("/v1/instances/{id}/rollback", post(instances::rollback))
-        .route("/v1/instances/{id}/events", get(instances::events))
-        .route("/v1/instances/{id}/access", get(access::access))
-        .route("/v1/instances/{id}/actions/{action}", post(actions::act))
-        .route("/v1/instances/{id}/tasks", get(actions::list))
-        .route("/v1/instances/{id}/tasks/{task}", get(actions::get_one))
-        .route("/v1/instances/{id}/backups", get(backups::list))
-        .route(
-            "/v1/instances/{id}/backups/{backup}",
-            axum::routing::delete(backups::delete),
-        )
-        .route("/v1/events", get(events::sse))
-        .route("/v1/events/ws", get(events::websocket))
-        .route("/v1/sweep", post(sweep::sweep))
-        .route("/v1/fleet/upgrade", post(fleet::upgrade))
-        .route("/v1/fleet/upgrades", get(fleet::list))
+    let Routes {
+        authenticated,
+        open,
+        transfers,
+    } = routes();
+    let authenticated: Router<AppState> = authenticated
+        .split_for_parts()
+        .0
         // Route layers wrap in the order added (the last is outermost): the key is checked,
-        // then its scope against `scopes::ROUTE_SCOPES`, then idempotency runs.
+        // then its scope as the route's annotation declares it, then idempotency runs.
         .route_layer(middleware::from_fn_with_state(state.clone(), idempotency))
         .route_layer(middleware::from_fn(scopes::require_scope))
         .route_layer(middleware::from_fn_with_state(state.clone(), require_key));
-    let open = Router::new()
-        .route("/v1/bootstrap", post(bootstrap::bootstrap))
-        // The agent's credential is checked by the handlers' `AgentCaller`.
-        .route("/v1/agent/heartbeat", post(agent::heartbeat))
-        .route("/v1/agent/script", get(agent::script))
-        .route("/v1/agent/tasks/next", get(agent::next_task))
-        .route("/v1/agent/tasks/{task}/result", post(agent::task_result))
-        .route("/v1/agent/backups/{backup}", get(agent::download_backup))
-        .route("/healthz", get(system::healthz))
-        .route("/readyz", get(system::readyz))
-        .route("/metrics", get(system::metrics))
-        .route("/openapi.json", get(system::openapi));
+    let open: Router<AppState> = open.split_for_parts().0;
     // An archive upload takes as long as the archive does: outside the request timeout,
     // and limited by `engine.backups.max_bytes` rather than the body limit.
-    let transfers = Router::new().route(
-        "/v1/agent/tasks/{task}/backup",
-        axum::routing::put(agent::upload_backup),
-    );
+    let transfers: Router<AppState> = transfers.split_for_parts().0;
     let body_limit = state.settings.body_limit;
     authenticated
         .merge(open)

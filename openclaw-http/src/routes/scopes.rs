@@ -1,7 +1,12 @@
-//! The one place API-key scopes are declared: every authenticated route with the least scope
-//! it needs. [`require_scope`] enforces it for every request before the handler runs; a route
-//! missing here is refused (500, logged), never let through, and a test fails for any route of
-//! the API document that is not in the table.
+//! API-key scopes, declared where each route is: in its handler's annotation,
+//! `security(("api_key" = ["manage"]))`, the least scope the route needs. The router and the
+//! OpenAPI document are made from those annotations ([`routes()`](super::routes())), so the table here is
+//! read from the document, and [`require_scope`] enforces it for every request before the
+//! handler runs. A route that declares no scope is refused (500, logged), never let through,
+//! and a test fails for any such route.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use axum::extract::{MatchedPath, Request};
 use axum::http::Method;
@@ -12,41 +17,45 @@ use openclaw_core::domain::Scope;
 use crate::auth::Caller;
 use crate::error::AppError;
 
-/// `(method, route template, least scope)` of every route that takes an API key.
-pub const ROUTE_SCOPES: &[(&str, &str, Scope)] = &[
-    ("POST", "/v1/instances", Scope::Manage),
-    ("GET", "/v1/instances", Scope::Read),
-    ("GET", "/v1/instances/{id}", Scope::Read),
-    ("DELETE", "/v1/instances/{id}", Scope::Manage),
-    ("POST", "/v1/instances/{id}/suspend", Scope::Manage),
-    ("POST", "/v1/instances/{id}/unsuspend", Scope::Manage),
-    ("POST", "/v1/instances/{id}/retry", Scope::Manage),
-    ("POST", "/v1/instances/{id}/rollback", Scope::Manage),
-    ("GET", "/v1/instances/{id}/events", Scope::Read),
-    // Read, then the handler's own rule: the instance's customer's key, or manage.
-    ("GET", "/v1/instances/{id}/access", Scope::Read),
-    ("POST", "/v1/instances/{id}/actions/{action}", Scope::Manage),
-    ("GET", "/v1/instances/{id}/tasks", Scope::Read),
-    ("GET", "/v1/instances/{id}/tasks/{task}", Scope::Read),
-    ("GET", "/v1/instances/{id}/backups", Scope::Read),
-    (
-        "DELETE",
-        "/v1/instances/{id}/backups/{backup}",
-        Scope::Manage,
-    ),
-    ("GET", "/v1/events", Scope::Read),
-    ("GET", "/v1/events/ws", Scope::Read),
-    ("POST", "/v1/sweep", Scope::Admin),
-    ("POST", "/v1/fleet/upgrade", Scope::Admin),
-    ("GET", "/v1/fleet/upgrades", Scope::Admin),
-];
+/// `(METHOD, route template)` → the least scope, for every operation whose `api_key`
+/// security requirement names exactly one known scope.
+pub fn route_scopes() -> &'static HashMap<(String, String), Scope> {
+    static TABLE: OnceLock<HashMap<(String, String), Scope>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        let doc = crate::openapi::document();
+        let mut table = HashMap::new();
+        let Some(paths) = doc["paths"].as_object() else {
+            return table;
+        };
+        for (path, item) in paths {
+            let Some(operations) = item.as_object() else {
+                continue;
+            };
+            for (method, operation) in operations {
+                let declared: Vec<&str> = operation["security"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|requirement| requirement["api_key"].as_array())
+                    .flatten()
+                    .filter_map(|scope| scope.as_str())
+                    .collect();
+                if let [only] = declared.as_slice() {
+                    if let Ok(scope) = only.parse::<Scope>() {
+                        table.insert((method.to_uppercase(), path.clone()), scope);
+                    }
+                }
+            }
+        }
+        table
+    })
+}
 
 /// The least scope of `method` on `route`, if declared.
 pub fn scope_for(method: &Method, route: &str) -> Option<Scope> {
-    ROUTE_SCOPES
-        .iter()
-        .find(|(m, r, _)| *m == method.as_str() && *r == route)
-        .map(|(_, _, scope)| *scope)
+    route_scopes()
+        .get(&(method.as_str().to_string(), route.to_string()))
+        .copied()
 }
 
 /// Middleware of every authenticated route, after the key is checked: 403 unless the key's
@@ -63,7 +72,7 @@ pub async fn require_scope(request: Request, next: Next) -> Response {
         tracing::error!(
             method = %request.method(),
             route = route.as_deref().unwrap_or("unmatched"),
-            "a route declares no scope in routes::scopes::ROUTE_SCOPES; refusing it"
+            "a route declares no API-key scope in its annotation; refusing it"
         );
         return AppError::Domain(openclaw_core::Error::internal(
             "this route declares no scope",

@@ -24,7 +24,7 @@ use crate::state::AppState;
         (status = 403, description = "Not an admin key", body = ErrorBody),
         (status = 503, description = "A provider failed", body = ErrorBody),
     ),
-    security(("api_key" = []))
+    security(("api_key" = ["admin"]))
 )]
 pub async fn sweep(
     State(state): State<AppState>,

@@ -79,8 +79,9 @@ pub async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderM
     get, path = "/openapi.json", tag = "system",
     responses((status = 200, description = "The OpenAPI document", content_type = "application/json", body = Object))
 )]
-pub async fn openapi() -> Response {
-    let mut response = crate::openapi::json().into_response();
+pub async fn openapi(State(state): State<AppState>) -> Response {
+    let doc = crate::openapi::for_deployment(state.provisioner.config());
+    let mut response = doc.to_string().into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
