@@ -168,13 +168,14 @@ fn components(c: &mut Criterion) {
     let key = BootstrapKey::from_bytes([1; 32]);
     let config = openclaw_core::CloudInitConfig::default();
     let id = InstanceId::new();
-    let token = key.token_for(id);
+    let token = key.token_for(id, openclaw_core::domain::JobId::new());
     group.bench_function("render_user_data", |b| {
         b.iter(|| {
             openclaw_core::render_user_data(&config, id, "alice.bench.example.com", &token).unwrap()
         });
     });
-    group.bench_function("bootstrap_token_for", |b| b.iter(|| key.token_for(id)));
+    let job = openclaw_core::domain::JobId::new();
+    group.bench_function("bootstrap_token_for", |b| b.iter(|| key.token_for(id, job)));
     group.bench_function("instance_id_new", |b| b.iter(InstanceId::new));
     group.finish();
 }

@@ -1,20 +1,25 @@
 //! Single-use bootstrap tokens: the one secret a new VPS's user data carries, with which it
 //! fetches its real secrets (gateway token, provider keys) from the control plane once.
 //!
-//! Tokens are derived, not stored: `token = instance || HMAC(key, instance)`. A create that is
-//! retried after a crash therefore renders byte-identical user data, and the control plane can
-//! check a presented token without a database look-up before it decides whether that instance
-//! has already used its bootstrap (single use is the control plane's job: it answers 410 on
-//! the second call).
+//! Tokens are derived, not stored: `token = instance || HMAC(key, instance, job)`, where `job`
+//! is the provisioning job the server was created by. A create that is retried after a crash
+//! (the same job) therefore renders byte-identical user data, while every provisioning attempt
+//! (a new job: a retry, a re-provisioning) gets a new token and the previous one dies with its
+//! job. The control plane reads the instance from the token, then checks the MAC against the
+//! jobs of that instance (single use is the control plane's job: it answers 410 on the second
+//! call).
 //!
 //! ```
-//! use openclaw_core::{BootstrapKey, domain::InstanceId};
+//! use openclaw_core::{BootstrapKey, domain::{InstanceId, JobId}};
 //!
 //! let key = BootstrapKey::random();
 //! let instance = InstanceId::new();
-//! let token = key.token_for(instance);
-//! assert_eq!(key.verify(token.expose()), Some(instance));
-//! assert_eq!(BootstrapKey::random().verify(token.expose()), None);
+//! let job = JobId::new();
+//! let token = key.token_for(instance, job);
+//! assert_eq!(key.instance_of(token.expose()), Some(instance));
+//! assert!(key.verify(token.expose(), instance, job));
+//! assert!(!key.verify(token.expose(), instance, JobId::new()));
+//! assert!(!BootstrapKey::random().verify(token.expose(), instance, job));
 //! ```
 
 use std::fmt;
@@ -26,14 +31,14 @@ use rand::{RngCore, SeedableRng};
 use sha2::Sha256;
 use uuid::Uuid;
 
-use crate::domain::InstanceId;
+use crate::domain::{InstanceId, JobId};
 use crate::error::{Error, Result};
 use crate::secret::SecretString;
 
 type HmacSha256 = Hmac<Sha256>;
 
 /// Domain separation: a MAC made with this key for anything else can never pass as a token.
-const CONTEXT: &str = "openclaw-bootstrap-v1:";
+const CONTEXT: &str = "openclaw-bootstrap-v2:";
 /// The same for the instance agent's credential: an agent token never passes as a bootstrap
 /// token, nor the other way round.
 const AGENT_CONTEXT: &str = "openclaw-agent-v1:";
@@ -87,12 +92,19 @@ impl BootstrapKey {
         SecretString::new(URL_SAFE_NO_PAD.encode(self.0))
     }
 
-    /// The bootstrap token of `instance`:
+    /// The bootstrap token of `instance`'s server created by provisioning job `job`:
     /// `<instance UUID as 32 lowercase hex digits>.<base64url, unpadded, of
-    /// HMAC-SHA256(key, "openclaw-bootstrap-v1:" + instance UUID hyphenated)>`, always
-    /// [`TOKEN_LEN`] characters of `0-9 a-z A-Z _ - .`.
-    pub fn token_for(&self, instance: InstanceId) -> SecretString {
-        Self::render(instance, self.mac(CONTEXT, instance))
+    /// HMAC-SHA256(key, "openclaw-bootstrap-v2:" + instance UUID hyphenated + ":" + job UUID
+    /// hyphenated)>`, always [`TOKEN_LEN`] characters of `0-9 a-z A-Z _ - .`.
+    pub fn token_for(&self, instance: InstanceId, job: JobId) -> SecretString {
+        Self::render(instance, self.job_mac(instance, job))
+    }
+
+    fn job_mac(&self, instance: InstanceId, job: JobId) -> HmacSha256 {
+        let mut mac = self.mac(CONTEXT, instance);
+        mac.update(b":");
+        mac.update(job.to_string().as_bytes());
+        mac
     }
 
     /// The instance agent's credential for `instance`: the same shape as a bootstrap token,
@@ -122,14 +134,24 @@ impl BootstrapKey {
         ))
     }
 
-    /// The instance `token` was issued for, if it is a well-formed token whose MAC this key
-    /// made; `None` for anything else (malformed, truncated, forged, made with another key,
-    /// any length, any bytes). The MAC is compared in constant time, and nothing here panics.
-    pub fn verify(&self, token: &str) -> Option<InstanceId> {
-        let (instance, mac) = split_token(token)?;
-        let tag = URL_SAFE_NO_PAD.decode(mac).ok()?;
-        self.mac(CONTEXT, instance).verify_slice(&tag).ok()?;
-        Some(instance)
+    /// The instance a well-formed bootstrap token names — not yet verified: see
+    /// [`verify`](Self::verify). `None` for anything not of the shape.
+    pub fn instance_of(&self, token: &str) -> Option<InstanceId> {
+        split_token(token).map(|(instance, _)| instance)
+    }
+
+    /// Whether `token` is the one this key made for `instance` and provisioning job `job`;
+    /// `false` for anything else (malformed, truncated, forged, made with another key or for
+    /// another job, any length, any bytes). The MAC is compared in constant time, and nothing
+    /// here panics.
+    pub fn verify(&self, token: &str, instance: InstanceId, job: JobId) -> bool {
+        let Some((named, mac)) = split_token(token) else {
+            return false;
+        };
+        let Ok(tag) = URL_SAFE_NO_PAD.decode(mac) else {
+            return false;
+        };
+        named == instance && self.job_mac(instance, job).verify_slice(&tag).is_ok()
     }
 
     fn mac(&self, context: &str, instance: InstanceId) -> HmacSha256 {
@@ -195,13 +217,19 @@ mod tests {
     fn the_mac_is_hmac_sha256_over_the_context_and_the_hyphenated_id() {
         let key = BootstrapKey::from_bytes([7u8; 32]);
         let instance: InstanceId = "0192f0c1-7e5a-7cc0-8b8e-4c3f2a1b0d9e".parse().unwrap();
+        let job = JobId::from_uuid(
+            uuid::Uuid::parse_str("0192f0c1-7e5a-7cc0-8b8e-4c3f2a1b0daa").unwrap(),
+        );
         let mut reference = HmacSha256::new_from_slice(&[7u8; 32]).unwrap();
-        reference.update(b"openclaw-bootstrap-v1:0192f0c1-7e5a-7cc0-8b8e-4c3f2a1b0d9e");
+        reference.update(
+            b"openclaw-bootstrap-v2:0192f0c1-7e5a-7cc0-8b8e-4c3f2a1b0d9e:\
+              0192f0c1-7e5a-7cc0-8b8e-4c3f2a1b0daa",
+        );
         let expected = format!(
             "0192f0c17e5a7cc08b8e4c3f2a1b0d9e.{}",
             URL_SAFE_NO_PAD.encode(reference.finalize().into_bytes())
         );
-        assert_eq!(key.token_for(instance).expose(), expected);
+        assert_eq!(key.token_for(instance, job).expose(), expected);
         assert_eq!(expected.len(), TOKEN_LEN);
     }
 
@@ -210,12 +238,13 @@ mod tests {
         let key = BootstrapKey::from_bytes([3u8; 32]);
         let instance = InstanceId::new();
         let agent = key.agent_token_for(instance);
-        let bootstrap = key.token_for(instance);
+        let job = JobId::new();
+        let bootstrap = key.token_for(instance, job);
         assert_ne!(agent.expose(), bootstrap.expose());
         assert_eq!(agent.expose().len(), TOKEN_LEN);
         assert_eq!(key.verify_agent(agent.expose()), Some(instance));
         assert_eq!(key.verify_agent(bootstrap.expose()), None);
-        assert_eq!(key.verify(agent.expose()), None);
+        assert!(!key.verify(agent.expose(), instance, job));
         assert_eq!(
             BootstrapKey::from_bytes([4u8; 32]).verify_agent(agent.expose()),
             None
@@ -239,7 +268,7 @@ mod tests {
     fn split_checks_the_shape() {
         let key = BootstrapKey::from_bytes([1u8; 32]);
         let instance = InstanceId::new();
-        let token = key.token_for(instance);
+        let token = key.token_for(instance, JobId::new());
         assert_eq!(split_token(token.expose()).map(|(i, _)| i), Some(instance));
         let upper = token.expose().to_uppercase();
         assert!(split_token(&upper).is_none());

@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use openclaw_core::bootstrap::TOKEN_LEN;
-use openclaw_core::domain::InstanceId;
+use openclaw_core::domain::{InstanceId, JobId};
 use openclaw_core::{BootstrapKey, Error};
 use proptest::prelude::*;
 
@@ -18,23 +18,37 @@ fn key() -> BootstrapKey {
     BootstrapKey::from_bytes([42u8; 32])
 }
 
+/// The provisioning job the tokens here are made for.
+fn job() -> JobId {
+    JobId::from_uuid("01936f6e-8a3c-7b2d-9e4f-0a1b2c3d4e60".parse().unwrap())
+}
+
+/// The instance `token` verifies for with [`job`], as the control plane checks it.
+fn verifies(key: &BootstrapKey, token: &str) -> Option<InstanceId> {
+    key.instance_of(token)
+        .filter(|instance| key.verify(token, *instance, job()))
+}
+
 #[test]
 fn tokens_round_trip() {
     let key = BootstrapKey::random();
     for _ in 0..16 {
         let id = InstanceId::new();
-        let token = key.token_for(id);
+        let token = key.token_for(id, job());
         assert_eq!(token.expose().len(), TOKEN_LEN);
         assert!(token
             .expose()
             .starts_with(&id.as_uuid().simple().to_string()));
-        assert_eq!(key.verify(token.expose()), Some(id));
+        assert_eq!(verifies(&key, token.expose()), Some(id));
         // Derived, not random: the same instance always gets the same token.
-        assert_eq!(key.token_for(id), token);
+        assert_eq!(key.token_for(id, job()), token);
     }
     let restored = BootstrapKey::from_base64(key.to_base64().expose()).unwrap();
     let id = InstanceId::new();
-    assert_eq!(restored.verify(key.token_for(id).expose()), Some(id));
+    assert_eq!(
+        verifies(&restored, key.token_for(id, job()).expose()),
+        Some(id)
+    );
     let with_newline = format!("{}\n", key.to_base64().expose());
     assert!(BootstrapKey::from_base64(&with_newline).is_ok());
 }
@@ -69,28 +83,35 @@ fn keys_must_be_32_base64url_bytes() {
 fn forged_and_malformed_tokens_are_refused() {
     let key = key();
     let id = instance();
-    let token = key.token_for(id).expose().to_string();
+    let token = key.token_for(id, job()).expose().to_string();
 
     // Any single character changed, anywhere.
     for at in 0..token.len() {
         let mut bytes = token.clone().into_bytes();
         bytes[at] = if bytes[at] == b'a' { b'b' } else { b'a' };
         let tampered = String::from_utf8(bytes).unwrap();
-        assert_eq!(key.verify(&tampered), None, "position {at}");
+        assert_eq!(verifies(&key, &tampered), None, "position {at}");
     }
     // Made with another key.
-    assert_eq!(BootstrapKey::from_bytes([43u8; 32]).verify(&token), None);
+    assert_eq!(
+        verifies(&BootstrapKey::from_bytes([43u8; 32]), &token),
+        None
+    );
+    // Made for another provisioning attempt of the same instance.
+    let other_attempt = key.token_for(id, JobId::new()).expose().to_string();
+    assert_ne!(other_attempt, token);
+    assert_eq!(verifies(&key, &other_attempt), None);
     // Another instance's id in front of this instance's MAC, and vice versa.
     let other = InstanceId::new();
-    let other_token = key.token_for(other).expose().to_string();
+    let other_token = key.token_for(other, job()).expose().to_string();
     let swapped = format!("{}{}", &other_token[..32], &token[32..]);
-    assert_eq!(key.verify(&swapped), None);
+    assert_eq!(verifies(&key, &swapped), None);
     let swapped = format!("{}{}", &token[..32], &other_token[32..]);
-    assert_eq!(key.verify(&swapped), None);
+    assert_eq!(verifies(&key, &swapped), None);
     // Other spellings of the same instance.
     let hyphenated = format!("{}{}", id, &token[32..]);
-    assert_eq!(key.verify(&hyphenated), None);
-    assert_eq!(key.verify(&token.to_uppercase()), None);
+    assert_eq!(verifies(&key, &hyphenated), None);
+    assert_eq!(verifies(&key, &token.to_uppercase()), None);
     // Shapes that are not tokens.
     for bad in [
         String::new(),
@@ -106,7 +127,7 @@ fn forged_and_malformed_tokens_are_refused() {
         "x".repeat(10 * 1024 * 1024),
         "\u{0}".repeat(76),
     ] {
-        assert_eq!(key.verify(&bad), None, "{:?}", bad.get(..80));
+        assert_eq!(verifies(&key, &bad), None, "{:?}", bad.get(..80));
     }
 }
 
@@ -115,13 +136,13 @@ proptest! {
 
     #[test]
     fn verify_never_panics_on_any_string(s in any::<String>()) {
-        prop_assert_eq!(key().verify(&s), None);
+        prop_assert_eq!(verifies(&key(), &s), None);
     }
 
     #[test]
     fn verify_refuses_every_edit_of_a_token(at in 0usize..76, c in any::<char>(), delete in any::<bool>()) {
         let key = key();
-        let token = key.token_for(instance()).expose().to_string();
+        let token = key.token_for(instance(), job()).expose().to_string();
         let mut chars: Vec<char> = token.chars().collect();
         if delete {
             chars.remove(at);
@@ -130,6 +151,6 @@ proptest! {
             chars[at] = c;
         }
         let edited: String = chars.into_iter().collect();
-        prop_assert_eq!(key.verify(&edited), None);
+        prop_assert_eq!(verifies(&key, &edited), None);
     }
 }

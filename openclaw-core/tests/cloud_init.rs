@@ -33,18 +33,38 @@ fn key() -> BootstrapKey {
     BootstrapKey::from_bytes([42u8; 32])
 }
 
+/// The provisioning job the server is created by.
+fn job() -> openclaw_core::domain::JobId {
+    openclaw_core::domain::JobId::from_uuid("0192f0c1-7e5a-7cc0-8b8e-4c3f2a1b0dff".parse().unwrap())
+}
+
 fn token() -> SecretString {
-    key().token_for(instance())
+    key().token_for(instance(), job())
 }
 
 fn config() -> CloudInitConfig {
     CloudInitConfig {
         openclaw_version: "2026.9.6".into(),
         node_version: "24.17.0".into(),
+        node_sha256: CloudInitConfig::default().node_sha256,
+        openclaw_integrity: openclaw_core::cloud_init::DEFAULT_OPENCLAW_INTEGRITY.into(),
         control_plane_url: "https://panel.example.com".into(),
         admin_ssh_cidrs: vec!["203.0.113.0/24".into(), "2001:db8::/32".into()],
         acme_email: Some("ops@example.com".into()),
     }
+}
+
+/// Pins for a Node release other than the default: both architectures, and an OpenClaw
+/// integrity other than the default release's.
+fn other_pins() -> (std::collections::BTreeMap<String, String>, String) {
+    (
+        [
+            ("x64".to_string(), "a".repeat(64)),
+            ("arm64".to_string(), "b".repeat(64)),
+        ]
+        .into(),
+        format!("sha512-{}==", "A".repeat(86)),
+    )
 }
 
 fn render(config: &CloudInitConfig, fqdn: &str) -> openclaw_core::Result<String> {
@@ -82,6 +102,46 @@ fn content<'a>(doc: &'a Value, path: &str) -> &'a str {
 
 /// The document's shape: every key at every level, every sequence's length, every scalar's
 /// type, but none of the scalar values.
+/// The admin networks the `bootcmd` firewall opens SSH to, checking that every command is
+/// root's lock or one of the fixed `ufw` commands (only the network varies).
+fn firewall_networks(doc: &Value) -> Vec<String> {
+    let commands: Vec<Vec<String>> = doc["bootcmd"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            c.as_sequence()
+                .unwrap()
+                .iter()
+                .map(|a| a.as_str().unwrap().to_string())
+                .collect()
+        })
+        .collect();
+    let fixed: Vec<Vec<&str>> = vec![
+        vec!["usermod", "--lock", "root"],
+        vec!["ufw", "--force", "reset"],
+        vec!["ufw", "default", "deny", "incoming"],
+        vec!["ufw", "default", "allow", "outgoing"],
+        vec!["ufw", "allow", "80/tcp"],
+        vec!["ufw", "allow", "443/tcp"],
+    ];
+    assert_eq!(commands[..fixed.len()], fixed);
+    assert_eq!(
+        commands.last().unwrap(),
+        &["ufw", "--force", "enable"],
+        "the firewall is enabled last"
+    );
+    commands[fixed.len()..commands.len() - 1]
+        .iter()
+        .map(|c| {
+            assert_eq!(c.len(), 10, "{c:?}");
+            assert_eq!(c[..5], ["ufw", "allow", "proto", "tcp", "from"]);
+            assert_eq!(c[6..], ["to", "any", "port", "22"]);
+            c[5].clone()
+        })
+        .collect()
+}
+
 fn shape(value: &Value) -> String {
     match value {
         Value::Mapping(map) => {
@@ -209,12 +269,6 @@ fn parses_into_the_expected_structure() {
                 false
             ),
             (
-                "/usr/local/sbin/openclaw-firewall",
-                "root:root",
-                "0755",
-                false
-            ),
-            (
                 "/etc/systemd/system/openclaw-gateway.service",
                 "root:root",
                 "0644",
@@ -269,13 +323,13 @@ fn parses_into_the_expected_structure() {
             ],
             vec!["chown", "-R", "openclaw:openclaw", "/var/lib/openclaw"],
             vec!["chmod", "0700", "/var/lib/openclaw"],
-            // The firewall before anything of ours is downloaded.
-            vec!["/usr/local/sbin/openclaw-firewall"],
-            // One chain: a failed install never reaches the bootstrap.
+            // One chain, the firewall checked first: a failed step never reaches the
+            // bootstrap.
             vec![
                 "sh",
                 "-ec",
-                "/usr/local/sbin/openclaw-install-node && /usr/local/sbin/openclaw-install-gateway \
+                "ufw status | grep -qx 'Status: active' \
+                 && /usr/local/sbin/openclaw-install-node && /usr/local/sbin/openclaw-install-gateway \
                  && /usr/local/sbin/openclaw-bootstrap && systemctl daemon-reload \
                  && systemctl enable --now openclaw-gateway.service \
                  && /usr/local/sbin/openclaw-install-agent \
@@ -325,6 +379,7 @@ fn a_failed_install_never_reaches_the_bootstrap() {
     assert_eq!(
         ran.lines().collect::<Vec<_>>(),
         [
+            "ufw status | grep -qx Status: active",
             "/usr/local/sbin/openclaw-install-node",
             "/usr/local/sbin/openclaw-install-gateway"
         ],
@@ -340,17 +395,42 @@ fn node_is_pinned_and_checked() {
     assert!(script.contains("version='24.17.0'\n"), "{script}");
     assert!(script.contains(r#"base="https://nodejs.org/dist/v${version}""#));
     assert!(script.contains(r#"name="node-v${version}-linux-${arch}""#));
-    assert!(script.contains("x86_64) arch=x64 ;;"));
+    assert!(script.contains(&format!(
+        "x86_64) arch=x64; pinned='{}' ;;",
+        openclaw_core::cloud_init::DEFAULT_NODE_SHA256_X64
+    )));
+    // No arm64 pin by default: the installer refuses that architecture.
+    assert!(script.contains("aarch64) arch=arm64; pinned='' ;;"));
+    assert!(script.contains(r#"if [ -z "$pinned" ]; then"#));
     assert!(script.contains(r#"fetch SHASUMS256.txt "$base/SHASUMS256.txt""#));
     assert!(script.contains("sha256sum --check --strict expected"));
+    assert!(script
+        .contains(r#"printf '%s  %s\n' "$pinned" "$name.tar.gz" | sha256sum --check --strict -"#));
     assert!(script.contains("tar -xzf \"$name.tar.gz\" -C /opt/node"));
     assert!(script.contains(r#"ln -sf "/opt/node/bin/$tool" "/usr/local/bin/$tool""#));
-    // The checksum is verified before anything is unpacked.
-    assert!(script.find("sha256sum").unwrap() < script.find("tar -x").unwrap());
+    // Both checksums are verified before anything is unpacked.
+    assert!(script.rfind("sha256sum").unwrap() < script.find("tar -x").unwrap());
 
     let npm = content(&doc, "/usr/local/sbin/openclaw-install-gateway");
     assert!(npm.contains("version='2026.9.6'\n"), "{npm}");
-    assert!(npm.contains(r#"npm install --global "openclaw@${version}""#));
+    // npm's integrity, base64 of the SHA-512, as the hex sha512sum prints.
+    use base64::Engine as _;
+    let digest = base64::engine::general_purpose::STANDARD
+        .decode(
+            openclaw_core::cloud_init::DEFAULT_OPENCLAW_INTEGRITY
+                .strip_prefix("sha512-")
+                .unwrap(),
+        )
+        .unwrap();
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(hex.len(), 128);
+    assert!(npm.contains(&format!("sha512='{hex}'\n")), "{npm}");
+    assert!(npm.contains(r#"https://registry.npmjs.org/openclaw/-/openclaw-${version}.tgz"#));
+    assert!(
+        npm.find("sha512sum --check").unwrap() < npm.find("npm install").unwrap(),
+        "checked before it is installed"
+    );
+    assert!(npm.contains(r#"npm install --global "$tarball""#));
     assert!(npm.contains("ln -sf /opt/node/bin/openclaw /usr/local/bin/openclaw"));
 }
 
@@ -406,34 +486,32 @@ fn caddy_serves_the_name_and_proxies_to_loopback() {
 #[test]
 fn the_firewall_opens_web_and_admin_ssh_only() {
     let doc = parse(&render(&config(), FQDN).unwrap());
-    let script = content(&doc, "/usr/local/sbin/openclaw-firewall");
-    let ufw: Vec<&str> = script.lines().filter(|l| l.starts_with("ufw ")).collect();
-    assert_eq!(
-        ufw,
-        [
-            "ufw --force reset",
-            "ufw default deny incoming",
-            "ufw default allow outgoing",
-            "ufw allow 80/tcp",
-            "ufw allow 443/tcp",
-            "ufw allow proto tcp from '203.0.113.0/24' to any port 22",
-            "ufw allow proto tcp from '2001:db8::/32' to any port 22",
-            "ufw --force enable",
-        ]
+    assert_eq!(firewall_networks(&doc), ["203.0.113.0/24", "2001:db8::/32"]);
+    assert!(!serde_yaml::to_string(&doc["bootcmd"])
+        .unwrap()
+        .contains("18789"));
+    // Applied before packages, files and downloads (`bootcmd`), and checked before the
+    // first download of the install chain.
+    let keys: Vec<&str> = doc
+        .as_mapping()
+        .unwrap()
+        .keys()
+        .map(|k| k.as_str().unwrap())
+        .collect();
+    let at = |key: &str| keys.iter().position(|k| *k == key).unwrap();
+    assert!(at("bootcmd") < at("packages") && at("bootcmd") < at("write_files"));
+    let chain = serde_yaml::to_string(&doc["runcmd"]).unwrap();
+    assert!(
+        chain.find("ufw status").unwrap() < chain.find("openclaw-install-node").unwrap(),
+        "{chain}"
     );
-    assert!(!script
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .any(|l| l.contains("18789")));
 
     let closed = CloudInitConfig {
         admin_ssh_cidrs: vec![],
         ..config()
     };
     let doc = parse(&render(&closed, FQDN).unwrap());
-    let script = content(&doc, "/usr/local/sbin/openclaw-firewall");
-    assert!(!script.contains("port 22"), "{script}");
-    assert!(script.contains("ufw --force enable"));
+    assert!(firewall_networks(&doc).is_empty());
 
     // Host bits are dropped, and a bare address is one host.
     let loose = CloudInitConfig {
@@ -441,9 +519,10 @@ fn the_firewall_opens_web_and_admin_ssh_only() {
         ..config()
     };
     let doc = parse(&render(&loose, FQDN).unwrap());
-    let script = content(&doc, "/usr/local/sbin/openclaw-firewall");
-    assert!(script.contains("from '203.0.113.0/24' to any port 22"));
-    assert!(script.contains("from '198.51.100.9/32' to any port 22"));
+    assert_eq!(
+        firewall_networks(&doc),
+        ["203.0.113.0/24", "198.51.100.9/32"]
+    );
 }
 
 #[test]
@@ -690,9 +769,12 @@ fn worst_case_config() -> CloudInitConfig {
     let admin_ssh_cidrs = (0..MAX_ADMIN_SSH_CIDRS)
         .map(|i| format!("ffff:ffff:ffff:ffff:ffff:ffff:ffff:{:04x}/128", 0xff00 + i))
         .collect();
+    let (node_sha256, openclaw_integrity) = other_pins();
     CloudInitConfig {
         openclaw_version,
         node_version,
+        node_sha256,
+        openclaw_integrity,
         control_plane_url: url,
         admin_ssh_cidrs,
         acme_email: Some(email),
@@ -712,16 +794,12 @@ fn worst_case_inputs_fit_hetzners_limit() {
         rendered.len()
     );
     // Still a well-formed document with every value in it.
-    let doc = parse(&rendered);
-    assert_eq!(
-        shape(&doc),
-        shape(&parse(&render(&self::config(), FQDN).unwrap()))
-    );
-    let firewall = content(&doc, "/usr/local/sbin/openclaw-firewall");
-    assert_eq!(
-        firewall.matches("to any port 22").count(),
-        MAX_ADMIN_SSH_CIDRS
-    );
+    let mut doc = parse(&rendered);
+    assert_eq!(firewall_networks(&doc).len(), MAX_ADMIN_SSH_CIDRS);
+    let mut baseline = parse(&render(&self::config(), FQDN).unwrap());
+    doc["bootcmd"] = Value::Null;
+    baseline["bootcmd"] = Value::Null;
+    assert_eq!(shape(&doc), shape(&baseline));
     assert!(content(&doc, "/etc/caddy/Caddyfile").contains(&fqdn));
 }
 
@@ -857,7 +935,7 @@ fn hand_picked_attacks_are_refused() {
 #[test]
 fn the_token_must_be_well_formed_and_for_this_instance() {
     let other = InstanceId::new();
-    let foreign = key().token_for(other);
+    let foreign = key().token_for(other, job());
     let result = render_user_data(&config(), instance(), FQDN, &foreign);
     assert!(
         matches!(result, Err(Error::InvalidInput { ref field, .. }) if field == "bootstrap_token")
@@ -928,10 +1006,13 @@ fn hostile_config() -> impl Strategy<Value = (CloudInitConfig, String)> {
                 acme_email,
                 fqdn,
             )| {
+                let (node_sha256, openclaw_integrity) = other_pins();
                 (
                     CloudInitConfig {
                         openclaw_version,
                         node_version,
+                        node_sha256,
+                        openclaw_integrity,
                         control_plane_url,
                         admin_ssh_cidrs,
                         acme_email,
@@ -961,8 +1042,17 @@ proptest! {
             Err(other) => prop_assert!(false, "unexpected error {other}"),
             Ok(rendered) => {
                 prop_assert!(rendered.len() <= MAX_USER_DATA_BYTES);
-                let doc = parse(&rendered);
-                prop_assert_eq!(shape(&doc), shape(&baseline));
+                let mut doc = parse(&rendered);
+                // The firewall's commands grow with the admin networks, each in the one shape.
+                let bootcmd = firewall_networks(&doc);
+                prop_assert_eq!(bootcmd.len(), config.admin_ssh_cidrs.len());
+                for network in bootcmd {
+                    prop_assert!(network.contains('/') && !network.contains(char::is_whitespace));
+                }
+                let mut base = baseline.clone();
+                doc["bootcmd"] = Value::Null;
+                base["bootcmd"] = Value::Null;
+                prop_assert_eq!(shape(&doc), shape(&base));
                 prop_assert_eq!(&doc["runcmd"], &baseline["runcmd"]);
                 prop_assert_eq!(&doc["packages"], &baseline["packages"]);
                 for (file, base) in doc["write_files"].as_sequence().unwrap().iter()
@@ -1002,13 +1092,21 @@ fn the_only_secret_is_the_bootstrap_token() {
     let (instance_part, mac_part) = token.expose().split_once('.').unwrap();
     // The agent's pinned checksum is public: the control plane serves the agent to anyone.
     let agent_sha256 = openclaw_core::agent_script_sha256(&config()).unwrap();
+    // So are the release pins: Node's tarball's SHA-256 and npm's integrity of OpenClaw's.
+    let integrity = openclaw_core::cloud_init::DEFAULT_OPENCLAW_INTEGRITY;
+    let public = |word: &str| {
+        word == agent_sha256
+            || word == openclaw_core::cloud_init::DEFAULT_NODE_SHA256_X64
+            || (word.len() == 128 && word.bytes().all(|b| b.is_ascii_hexdigit()))
+            || integrity.contains(word)
+    };
     // Nothing else long and random-looking: every run of 20 or more letters and digits that
     // has a digit in it (every generated token or key of that length has, all but certainly)
     // belongs to the bootstrap token.
     for word in rendered.split(|c: char| !c.is_ascii_alphanumeric()) {
         if word.len() >= 20 && word.chars().any(|c| c.is_ascii_digit()) {
             assert!(
-                word == instance_part || mac_part.contains(word) || word == agent_sha256,
+                word == instance_part || mac_part.contains(word) || public(word),
                 "unexpected secret-looking word {word:?}"
             );
         }

@@ -848,19 +848,50 @@ async fn the_server_fetches_its_secrets_once() {
     tokio::time::sleep(Duration::from_secs(10)).await;
     assert_eq!(h.status(i.id).await, Provisioning);
 
-    let key = openclaw_core::BootstrapKey::from_bytes([42; 32]);
-    let token = key.token_for(i.id);
-    let env = h.provisioner.bootstrap(token.expose()).await.unwrap();
+    let token = h.bootstrap_token(i.id).await;
+    let (for_id, env) = h.provisioner.bootstrap(token.expose(), None).await.unwrap();
+    assert_eq!(for_id, i.id);
     assert_eq!(env["ANTHROPIC_API_KEY"].expose(), "sk-ant-yara");
     let gateway = env["OPENCLAW_GATEWAY_TOKEN"].expose().to_string();
     assert!(gateway.len() >= 43, "32+ random bytes");
     assert!(matches!(
-        h.provisioner.bootstrap(token.expose()).await,
+        h.provisioner.bootstrap(token.expose(), None).await,
+        Err(Error::Gone { .. })
+    ));
+    // The same server asking again soon, from its recorded address, gets the same answer
+    // (its first reply was lost); from anywhere else, or later, nothing.
+    let recorded = h
+        .provisioner
+        .get(i.id)
+        .await
+        .unwrap()
+        .resources
+        .ipv4
+        .unwrap();
+    let elsewhere: std::net::IpAddr = "198.51.100.7".parse().unwrap();
+    assert!(matches!(
+        h.provisioner
+            .bootstrap(token.expose(), Some(elsewhere))
+            .await,
+        Err(Error::Gone { .. })
+    ));
+    let (_, again) = h
+        .provisioner
+        .bootstrap(token.expose(), Some(recorded.into()))
+        .await
+        .unwrap();
+    assert_eq!(again["OPENCLAW_GATEWAY_TOKEN"].expose(), gateway);
+    tokio::time::sleep(openclaw_core::engine::BOOTSTRAP_REPEAT_WINDOW + Duration::from_secs(1))
+        .await;
+    assert!(matches!(
+        h.provisioner
+            .bootstrap(token.expose(), Some(recorded.into()))
+            .await,
         Err(Error::Gone { .. })
     ));
     let forged = format!("{}.{}", i.id.as_uuid().simple(), "A".repeat(43));
     assert!(matches!(
-        h.provisioner.bootstrap(&forged).await,
+        h.provisioner.bootstrap(&forged, None).await,
         Err(Error::NotFound { .. })
     ));
 
@@ -898,30 +929,34 @@ async fn the_server_fetches_its_secrets_once() {
                 if action == "bootstrap_delivered" || action == "access_link_issued")
         })
         .collect();
-    assert_eq!(audits.len(), 2, "bootstrap delivered, access link issued");
+    assert_eq!(
+        audits.len(),
+        3,
+        "bootstrap delivered (twice: the repeat), access link issued"
+    );
     assert!(audits.iter().all(|e| !format!("{e:?}").contains(&gateway)));
     assert!(audits
         .iter()
         .all(|e| !format!("{e:?}").contains(&minted[0])));
-    // An active instance's server has no business asking again.
+    // Its provisioning is over: the token is dead.
     assert!(matches!(
-        h.provisioner.bootstrap(token.expose()).await,
-        Err(Error::Conflict { .. })
+        h.provisioner.bootstrap(token.expose(), None).await,
+        Err(Error::Gone { .. })
     ));
 }
 
 #[tokio::test(start_paused = true)]
-async fn a_retried_provisioning_can_bootstrap_again() {
+async fn a_retried_provisioning_gets_a_new_token_and_the_old_one_dies() {
     let h = Harness::new();
     let i = h.create("zeno").await;
     let bad = Health::Unhealthy { reason: "x".into() };
     h.health.script(i.id, vec![bad.clone(), bad.clone(), bad]);
-    let token = openclaw_core::BootstrapKey::from_bytes([42; 32]).token_for(i.id);
+    let first = h.bootstrap_token(i.id).await;
     // The first server got its secrets, then failed its health checks and was rolled back.
     let provisioner = h.provisioner.clone();
     let worker = tokio::spawn(async move { provisioner.run_pending_jobs().await });
     tokio::task::yield_now().await;
-    h.provisioner.bootstrap(token.expose()).await.unwrap();
+    h.provisioner.bootstrap(first.expose(), None).await.unwrap();
     worker.await.unwrap().unwrap();
     h.settle().await;
     assert_eq!(h.status(i.id).await, RolledBack);
@@ -930,7 +965,17 @@ async fn a_retried_provisioning_can_bootstrap_again() {
     let provisioner = h.provisioner.clone();
     let worker = tokio::spawn(async move { provisioner.run_pending_jobs().await });
     tokio::time::sleep(Duration::from_secs(10)).await;
-    assert!(h.provisioner.bootstrap(token.expose()).await.is_ok());
+    let second = h.bootstrap_token(i.id).await;
+    assert_ne!(
+        second.expose(),
+        first.expose(),
+        "a new attempt, a new token"
+    );
+    assert!(matches!(
+        h.provisioner.bootstrap(first.expose(), None).await,
+        Err(Error::Gone { .. })
+    ));
+    assert!(h.provisioner.bootstrap(second.expose(), None).await.is_ok());
     h.health.set_default(Health::Healthy);
     worker.await.unwrap().unwrap();
     assert_eq!(h.status(i.id).await, Active);

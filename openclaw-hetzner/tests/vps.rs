@@ -50,7 +50,7 @@ fn user_data(control_plane: &str, instance: InstanceId) -> String {
         control_plane_url: control_plane.to_string(),
         ..CloudInitConfig::default()
     };
-    let token = BootstrapKey::random().token_for(instance);
+    let token = BootstrapKey::random().token_for(instance, openclaw_core::domain::JobId::new());
     render_user_data(&config, instance, "alice.claw.example.com", &token)
         .unwrap()
         .expose()

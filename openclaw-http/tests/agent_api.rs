@@ -37,7 +37,7 @@ async fn only_an_agent_credential_opens_the_agent_endpoints() {
     let h = harness().await;
     let (id, token) = active(&h, "creds").await;
     let body = heartbeat("2026.9.6", true);
-    let bootstrap = common::bootstrap_key().token_for(id.parse().unwrap());
+    let bootstrap = h.bootstrap_token(&id).await;
     for (key, why) in [
         (None, "no credential"),
         (Some("nonsense"), "not a token"),
@@ -245,7 +245,7 @@ async fn an_operator_action_runs_through_the_long_poll_and_reports_back() {
 async fn the_bootstrap_hands_the_agent_its_credential() {
     let h = harness().await;
     let id = h.create(&h.alice, None, "boot").await;
-    let bootstrap = common::bootstrap_key().token_for(id.parse().unwrap());
+    let bootstrap = h.bootstrap_token(&id).await;
     // The server asks while its instance is still being provisioned.
     let reply = h
         .call(
@@ -342,7 +342,7 @@ async fn the_default_model_follows_the_keys_of_the_order() {
         let reply = h.post("/v1/instances", &h.alice, body).await;
         assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.text);
         let id = reply.body["id"].as_str().unwrap();
-        let token = common::bootstrap_key().token_for(id.parse().unwrap());
+        let token = h.bootstrap_token(id).await;
         let reply = h
             .call(Method::POST, "/v1/bootstrap", Some(token.expose()), None)
             .await;
@@ -367,7 +367,7 @@ async fn the_agent_script_served_is_the_one_the_user_data_pins() {
     assert_eq!(digest, openclaw_core::agent_script_sha256(config).unwrap());
     let id: openclaw_core::domain::InstanceId =
         h.create(&h.alice, None, "pin").await.parse().unwrap();
-    let token = common::bootstrap_key().token_for(id);
+    let token = h.bootstrap_token(&id.to_string()).await;
     let files = openclaw_core::render_files(config, id, "pin.claw.example.com", &token).unwrap();
     let installer = files
         .iter()

@@ -12,7 +12,7 @@ use openclaw_http::config::HttpConfig;
 use openclaw_http::rate_limit::RateLimitConfig;
 use serde_json::{json, Value};
 
-use common::{bootstrap_key, harness, harness_with};
+use common::{harness, harness_with};
 
 #[tokio::test]
 async fn requests_without_a_usable_key_are_401() {
@@ -512,7 +512,7 @@ async fn bootstrap_delivers_once_then_410() {
         .as_str()
         .unwrap()
         .to_string();
-    let token = bootstrap_key().token_for(id.parse().unwrap());
+    let token = h.bootstrap_token(&id).await;
     // Never in the path (proxies log paths): that route does not exist.
     let in_path = h
         .call(

@@ -16,6 +16,20 @@ pub const DEFAULT_OPENCLAW_VERSION: &str = "2026.9.6";
 /// at or above OpenClaw's floor for that line.
 pub const DEFAULT_NODE_VERSION: &str = "24.17.0";
 
+/// The SHA-256 of `node-v24.17.0-linux-x64.tar.gz`, as nodejs.org's `SHASUMS256.txt` for
+/// [`DEFAULT_NODE_VERSION`] lists it: the default pin of `cloud_init.node_sha256.x64`. (No
+/// `arm64` pin ships: a deployment on ARM servers sets its own.)
+pub const DEFAULT_NODE_SHA256_X64: &str =
+    "e0472427aa791ad80bdc426ff7cc73cdd28ed0f616d1ff9689a23a7f47f1265f";
+
+/// npm's `dist.integrity` of `openclaw@2026.9.6` ([`DEFAULT_OPENCLAW_VERSION`]): the SHA-512
+/// of its tarball, the default of `cloud_init.openclaw_integrity`.
+pub const DEFAULT_OPENCLAW_INTEGRITY: &str =
+    "sha512-Ie0kyQSCVfFqixsgVg39vevUDq01Ch5u3+7Yu5Y3qARczmdAe+lzp8bVnO9925rHiW/+CFp70zfORCyPmCH31g==";
+
+/// The architectures a Node.js pin may name (nodejs.org's names).
+pub const NODE_ARCHITECTURES: &[&str] = &["x64", "arm64"];
+
 /// The oldest Node.js accepted: OpenClaw's documented floor on the 24 line (24.15). Its docs
 /// also allow 22.22+, but recommend 24 or newer, and new instances should not start on the
 /// older LTS line (recent OpenClaw releases no longer accept it at all). The pinned OpenClaw
@@ -56,6 +70,19 @@ pub struct CloudInitConfig {
     /// [`MIN_NODE_VERSION`]).
     #[serde(default = "default_node_version")]
     pub node_version: String,
+    /// The SHA-256 of nodejs.org's `node-v<node_version>-linux-<arch>.tar.gz` by architecture
+    /// (`x64`, `arm64`), 64 lowercase hex digits: the installer refuses a tarball that does
+    /// not match (besides checking the release's own `SHASUMS256.txt`, which comes from the
+    /// same server), and refuses to install on an architecture without a pin. Defaults to the
+    /// `x64` pin of the default Node release; changing `node_version` needs new pins.
+    #[serde(default = "default_node_sha256")]
+    pub node_sha256: std::collections::BTreeMap<String, String>,
+    /// npm's `dist.integrity` of `openclaw@<openclaw_version>` (`sha512-<base64>`; see
+    /// `npm view openclaw@<version> dist.integrity`): the installer downloads the release's
+    /// tarball and refuses it unless its SHA-512 matches. Changing `openclaw_version` needs
+    /// the new release's integrity.
+    #[serde(default = "default_openclaw_integrity")]
+    pub openclaw_integrity: String,
     /// Base URL of the control plane the VPS fetches its secrets from, such as
     /// `https://panel.example.com`; the VPS calls `POST <url>/v1/bootstrap/<token>`. `https`
     /// only (plain `http` only to a loopback host, for tests); a host name or IP address, an
@@ -81,6 +108,14 @@ fn default_node_version() -> String {
     DEFAULT_NODE_VERSION.to_string()
 }
 
+fn default_node_sha256() -> std::collections::BTreeMap<String, String> {
+    [("x64".to_string(), DEFAULT_NODE_SHA256_X64.to_string())].into()
+}
+
+fn default_openclaw_integrity() -> String {
+    DEFAULT_OPENCLAW_INTEGRITY.to_string()
+}
+
 impl Default for CloudInitConfig {
     /// The pinned default versions, SSH closed, no ACME address, and the placeholder control
     /// plane `https://openclaw.invalid`: it validates, but `.invalid` never resolves, so a
@@ -90,6 +125,8 @@ impl Default for CloudInitConfig {
         CloudInitConfig {
             openclaw_version: default_openclaw_version(),
             node_version: default_node_version(),
+            node_sha256: default_node_sha256(),
+            openclaw_integrity: default_openclaw_integrity(),
             control_plane_url: "https://openclaw.invalid".to_string(),
             admin_ssh_cidrs: Vec::new(),
             acme_email: None,
@@ -103,6 +140,20 @@ impl CloudInitConfig {
     pub fn validate(&self) -> Result<()> {
         validate_openclaw_version(&self.openclaw_version)?;
         validate_node_version(&self.node_version)?;
+        validate_node_pins(&self.node_version, &self.node_sha256)?;
+        integrity_sha512_hex(&self.openclaw_integrity)?;
+        if self.openclaw_version != DEFAULT_OPENCLAW_VERSION
+            && self.openclaw_integrity == DEFAULT_OPENCLAW_INTEGRITY
+        {
+            return Err(Error::invalid(
+                OPENCLAW_INTEGRITY,
+                format!(
+                    "is the integrity of openclaw@{DEFAULT_OPENCLAW_VERSION}; give the one of \
+                     openclaw@{} (`npm view openclaw@{} dist.integrity`)",
+                    self.openclaw_version, self.openclaw_version
+                ),
+            ));
+        }
         validate_control_plane_url(&self.control_plane_url)?;
         admin_networks(&self.admin_ssh_cidrs)?;
         if let Some(email) = &self.acme_email {
@@ -114,6 +165,65 @@ impl CloudInitConfig {
 
 const OPENCLAW_VERSION: &str = "cloud_init.openclaw_version";
 const NODE_VERSION: &str = "cloud_init.node_version";
+const NODE_SHA256: &str = "cloud_init.node_sha256";
+const OPENCLAW_INTEGRITY: &str = "cloud_init.openclaw_integrity";
+
+/// Checks the Node.js pins: known architectures, 64 lowercase hex digits each, at least one,
+/// and not the default release's pins for another release.
+fn validate_node_pins(
+    version: &str,
+    pins: &std::collections::BTreeMap<String, String>,
+) -> Result<()> {
+    if pins.is_empty() {
+        return Err(Error::invalid(
+            NODE_SHA256,
+            "needs the SHA-256 of at least one architecture's tarball (x64 or arm64)",
+        ));
+    }
+    for (arch, sha256) in pins {
+        if !NODE_ARCHITECTURES.contains(&arch.as_str()) {
+            return Err(Error::invalid(
+                NODE_SHA256,
+                format!("names {arch:?}; the architectures are x64 and arm64"),
+            ));
+        }
+        if !crate::domain::is_sha256_hex(sha256) {
+            return Err(Error::invalid(
+                format!("{NODE_SHA256}.{arch}"),
+                "must be 64 lowercase hex digits",
+            ));
+        }
+    }
+    if version != DEFAULT_NODE_VERSION && *pins == default_node_sha256() {
+        return Err(Error::invalid(
+            NODE_SHA256,
+            format!(
+                "holds the pin of Node {DEFAULT_NODE_VERSION}; give the SHA-256 of \
+                 node-v{version}-linux-<arch>.tar.gz (from nodejs.org's SHASUMS256.txt for \
+                 v{version}, checked out of band)"
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The SHA-512 an npm `dist.integrity` (`sha512-<base64 of 64 bytes>`) names, as the 128
+/// lowercase hex digits `sha512sum` prints; `InvalidInput` on `cloud_init.openclaw_integrity`
+/// for anything else.
+pub(crate) fn integrity_sha512_hex(integrity: &str) -> Result<String> {
+    use base64::Engine as _;
+    let bytes = integrity
+        .strip_prefix("sha512-")
+        .and_then(|b64| base64::engine::general_purpose::STANDARD.decode(b64).ok())
+        .filter(|bytes| bytes.len() == 64)
+        .ok_or_else(|| {
+            Error::invalid(
+                OPENCLAW_INTEGRITY,
+                "must be npm's sha512-<base64> integrity of the release's tarball",
+            )
+        })?;
+    Ok(crate::domain::to_hex(&bytes))
+}
 const CONTROL_PLANE_URL: &str = "cloud_init.control_plane_url";
 const ADMIN_SSH_CIDRS: &str = "cloud_init.admin_ssh_cidrs";
 const ACME_EMAIL: &str = "cloud_init.acme_email";
@@ -509,6 +619,64 @@ mod tests {
         let long = format!("1.2.3-{}", "a".repeat(MAX_VERSION_LEN - 6));
         validate_openclaw_version(&long).unwrap();
         assert!(validate_openclaw_version(&format!("{long}a")).is_err());
+    }
+
+    #[test]
+    fn release_pins_are_checked_and_follow_the_versions() {
+        let base = CloudInitConfig::default();
+        base.validate().unwrap();
+        assert_eq!(
+            integrity_sha512_hex(DEFAULT_OPENCLAW_INTEGRITY)
+                .unwrap()
+                .len(),
+            128
+        );
+        let with = |f: &dyn Fn(&mut CloudInitConfig)| {
+            let mut config = base.clone();
+            f(&mut config);
+            config.validate()
+        };
+        // Another release with the default release's pins: refused, naming the pin to give.
+        assert_eq!(
+            field_of(with(&|c| c.node_version = "24.18.0".into())),
+            NODE_SHA256
+        );
+        assert_eq!(
+            field_of(with(&|c| c.openclaw_version = "2026.9.7".into())),
+            OPENCLAW_INTEGRITY
+        );
+        with(&|c| {
+            c.node_version = "24.18.0".into();
+            c.node_sha256 = [("arm64".to_string(), "c".repeat(64))].into();
+        })
+        .unwrap();
+        with(&|c| {
+            c.openclaw_version = "2026.9.7".into();
+            c.openclaw_integrity = format!("sha512-{}==", "A".repeat(86));
+        })
+        .unwrap();
+        // Malformed pins.
+        for pins in [
+            vec![],
+            vec![("x86", "a".repeat(64))],
+            vec![("x64", "A".repeat(64))],
+            vec![("x64", "a".repeat(63))],
+        ] {
+            let field = field_of(with(&|c| {
+                c.node_sha256 = pins
+                    .iter()
+                    .map(|(k, v)| ((*k).to_string(), v.clone()))
+                    .collect();
+            }));
+            assert!(field.starts_with(NODE_SHA256), "{field}");
+        }
+        for integrity in ["", "sha256-AAAA", "sha512-not base64", "sha512-AAAA"] {
+            assert_eq!(
+                field_of(with(&|c| c.openclaw_integrity = integrity.into())),
+                OPENCLAW_INTEGRITY,
+                "{integrity}"
+            );
+        }
     }
 
     #[test]

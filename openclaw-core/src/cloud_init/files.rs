@@ -10,7 +10,6 @@ pub(crate) const GATEWAY_PORT: u16 = 18789;
 pub(crate) const NODE_INSTALLER_PATH: &str = "/usr/local/sbin/openclaw-install-node";
 pub(crate) const GATEWAY_INSTALLER_PATH: &str = "/usr/local/sbin/openclaw-install-gateway";
 pub(crate) const BOOTSTRAP_PATH: &str = "/usr/local/sbin/openclaw-bootstrap";
-pub(crate) const FIREWALL_PATH: &str = "/usr/local/sbin/openclaw-firewall";
 pub(crate) const UNIT_PATH: &str = "/etc/systemd/system/openclaw-gateway.service";
 pub(crate) const CADDYFILE_PATH: &str = "/etc/caddy/Caddyfile";
 pub(crate) const OPENCLAW_HOME: &str = "/var/lib/openclaw";
@@ -95,15 +94,20 @@ pub(crate) fn sh_quote(value: &str) -> String {
 
 pub(crate) const NODE_INSTALLER: &str = r#"#!/bin/sh
 # Installs the pinned Node.js release from nodejs.org into /opt/node, after checking the
-# tarball against that release's SHASUMS256.txt, and links node, npm and npx into
-# /usr/local/bin.
+# tarball twice: against the SHA-256 pinned in the control plane's configuration for this
+# architecture (cloud_init.node_sha256), and against the release's SHASUMS256.txt. Links node,
+# npm and npx into /usr/local/bin.
 set -eu
 version={{node_version}}
 case "$(uname -m)" in
-  x86_64) arch=x64 ;;
-  aarch64) arch=arm64 ;;
+  x86_64) arch=x64; pinned={{node_sha256_x64}} ;;
+  aarch64) arch=arm64; pinned={{node_sha256_arm64}} ;;
   *) echo "openclaw-install-node: unsupported machine $(uname -m)" >&2; exit 1 ;;
 esac
+if [ -z "$pinned" ]; then
+  echo "openclaw-install-node: no SHA-256 is pinned for Node $version on $arch (cloud_init.node_sha256.$arch)" >&2
+  exit 1
+fi
 name="node-v${version}-linux-${arch}"
 base="https://nodejs.org/dist/v${version}"
 work=$(mktemp -d)
@@ -122,6 +126,7 @@ if [ ! -s expected ]; then
   exit 1
 fi
 sha256sum --check --strict expected
+printf '%s  %s\n' "$pinned" "$name.tar.gz" | sha256sum --check --strict -
 rm -rf /opt/node
 mkdir -p /opt/node
 tar -xzf "$name.tar.gz" -C /opt/node --strip-components=1 --no-same-owner
@@ -132,15 +137,27 @@ done
 "#;
 
 pub(crate) const GATEWAY_INSTALLER: &str = r#"#!/bin/sh
-# Installs the pinned OpenClaw release from npm (into Node's prefix, /opt/node) and links its
-# command into /usr/local/bin, where the gateway unit starts it.
+# Installs the pinned OpenClaw release (into Node's prefix, /opt/node) from its npm tarball,
+# checked against the SHA-512 pinned in the control plane's configuration
+# (cloud_init.openclaw_integrity, npm's own `dist.integrity`), and links its command into
+# /usr/local/bin, where the gateway unit starts it. The pin covers the openclaw package
+# itself; npm resolves its dependencies from the registry and checks each against the
+# registry's integrity data.
 set -eu
 version={{openclaw_version}}
+sha512={{openclaw_sha512}}
 # cloud-init runs this without a login environment; npm wants a HOME for its cache.
 export HOME=/root
 export PATH="/usr/local/bin:$PATH"
 export NPM_CONFIG_UPDATE_NOTIFIER=false NPM_CONFIG_FUND=false NPM_CONFIG_AUDIT=false
-npm install --global "openclaw@${version}"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+tarball="$work/openclaw-${version}.tgz"
+curl --fail --silent --show-error --location --proto '=https' \
+  --retry 5 --retry-connrefused --retry-delay 5 --output "$tarball" \
+  "https://registry.npmjs.org/openclaw/-/openclaw-${version}.tgz"
+printf '%s  %s\n' "$sha512" "$tarball" | sha512sum --check --strict -
+npm install --global "$tarball"
 ln -sf /opt/node/bin/openclaw /usr/local/bin/openclaw
 test -x /usr/local/bin/openclaw
 "#;
@@ -213,34 +230,33 @@ mv "$staged" "$env_file"
 echo "openclaw-bootstrap: wrote $(wc -l < "$env_file") variables to $env_file" >&2
 "#;
 
-pub(crate) const FIREWALL: &str = r#"#!/bin/sh
-# The world may reach Caddy on 80 and 443; SSH is open only to the admin networks below (none
-# listed: SSH stays closed); the gateway's port 18789 listens on loopback and is never opened.
-# Starting from a reset means no rule from the image survives.
-set -eu
-ufw --force reset
-ufw default deny incoming
-ufw default allow outgoing
-ufw allow 80/tcp
-ufw allow 443/tcp
-{{ssh_rules}}ufw --force enable
-"#;
-
-/// The `ufw` lines of [`FIREWALL`] for the admin networks (already validated and normalised).
-pub(crate) fn ssh_rules<T: std::fmt::Display>(networks: &[T]) -> String {
-    if networks.is_empty() {
-        return "# No admin networks are configured, so SSH stays closed.\n".to_string();
+/// The firewall as argv lists for `bootcmd`, which runs on every boot before `write_files`,
+/// packages or any download: the world may reach Caddy on 80 and 443; SSH only the admin
+/// networks (`networks`, already validated and normalised; none: SSH stays closed); the
+/// gateway's port 18789 listens on loopback and is never opened. Starting from a reset means
+/// no rule from the image survives.
+pub(crate) fn firewall_commands<T: std::fmt::Display>(networks: &[T]) -> Vec<Vec<String>> {
+    let argv = |args: &[&str]| args.iter().map(|a| (*a).to_string()).collect::<Vec<_>>();
+    let mut commands = vec![
+        argv(&["ufw", "--force", "reset"]),
+        argv(&["ufw", "default", "deny", "incoming"]),
+        argv(&["ufw", "default", "allow", "outgoing"]),
+        argv(&["ufw", "allow", "80/tcp"]),
+        argv(&["ufw", "allow", "443/tcp"]),
+    ];
+    for network in networks {
+        let network = network.to_string();
+        commands.push(argv(&[
+            "ufw", "allow", "proto", "tcp", "from", &network, "to", "any", "port", "22",
+        ]));
     }
-    networks
-        .iter()
-        .map(|network| {
-            format!(
-                "ufw allow proto tcp from {} to any port 22\n",
-                sh_quote(&network.to_string())
-            )
-        })
-        .collect()
+    commands.push(argv(&["ufw", "--force", "enable"]));
+    commands
 }
+
+/// The install chain's first link: nothing is downloaded unless the firewall `bootcmd` set up
+/// is on (an image without `ufw` stops here, before the token is spent).
+pub(crate) const FIREWALL_CHECK: &str = "ufw status | grep -qx 'Status: active'";
 
 pub(crate) const GATEWAY_UNIT: &str = r#"# The OpenClaw gateway: one process, on loopback only, behind Caddy.
 [Unit]
@@ -327,10 +343,15 @@ mod tests {
     #[test]
     fn the_templates_only_have_known_holes() {
         for (template, holes) in [
-            (NODE_INSTALLER, &["node_version"][..]),
-            (GATEWAY_INSTALLER, &["openclaw_version"][..]),
+            (
+                NODE_INSTALLER,
+                &["node_version", "node_sha256_x64", "node_sha256_arm64"][..],
+            ),
+            (
+                GATEWAY_INSTALLER,
+                &["openclaw_version", "openclaw_sha512"][..],
+            ),
             (BOOTSTRAP, &["bootstrap_url", "bootstrap_token"][..]),
-            (FIREWALL, &["ssh_rules"][..]),
             (GATEWAY_UNIT, &[][..]),
             (CADDYFILE, &["global_options", "fqdn"][..]),
         ] {

@@ -1,22 +1,30 @@
 //! The cloud-init user data that turns a fresh Ubuntu 24.04 VPS into an OpenClaw instance.
 //!
-//! [`render_user_data`] writes one `#cloud-config` document per instance. On first boot it:
+//! [`render_user_data`] writes one `#cloud-config` document per instance. On every boot, before
+//! any package, file or download (`bootcmd`), it locks root's password and applies the
+//! firewall with the image's `ufw`: 80 and 443 open, 22 only from the admin networks, 18789
+//! never. On first boot it then:
 //!
 //! 1. installs `caddy`, `ufw`, `curl`, `ca-certificates` and `jq` from Ubuntu;
 //! 2. creates the system user `openclaw` (home `/var/lib/openclaw`, no login shell);
-//! 3. installs the pinned Node.js from nodejs.org into `/opt/node`, checked against the
-//!    release's `SHASUMS256.txt`, with `node`, `npm` and `npx` linked into `/usr/local/bin`;
-//! 4. runs `npm install -g openclaw@<version>` for the pinned release;
+//! 3. checks the firewall is on (nothing is downloaded otherwise), then installs the pinned
+//!    Node.js from nodejs.org into `/opt/node`, checked against the SHA-256 pinned for its
+//!    architecture in `cloud_init.node_sha256` and the release's `SHASUMS256.txt`, with
+//!    `node`, `npm` and `npx` linked into `/usr/local/bin`;
+//! 4. installs the pinned OpenClaw release from its npm tarball, checked against
+//!    `cloud_init.openclaw_integrity` (npm's SHA-512);
 //! 5. fetches the instance's secrets once with its single-use bootstrap token
-//!    (`POST <control plane>/v1/bootstrap/<token>`, answered with
+//!    (`POST <control plane>/v1/bootstrap`, the token as `Authorization: Bearer`, answered with
 //!    `{"env": {"OPENCLAW_GATEWAY_TOKEN": "…", "ANTHROPIC_API_KEY": "…", …}}`) into
 //!    `/etc/openclaw/openclaw.env` (root, `0600`);
 //! 6. enables and starts `openclaw-gateway.service` (`openclaw gateway --port 18789` as
 //!    `openclaw`, `Restart=always`, `RestartPreventExitStatus=78`), configured by
 //!    `~/.openclaw/openclaw.json` to bind to loopback and take token auth;
 //! 7. reloads Caddy, which serves `https://<fqdn>` with an automatic certificate and proxies
-//!    it (WebSockets included) to `127.0.0.1:18789`;
-//! 8. enables `ufw`: 80 and 443 open, 22 only from the admin networks, 18789 never.
+//!    it (WebSockets included) to `127.0.0.1:18789`.
+//!
+//! Steps 3 to 7 are one chain: a step that fails stops the rest, so the token is never spent
+//! on a broken machine.
 //!
 //! The control plane then sees the gateway as healthy through Caddy: `GET /healthz` answers
 //! once the process lives, `GET /startupz` turns from 503 to 200 once it is ready (`/readyz`
@@ -33,7 +41,7 @@
 //! input can change the document's structure.
 //!
 //! ```
-//! use openclaw_core::{render_user_data, BootstrapKey, CloudInitConfig, domain::InstanceId};
+//! use openclaw_core::{render_user_data, BootstrapKey, CloudInitConfig, domain::{InstanceId, JobId}};
 //!
 //! let config = CloudInitConfig {
 //!     control_plane_url: "https://panel.example.com".into(),
@@ -42,7 +50,7 @@
 //!     ..CloudInitConfig::default()
 //! };
 //! let instance = InstanceId::new();
-//! let token = BootstrapKey::random().token_for(instance);
+//! let token = BootstrapKey::random().token_for(instance, JobId::new());
 //! let user_data = render_user_data(&config, instance, "alice.claw.example.com", &token)?;
 //! assert!(user_data.expose().starts_with("#cloud-config\n"));
 //! # Ok::<(), openclaw_core::Error>(())
@@ -53,8 +61,9 @@ mod files;
 mod yaml;
 
 pub use config::{
-    CloudInitConfig, DEFAULT_NODE_VERSION, DEFAULT_OPENCLAW_VERSION, MAX_ADMIN_SSH_CIDRS,
-    MAX_CONTROL_PLANE_URL_LEN, MAX_EMAIL_LEN, MAX_FQDN_LEN, MAX_VERSION_LEN, MIN_NODE_VERSION,
+    CloudInitConfig, DEFAULT_NODE_SHA256_X64, DEFAULT_NODE_VERSION, DEFAULT_OPENCLAW_INTEGRITY,
+    DEFAULT_OPENCLAW_VERSION, MAX_ADMIN_SSH_CIDRS, MAX_CONTROL_PLANE_URL_LEN, MAX_EMAIL_LEN,
+    MAX_FQDN_LEN, MAX_VERSION_LEN, MIN_NODE_VERSION, NODE_ARCHITECTURES,
 };
 
 use crate::bootstrap;
@@ -96,13 +105,19 @@ pub fn render_user_data(
         .collect();
 
     let argv = |args: &[&str]| Node::Flow(args.iter().map(|a| (*a).to_string()).collect());
+    // Every boot, before packages, files or downloads: the root password locked, then the
+    // firewall.
+    let mut bootcmd = vec![argv(&["usermod", "--lock", "root"])];
+    let networks = config::admin_networks(&config.admin_ssh_cidrs)?;
+    bootcmd.extend(
+        files::firewall_commands(&networks)
+            .into_iter()
+            .map(Node::Flow),
+    );
     let root = Node::Map(vec![
-        // No password logins over SSH, and no root password at all (every boot).
+        // No password logins over SSH, and no root password at all.
         ("ssh_pwauth", Node::Bool(false)),
-        (
-            "bootcmd",
-            Node::Seq(vec![argv(&["usermod", "--lock", "root"])]),
-        ),
+        ("bootcmd", Node::Seq(bootcmd)),
         ("package_update", Node::Bool(true)),
         (
             "packages",
@@ -232,10 +247,7 @@ pub fn render_files(
 }
 
 fn instance_files(config: &CloudInitConfig, fqdn: &str, token: &str) -> Result<Vec<InstanceFile>> {
-    let networks = config::admin_networks(&config.admin_ssh_cidrs)?;
-
     let bootstrap_url = config::bootstrap_url(&config.control_plane_url);
-    let ssh_rules = files::ssh_rules(&networks);
     let caddy_globals = files::caddy_global_options(config.acme_email.as_deref());
     Ok(vec![
         InstanceFile::new(
@@ -243,7 +255,17 @@ fn instance_files(config: &CloudInitConfig, fqdn: &str, token: &str) -> Result<V
             "0755",
             fill(
                 files::NODE_INSTALLER,
-                &[("node_version", &sh_quote(&config.node_version))],
+                &[
+                    ("node_version", &sh_quote(&config.node_version)),
+                    (
+                        "node_sha256_x64",
+                        &sh_quote(config.node_sha256.get("x64").map_or("", String::as_str)),
+                    ),
+                    (
+                        "node_sha256_arm64",
+                        &sh_quote(config.node_sha256.get("arm64").map_or("", String::as_str)),
+                    ),
+                ],
             )?,
             false,
         ),
@@ -252,7 +274,13 @@ fn instance_files(config: &CloudInitConfig, fqdn: &str, token: &str) -> Result<V
             "0755",
             fill(
                 files::GATEWAY_INSTALLER,
-                &[("openclaw_version", &sh_quote(&config.openclaw_version))],
+                &[
+                    ("openclaw_version", &sh_quote(&config.openclaw_version)),
+                    (
+                        "openclaw_sha512",
+                        &sh_quote(&config::integrity_sha512_hex(&config.openclaw_integrity)?),
+                    ),
+                ],
             )?,
             false,
         ),
@@ -267,12 +295,6 @@ fn instance_files(config: &CloudInitConfig, fqdn: &str, token: &str) -> Result<V
                     ("bootstrap_token", &sh_quote(token)),
                 ],
             )?,
-            false,
-        ),
-        InstanceFile::new(
-            files::FIREWALL_PATH,
-            "0755",
-            fill(files::FIREWALL, &[("ssh_rules", &ssh_rules)])?,
             false,
         ),
         InstanceFile::new(
@@ -352,8 +374,6 @@ fn run_commands() -> Vec<Node> {
         ]),
         argv(&["chown", "-R", "openclaw:openclaw", files::OPENCLAW_HOME]),
         argv(&["chmod", "0700", files::OPENCLAW_HOME]),
-        // The firewall first, before anything of ours is downloaded or listens.
-        argv(&[files::FIREWALL_PATH]),
         // One chain: a failed install stops it before the bootstrap, so the single-use token
         // is never spent on a broken machine (and the rollback finds it unhealthy).
         argv(&["sh", "-ec", &install_chain()]),
@@ -363,6 +383,7 @@ fn run_commands() -> Vec<Node> {
 /// The install steps, each only after the one before succeeded.
 pub(crate) fn install_chain() -> String {
     [
+        files::FIREWALL_CHECK,
         files::NODE_INSTALLER_PATH,
         files::GATEWAY_INSTALLER_PATH,
         files::BOOTSTRAP_PATH,

@@ -83,11 +83,6 @@ impl Provisioner {
         self.engine.bootstrap_key.verify_agent(token)
     }
 
-    /// The instance a bootstrap token was issued for, if it verifies.
-    pub fn bootstrap_instance(&self, token: &str) -> Option<InstanceId> {
-        self.engine.bootstrap_key.verify(token)
-    }
-
     /// The agent credential of `instance` (handed to its server with its secrets).
     pub fn agent_token(&self, instance: InstanceId) -> SecretString {
         self.engine.bootstrap_key.agent_token_for(instance)

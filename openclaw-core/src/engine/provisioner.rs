@@ -21,6 +21,10 @@ use crate::secret::SecretString;
 
 use InstanceStatus::*;
 
+/// How long after delivering its secrets the same server (asking from the address recorded
+/// for it) gets the same answer again, so that a reply lost on the way does not strand it.
+pub const BOOTSTRAP_REPEAT_WINDOW: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Provisions, suspends, unsuspends, terminates and rolls back OpenClaw instances.
 ///
 /// Every operation returns at once: it checks the request, writes the new status with its
@@ -353,17 +357,47 @@ impl Provisioner {
     }
 
     /// Redeems a single-use bootstrap token: the environment (gateway token and provider keys)
-    /// the instance's server writes before it starts the gateway.
+    /// the instance's server writes before it starts the gateway, and the instance it is for.
     ///
     /// A token that does not verify is `NotFound` (it says nothing about which instances
-    /// exist); a token already redeemed is `Gone`; an instance that is not being provisioned
-    /// or unsuspended is `Conflict`.
-    pub async fn bootstrap(&self, token: &str) -> Result<BTreeMap<String, SecretString>> {
+    /// exist); a token of a provisioning attempt that has ended (its job finished: a retry
+    /// made a new server with a new token) is `Gone`; an instance that is not being
+    /// provisioned or unsuspended is `Conflict`. A token already redeemed is `Gone` — except
+    /// that the same server (`client` is the address recorded for the instance's server)
+    /// asking again within [`BOOTSTRAP_REPEAT_WINDOW`] of the delivery gets the same answer,
+    /// so a reply lost on the way does not strand the machine.
+    pub async fn bootstrap(
+        &self,
+        token: &str,
+        client: Option<std::net::IpAddr>,
+    ) -> Result<(InstanceId, BTreeMap<String, SecretString>)> {
         let engine = &self.engine;
+        let unknown = || Error::not_found("bootstrap token", "presented");
         let id = engine
             .bootstrap_key
-            .verify(token)
-            .ok_or_else(|| Error::not_found("bootstrap token", "presented"))?;
+            .instance_of(token)
+            .ok_or_else(unknown)?;
+        // The job the token was made for: one of the instance's (a handful at most).
+        let jobs = engine
+            .store
+            .list_jobs(&crate::domain::JobFilter {
+                instance_id: Some(id),
+                ..Default::default()
+            })
+            .await?;
+        let job = jobs
+            .iter()
+            .find(|job| engine.bootstrap_key.verify(token, id, job.id))
+            .ok_or_else(unknown)?;
+        if matches!(
+            job.state,
+            crate::domain::JobState::Done | crate::domain::JobState::Dead
+        ) {
+            return Err(Error::Gone {
+                message: "this bootstrap token belongs to a provisioning attempt that has ended"
+                    .to_string(),
+            });
+        }
         let instance = engine.load_existing(id).await?;
         if !matches!(instance.status, Pending | Provisioning | Unsuspending) {
             return Err(Error::conflict(format!(
@@ -371,13 +405,10 @@ impl Provisioner {
                 instance.status
             )));
         }
-        let sealed = engine
-            .store
-            .consume_bootstrap(id, engine.now())
-            .await?
-            .ok_or_else(|| Error::Gone {
-                message: "this bootstrap token was already used".to_string(),
-            })?;
+        let sealed = match engine.store.consume_bootstrap(id, engine.now()).await? {
+            Some(sealed) => sealed,
+            None => self.repeat_delivery(&instance, job, client).await?,
+        };
         let secrets = engine.secrets_key.open(id, &sealed)?;
         engine
             .audit(
@@ -387,7 +418,55 @@ impl Provisioner {
                 "the server fetched its secrets".to_string(),
             )
             .await?;
-        Ok(secrets.environment())
+        Ok((id, secrets.environment()))
+    }
+
+    /// The secrets once more for a server asking again: only from the address recorded for
+    /// its server, only within [`BOOTSTRAP_REPEAT_WINDOW`] of the first delivery of this
+    /// attempt; `Gone` otherwise.
+    async fn repeat_delivery(
+        &self,
+        instance: &Instance,
+        job: &crate::domain::Job,
+        client: Option<std::net::IpAddr>,
+    ) -> Result<crate::instance_secrets::SealedSecrets> {
+        let engine = &self.engine;
+        let used = || Error::Gone {
+            message: "this bootstrap token was already used".to_string(),
+        };
+        let recorded = [
+            instance.resources.ipv4.map(std::net::IpAddr::V4),
+            instance.resources.ipv6.map(std::net::IpAddr::V6),
+        ];
+        let Some(client) = client.filter(|c| recorded.contains(&Some(*c))) else {
+            return Err(used());
+        };
+        let window = chrono::Duration::from_std(BOOTSTRAP_REPEAT_WINDOW)
+            .map_err(|_| Error::internal("the bootstrap repeat window is out of range"))?;
+        let now = engine.now();
+        let delivered = engine
+            .store
+            .instance_events(instance.id)
+            .await?
+            .into_iter()
+            .filter(|e| {
+                matches!(&e.kind, crate::domain::EventKind::Audit { action, .. }
+                    if action == "bootstrap_delivered")
+            })
+            .map(|e| e.at)
+            .filter(|at| *at >= job.created_at)
+            .min();
+        match delivered {
+            Some(first) if now - first <= window => {
+                tracing::info!(instance = %instance.id, %client, "bootstrap asked again by its server within the window; answering the same");
+                engine
+                    .store
+                    .instance_secrets(instance.id)
+                    .await?
+                    .ok_or_else(used)
+            }
+            _ => Err(used()),
+        }
     }
 
     /// Lists what the providers say this deployment owns and no live instance claims; with

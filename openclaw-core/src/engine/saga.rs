@@ -96,6 +96,8 @@ pub(crate) struct Run<'a> {
     pub(crate) shutdown: &'a Shutdown,
     /// The attempt of the job this is (1 for the first; a rescue or a retry counts).
     pub(crate) attempt: u32,
+    /// The job this is: a new server's bootstrap token is bound to it.
+    pub(crate) job: crate::domain::JobId,
 }
 
 impl Run<'_> {

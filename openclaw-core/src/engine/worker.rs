@@ -223,6 +223,7 @@ pub(crate) async fn run_job(engine: &Engine, job: Job, requested_at: Instant, sh
             engine,
             shutdown,
             attempt: job.attempts,
+            job: job.id,
         };
         let guard = guard(engine, lease, requested_at);
         // Boxed: the saga of every job kind makes a large future.

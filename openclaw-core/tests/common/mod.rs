@@ -118,6 +118,25 @@ impl Harness {
         panic!("jobs did not settle");
     }
 
+    /// The bootstrap token in the user data of `id`'s server: bound to its newest provisioning
+    /// job.
+    #[allow(dead_code)]
+    pub(crate) async fn bootstrap_token(&self, id: InstanceId) -> openclaw_core::SecretString {
+        let job = self
+            .store
+            .list_jobs(&openclaw_core::domain::JobFilter {
+                instance_id: Some(id),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|j| j.kind == openclaw_core::domain::JobKind::Provision)
+            .max_by_key(|j| j.created_at)
+            .expect("the instance has a provisioning job");
+        BootstrapKey::from_bytes([42; 32]).token_for(id, job.id)
+    }
+
     /// A new instance, provisioned: it is active when this returns.
     #[allow(dead_code)] // Not every test file uses every helper.
     pub(crate) async fn active(&self, subdomain: &str) -> InstanceId {

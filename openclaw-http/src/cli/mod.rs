@@ -459,7 +459,7 @@ pub async fn run(cli: Cli, io: Io<'_>) -> ExitCode {
         Command::Migrate => migrate(&config, out).await,
         Command::Config(ConfigCommand::Check) => config_check(&config, out),
         Command::InstanceFiles { id, fqdn, out: dir } => {
-            instance_files(&config, &id, &fqdn, &dir, out)
+            instance_files(&config, &id, &fqdn, &dir, out).await
         }
         Command::Keys(command) => keys(&config, command, out).await,
         Command::Sweep { dry_run, server } => sweep(&config, &server, dry_run, out).await,
@@ -541,7 +541,40 @@ async fn fake(command: FakeCommand, out: &mut dyn Write) -> Result<(), String> {
     Ok(())
 }
 
-fn instance_files(
+/// The job that created the instance's current server: its newest provisioning job in the
+/// database, when the database is there to ask; a fresh id (a token that opens nothing)
+/// otherwise.
+async fn provisioning_job(
+    config: &Config,
+    id: openclaw_core::domain::InstanceId,
+) -> openclaw_core::domain::JobId {
+    use openclaw_core::domain::{JobFilter, JobKind};
+    let Ok(url) = StoreUrl::parse(config.database_url.as_str()) else {
+        return openclaw_core::domain::JobId::new();
+    };
+    if !url.is_durable() {
+        return openclaw_core::domain::JobId::new();
+    }
+    let Ok(stores) = store::open(&url, &config.store_options(), false).await else {
+        return openclaw_core::domain::JobId::new();
+    };
+    let filter = JobFilter {
+        instance_id: Some(id),
+        ..JobFilter::default()
+    };
+    stores
+        .store
+        .list_jobs(&filter)
+        .await
+        .ok()
+        .into_iter()
+        .flatten()
+        .filter(|job| job.kind == JobKind::Provision)
+        .max_by_key(|job| job.created_at)
+        .map_or_else(openclaw_core::domain::JobId::new, |job| job.id)
+}
+
+async fn instance_files(
     config: &Config,
     id: &str,
     fqdn: &str,
@@ -565,7 +598,9 @@ fn instance_files(
             .map_err(|_| format!("listen {:?} is not an address", config.listen))?;
         cloud_init.control_plane_url = crate::deployment::local_url(listen);
     }
-    let token = keys.bootstrap.token_for(id);
+    let token = keys
+        .bootstrap
+        .token_for(id, provisioning_job(config, id).await);
     let mut files =
         openclaw_core::render_files(&cloud_init, id, fqdn, &token).map_err(|e| e.to_string())?;
     files.push(openclaw_core::InstanceFile {

@@ -17,11 +17,17 @@ use crate::ports::ownership::{server_labels, server_name};
 use crate::ports::ServerSpec;
 
 /// Everything the compute provider needs to create `instance`'s server.
-pub(crate) fn server_spec(engine: &Engine, instance: &Instance) -> Result<ServerSpec> {
+/// Its user data carries the bootstrap token of this instance and `job`, the provisioning job
+/// creating it.
+pub(crate) fn server_spec(
+    engine: &Engine,
+    instance: &Instance,
+    job: crate::domain::JobId,
+) -> Result<ServerSpec> {
     let config = &engine.config;
     let (_, plan) = config.catalog.plan(instance.plan.as_str())?;
     let (_, region) = config.catalog.region(instance.region.as_str())?;
-    let token = engine.bootstrap_key.token_for(instance.id);
+    let token = engine.bootstrap_key.token_for(instance.id, job);
     let user_data = render_user_data(&config.cloud_init, instance.id, &instance.fqdn, &token)?;
     Ok(ServerSpec {
         instance_id: instance.id,
@@ -43,7 +49,7 @@ pub(crate) async fn execute(run: &Run<'_>, instance: Instance) -> Result<Instanc
         return Ok(instance);
     }
     let engine = run.engine;
-    let spec = server_spec(engine, &instance)
+    let spec = server_spec(engine, &instance, run.job)
         .map_err(|e| StepFailure::from_error(e, Some(Trigger::ServerCreateFailed)))?;
     let resuming = run.attempt > 1;
     let find_or_create = async {
