@@ -7,46 +7,54 @@
 //! `openclaw_provider_requests_total` exactly the requests sent, and a `Retry-After` the
 //! adapter reports to its limiter exactly a 429 the provider answered.
 
-use std::fmt::Write as _;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use openclaw_core::domain::ALL_STATUSES;
 use openclaw_core::engine::MetricsSnapshot;
 use openclaw_core::ports::StoreStats;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter as PromCounter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge as PromGauge;
+use prometheus_client::metrics::histogram::Histogram as PromHistogram;
+use prometheus_client::registry::Registry;
 
-/// A monotonically increasing counter.
-#[derive(Debug, Default)]
-pub struct Counter(AtomicU64);
+/// The content type of [`render`]'s output.
+pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// A monotonically increasing counter (a `prometheus-client` counter: clones count together).
+#[derive(Debug, Default, Clone)]
+pub struct Counter(PromCounter);
 
 impl Counter {
     /// Adds one.
     pub fn incr(&self) {
-        self.0.fetch_add(1, Ordering::Relaxed);
+        self.0.inc();
     }
 
     /// The count.
     pub fn get(&self) -> u64 {
-        self.0.load(Ordering::Relaxed)
+        self.0.get()
     }
 }
 
 /// A value that goes up and down.
 #[derive(Debug, Default)]
-pub struct Gauge(AtomicI64);
+pub struct Gauge(PromGauge);
 
 impl Gauge {
     /// Adds one and returns a guard that takes it back when dropped, so a connection that
     /// ends in any way (error, panic, shutdown) is uncounted.
     pub fn track(self: &Arc<Self>) -> GaugeGuard {
-        self.0.fetch_add(1, Ordering::Relaxed);
+        self.0.inc();
         GaugeGuard(self.clone())
     }
 
     /// The value.
     pub fn get(&self) -> i64 {
-        self.0.load(Ordering::Relaxed)
+        self.0.get()
     }
 }
 
@@ -56,7 +64,7 @@ pub struct GaugeGuard(Arc<Gauge>);
 
 impl Drop for GaugeGuard {
     fn drop(&mut self) {
-        self.0 .0.fetch_sub(1, Ordering::Relaxed);
+        self.0 .0.dec();
     }
 }
 
@@ -65,47 +73,69 @@ const BUCKETS: [f64; 12] = [
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0,
 ];
 
-/// A latency histogram with fixed buckets.
-#[derive(Debug, Default)]
-pub struct Histogram {
-    buckets: [AtomicU64; BUCKETS.len()],
-    count: AtomicU64,
-    sum_micros: AtomicU64,
+fn latency_histogram() -> PromHistogram {
+    PromHistogram::new(BUCKETS)
+}
+
+/// A latency histogram with fixed buckets (1 ms to 10 s).
+#[derive(Debug, Clone)]
+pub struct Histogram(PromHistogram);
+
+impl Default for Histogram {
+    fn default() -> Self {
+        Histogram(latency_histogram())
+    }
 }
 
 impl Histogram {
     /// Records one observation.
     pub fn observe(&self, value: Duration) {
-        let secs = value.as_secs_f64();
-        for (bound, bucket) in BUCKETS.iter().zip(&self.buckets) {
-            if secs <= *bound {
-                bucket.fetch_add(1, Ordering::Relaxed);
-            }
-        }
-        self.count.fetch_add(1, Ordering::Relaxed);
-        self.sum_micros.fetch_add(
-            u64::try_from(value.as_micros()).unwrap_or(u64::MAX),
-            Ordering::Relaxed,
-        );
+        self.0.observe(value.as_secs_f64());
     }
+}
 
-    fn write(&self, out: &mut String, name: &str, help: &str) {
-        header(out, name, help, "histogram");
-        for (bound, bucket) in BUCKETS.iter().zip(&self.buckets) {
-            let _ = writeln!(
-                out,
-                "{name}_bucket{{le=\"{bound}\"}} {}",
-                bucket.load(Ordering::Relaxed)
-            );
+/// The labels of the per-route request metrics: the route's template (never the path, which
+/// may carry ids), the method, and the answer's status.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+pub struct RequestLabels {
+    /// `GET`, `POST`, …
+    pub method: String,
+    /// The route template (`/v1/instances/{id}`), or `unmatched`.
+    pub route: String,
+    /// The HTTP status answered.
+    pub status: u16,
+}
+
+/// Requests by route, method and status, and how long their answers took to start.
+#[derive(Debug, Clone)]
+pub struct RequestMetrics {
+    /// Requests answered.
+    pub count: Family<RequestLabels, PromCounter>,
+    /// From the request to its response's head (an event stream's body runs on after).
+    pub duration: Family<RequestLabels, PromHistogram, fn() -> PromHistogram>,
+}
+
+impl Default for RequestMetrics {
+    fn default() -> Self {
+        RequestMetrics {
+            count: Family::default(),
+            duration: Family::new_with_constructor(latency_histogram),
         }
-        let count = self.count.load(Ordering::Relaxed);
-        let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}");
-        let _ = writeln!(
-            out,
-            "{name}_sum {}",
-            self.sum_micros.load(Ordering::Relaxed) as f64 / 1e6
-        );
-        let _ = writeln!(out, "{name}_count {count}");
+    }
+}
+
+impl RequestMetrics {
+    /// Counts one request of `method` on `route` answered `status` after `took`.
+    pub fn record(&self, method: &str, route: &str, status: u16, took: Duration) {
+        let labels = RequestLabels {
+            method: method.to_string(),
+            route: route.to_string(),
+            status,
+        };
+        self.count.get_or_create(&labels).inc();
+        self.duration
+            .get_or_create(&labels)
+            .observe(took.as_secs_f64());
     }
 }
 
@@ -187,91 +217,154 @@ pub struct HttpMetrics {
     pub compute: Arc<ProviderStats>,
     /// DNS provider (Cloudflare).
     pub dns: Arc<ProviderStats>,
+    /// Every API request by route, method and status.
+    pub requests: RequestMetrics,
 }
 
-fn header(out: &mut String, name: &str, help: &str, kind: &str) {
-    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+/// The name a counter is registered under: `prometheus-client` writes the `_total` itself.
+fn counter_name(name: &str) -> &str {
+    name.strip_suffix("_total").unwrap_or(name)
 }
 
-fn single(out: &mut String, name: &str, help: &str, kind: &str, value: impl std::fmt::Display) {
-    header(out, name, help, kind);
-    let _ = writeln!(out, "{name} {value}");
+/// A counter holding `value` (read from a snapshot at scrape time).
+fn counter_of(value: u64) -> PromCounter {
+    let counter = PromCounter::default();
+    counter.inc_by(value);
+    counter
 }
 
-/// Renders everything in the Prometheus text format (version 0.0.4).
-pub fn render(http: &HttpMetrics, engine: &MetricsSnapshot, stats: Option<&StoreStats>) -> String {
-    let mut out = String::with_capacity(8 * 1024);
+/// A gauge holding `value`.
+fn gauge_of(value: i64) -> PromGauge {
+    let gauge = PromGauge::default();
+    gauge.set(value);
+    gauge
+}
+
+/// A gauge holding the fraction `value`.
+fn float_gauge_of(value: f64) -> PromGauge<f64, AtomicU64> {
+    let gauge = PromGauge::<f64, AtomicU64>::default();
+    gauge.set(value);
+    gauge
+}
+
+/// The label of per-provider metrics.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct ProviderLabel {
+    provider: &'static str,
+}
+
+/// The label of instance counts.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct StatusLabel {
+    status: &'static str,
+}
+
+/// The label of job counts.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct StateLabel {
+    state: &'static str,
+}
+
+fn saturating_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// Everything as a `prometheus-client` registry: this server's own metrics (shared, so they
+/// keep counting), and the engine's and the store's figures as read now.
+pub fn registry(
+    http: &HttpMetrics,
+    engine: &MetricsSnapshot,
+    stats: Option<&StoreStats>,
+) -> Registry {
+    let mut registry = Registry::default();
     let providers = [("hetzner", &http.compute), ("cloudflare", &http.dns)];
-    let per_provider = |out: &mut String,
+    let per_provider = |registry: &mut Registry,
                         name: &str,
                         help: &str,
-                        kind: &str,
+                        counter: bool,
                         f: &dyn Fn(&ProviderStats) -> u64| {
-        header(out, name, help, kind);
-        for (provider, stats) in &providers {
-            let _ = writeln!(out, "{name}{{provider=\"{provider}\"}} {}", f(stats));
+        if counter {
+            let family = Family::<ProviderLabel, PromCounter>::default();
+            for (provider, stats) in &providers {
+                family
+                    .get_or_create(&ProviderLabel { provider })
+                    .inc_by(f(stats));
+            }
+            registry.register(counter_name(name), help, family);
+        } else {
+            let family = Family::<ProviderLabel, PromGauge>::default();
+            for (provider, stats) in &providers {
+                family
+                    .get_or_create(&ProviderLabel { provider })
+                    .set(saturating_i64(f(stats)));
+            }
+            registry.register(name, help, family);
         }
     };
     per_provider(
-        &mut out,
+        &mut registry,
         "openclaw_provider_requests_total",
         "HTTP requests sent to a provider.",
-        "counter",
+        true,
         &|s| s.requests.get(),
     );
     per_provider(
-        &mut out,
+        &mut registry,
         "openclaw_provider_requests_last_minute",
         "HTTP requests sent to a provider in the last 60 seconds.",
-        "gauge",
+        false,
         &|s| s.requests_window.last_minute(),
     );
     per_provider(
-        &mut out,
+        &mut registry,
         "openclaw_provider_rate_limited_total",
         "429 answers from a provider.",
-        "counter",
+        true,
         &|s| s.rate_limited.get(),
     );
     per_provider(
-        &mut out,
+        &mut registry,
         "openclaw_provider_throttled_total",
         "Requests that waited for openclaw's own limiter of a provider.",
-        "counter",
+        true,
         &|s| s.throttled.get(),
     );
     per_provider(
-        &mut out,
+        &mut registry,
         "openclaw_provider_retries_total",
         "Provider call attempts beyond the first (retries, look-ups after ambiguous creates).",
-        "counter",
+        true,
         &|s| s.attempts.get().saturating_sub(s.calls.get()),
     );
-    single(
-        &mut out,
-        "openclaw_api_rate_limited_total",
-        "API requests refused with 429 by the per-key rate limit.",
-        "counter",
-        http.api_rate_limited.get(),
+    registry.register(
+        "openclaw_http_requests",
+        "API requests answered, by route template, method and status.",
+        http.requests.count.clone(),
     );
-    single(
-        &mut out,
+    registry.register(
+        "openclaw_http_request_duration_seconds",
+        "Time from an API request to its response's head, by route template, method and status.",
+        http.requests.duration.clone(),
+    );
+    registry.register(
+        "openclaw_api_rate_limited",
+        "API requests refused with 429 by the per-key rate limit.",
+        http.api_rate_limited.0.clone(),
+    );
+    registry.register(
         "openclaw_websocket_connections",
         "Open WebSocket event streams.",
-        "gauge",
-        http.websocket_connections.get(),
+        gauge_of(http.websocket_connections.get()),
     );
-    single(
-        &mut out,
+    registry.register(
         "openclaw_sse_connections",
         "Open Server-Sent Events streams.",
-        "gauge",
-        http.sse_connections.get(),
+        gauge_of(http.sse_connections.get()),
     );
-    http.event_latency.write(
-        &mut out,
+    registry.register(
         "openclaw_event_delivery_seconds",
         "Time from an event's creation to its delivery to a live subscriber.",
+        http.event_latency.0.clone(),
     );
     for (name, help, value) in [
         (
@@ -361,44 +454,38 @@ pub fn render(http: &HttpMetrics, engine: &MetricsSnapshot, stats: Option<&Store
         ),
         ("openclaw_alerts_total", "Alerts raised.", engine.alerts),
     ] {
-        single(&mut out, name, help, "counter", value);
+        registry.register(counter_name(name), help, counter_of(value));
     }
-    single(
-        &mut out,
-        "openclaw_rollback_seconds_total",
+    let rollback_seconds = PromCounter::<f64, AtomicU64>::default();
+    rollback_seconds.inc_by(engine.rollback_seconds_total);
+    registry.register(
+        "openclaw_rollback_seconds",
         "Time spent in finished rollbacks, summed.",
-        "counter",
-        engine.rollback_seconds_total,
+        rollback_seconds,
     );
     let finished = engine.rollbacks_succeeded + engine.rollbacks_failed;
-    single(
-        &mut out,
+    registry.register(
         "openclaw_rollback_success_ratio",
         "Finished rollbacks that reached rolled_back (1 when none finished).",
-        "gauge",
-        if finished == 0 {
+        float_gauge_of(if finished == 0 {
             1.0
         } else {
             engine.rollbacks_succeeded as f64 / finished as f64
-        },
+        }),
     );
-    single(
-        &mut out,
+    registry.register(
         "openclaw_rollback_duration_seconds_average",
         "Average duration of finished rollbacks.",
-        "gauge",
-        if finished == 0 {
+        float_gauge_of(if finished == 0 {
             0.0
         } else {
             engine.rollback_seconds_total / finished as f64
-        },
+        }),
     );
-    single(
-        &mut out,
+    registry.register(
         "openclaw_workers_running",
         "Whether this process's provisioning workers are running.",
-        "gauge",
-        u8::from(engine.workers_running),
+        gauge_of(i64::from(engine.workers_running)),
     );
     for (name, help, value) in [
         (
@@ -417,55 +504,57 @@ pub fn render(http: &HttpMetrics, engine: &MetricsSnapshot, stats: Option<&Store
             engine.gateways_down,
         ),
     ] {
-        single(&mut out, name, help, "gauge", value);
+        registry.register(name, help, gauge_of(saturating_i64(value)));
     }
-    single(
-        &mut out,
+    registry.register(
         "openclaw_store_up",
         "Whether the store answered the last scrape.",
-        "gauge",
-        u8::from(stats.is_some()),
+        gauge_of(i64::from(stats.is_some())),
     );
     if let Some(stats) = stats {
-        header(
-            &mut out,
-            "openclaw_instances",
-            "Instances by status.",
-            "gauge",
-        );
+        let instances = Family::<StatusLabel, PromGauge>::default();
         for status in ALL_STATUSES {
             let n = stats.instances_by_status.get(&status).copied().unwrap_or(0);
-            let _ = writeln!(
-                out,
-                "openclaw_instances{{status=\"{}\"}} {n}",
-                status.as_str()
-            );
+            instances
+                .get_or_create(&StatusLabel {
+                    status: status.as_str(),
+                })
+                .set(saturating_i64(n));
         }
-        header(
-            &mut out,
-            "openclaw_jobs",
-            "Jobs by state (queued is the queue depth).",
-            "gauge",
-        );
+        registry.register("openclaw_instances", "Instances by status.", instances);
+        let jobs = Family::<StateLabel, PromGauge>::default();
         for state in ["queued", "running", "done", "dead"] {
             let n = stats.jobs_by_state.get(state).copied().unwrap_or(0);
-            let _ = writeln!(out, "openclaw_jobs{{state=\"{state}\"}} {n}");
+            jobs.get_or_create(&StateLabel { state })
+                .set(saturating_i64(n));
         }
-        single(
-            &mut out,
+        registry.register(
+            "openclaw_jobs",
+            "Jobs by state (queued is the queue depth).",
+            jobs,
+        );
+        registry.register(
             "openclaw_job_queue_depth",
             "Jobs waiting for a worker (queued).",
-            "gauge",
-            stats.jobs_by_state.get("queued").copied().unwrap_or(0),
+            gauge_of(saturating_i64(
+                stats.jobs_by_state.get("queued").copied().unwrap_or(0),
+            )),
         );
-        single(
-            &mut out,
+        registry.register(
             "openclaw_last_event_sequence",
             "The highest event sequence written.",
-            "gauge",
-            stats.last_event_sequence,
+            gauge_of(saturating_i64(stats.last_event_sequence)),
         );
     }
+    registry
+}
+
+/// Renders everything in the OpenMetrics text format ([`CONTENT_TYPE`]), which Prometheus
+/// scrapes, through `prometheus-client`'s encoder.
+pub fn render(http: &HttpMetrics, engine: &MetricsSnapshot, stats: Option<&StoreStats>) -> String {
+    let mut out = String::with_capacity(16 * 1024);
+    // Writing into a String cannot fail.
+    let _ = prometheus_client::encoding::text::encode(&mut out, &registry(http, engine, stats));
     out
 }
 
@@ -489,6 +578,20 @@ mod tests {
         assert!(text.contains("openclaw_provider_requests_last_minute{provider=\"hetzner\"} 1"));
         assert!(text.contains("openclaw_websocket_connections 1"));
         assert!(text.contains("openclaw_event_delivery_seconds_bucket{le=\"0.005\"} 1"));
+        http.requests
+            .record("GET", "/v1/instances/{id}", 200, Duration::from_millis(7));
+        let text = render(
+            &http,
+            &MetricsSnapshot::default(),
+            Some(&StoreStats::default()),
+        );
+        assert!(text.contains(
+            "openclaw_http_requests_total{method=\"GET\",route=\"/v1/instances/{id}\",status=\"200\"} 1"
+        ), "{text}");
+        assert!(text.contains(
+            "openclaw_http_request_duration_seconds_bucket{le=\"0.01\",method=\"GET\",route=\"/v1/instances/{id}\",status=\"200\"} 1"
+        ), "{text}");
+        assert!(text.ends_with("# EOF\n"));
         assert!(text.contains("openclaw_instances{status=\"active\"} 0"));
         assert!(text.contains("openclaw_job_queue_depth 0"));
         let mut families: Vec<&str> = text

@@ -667,7 +667,8 @@ async fn system_endpoints_answer_without_a_key() {
     assert!(reply.headers["content-type"]
         .to_str()
         .unwrap()
-        .starts_with("text/plain"));
+        .starts_with("application/openmetrics-text"));
+    assert!(reply.text.ends_with("# EOF\n"));
     for family in [
         "openclaw_provider_requests_total",
         "openclaw_provider_requests_last_minute",
@@ -681,8 +682,12 @@ async fn system_endpoints_answer_without_a_key() {
         "openclaw_event_delivery_seconds_bucket",
         "openclaw_job_queue_depth 1",
         "openclaw_instances{status=\"pending\"} 1",
+        // Per route: the create above, counted under its template.
+        "openclaw_http_requests_total{method=\"POST\",route=\"/v1/instances\",status=\"202\"} 1",
+        "openclaw_http_request_duration_seconds_count{method=\"POST\",route=\"/v1/instances\",status=\"202\"} 1",
+        "openclaw_http_requests_total{method=\"GET\",route=\"/readyz\",status=\"503\"} 1",
     ] {
-        assert!(reply.text.contains(family), "{family} missing");
+        assert!(reply.text.contains(family), "{family} missing:\n{}", reply.text);
     }
     let reply = h.call(Method::GET, "/openapi.json", None, None).await;
     assert_eq!(reply.status, StatusCode::OK);

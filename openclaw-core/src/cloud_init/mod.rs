@@ -36,9 +36,9 @@
 //! used.
 //!
 //! Every value from outside is validated into a charset that is inert in YAML, shell,
-//! systemd and Caddyfile syntax, and the document is written by a small emitter of our own
-//! whose output shapes are fixed (double-quoted strings, literal blocks, constant keys), so no
-//! input can change the document's structure.
+//! systemd and Caddyfile syntax, and the document is typed data written by `serde_json` after
+//! the `#cloud-config` line (JSON is YAML): every value a JSON string, so no input can change
+//! the document's structure.
 //!
 //! ```
 //! use openclaw_core::{render_user_data, BootstrapKey, CloudInitConfig, domain::{InstanceId, JobId}};
@@ -57,8 +57,8 @@
 //! ```
 
 mod config;
+mod document;
 mod files;
-mod yaml;
 
 pub use config::{
     CloudInitConfig, DEFAULT_NODE_SHA256_X64, DEFAULT_NODE_VERSION, DEFAULT_OPENCLAW_INTEGRITY,
@@ -70,8 +70,8 @@ use crate::bootstrap;
 use crate::domain::InstanceId;
 use crate::error::{Error, Result};
 use crate::secret::SecretString;
+use document::{CloudConfig, WriteFile};
 use files::{fill, sh_quote};
-use yaml::Node;
 
 /// Hetzner's limit on a server's user data, in bytes.
 pub const MAX_USER_DATA_BYTES: usize = 32 * 1024;
@@ -101,37 +101,29 @@ pub fn render_user_data(
     let token = checked_token(config, instance_id, fqdn, bootstrap_token)?;
     let write_files = instance_files(config, fqdn, token)?
         .into_iter()
-        .map(|f| file(&f.path, f.permissions, f.content, f.deferred))
+        .map(|f| WriteFile {
+            path: f.path,
+            owner: "root:root",
+            permissions: f.permissions,
+            content: f.content,
+            defer: f.deferred,
+        })
         .collect();
-
-    let argv = |args: &[&str]| Node::Flow(args.iter().map(|a| (*a).to_string()).collect());
     // Every boot, before packages, files or downloads: the root password locked, then the
     // firewall.
     let mut bootcmd = vec![argv(&["usermod", "--lock", "root"])];
     let networks = config::admin_networks(&config.admin_ssh_cidrs)?;
-    bootcmd.extend(
-        files::firewall_commands(&networks)
-            .into_iter()
-            .map(Node::Flow),
-    );
-    let root = Node::Map(vec![
+    bootcmd.extend(files::firewall_commands(&networks));
+    let root = CloudConfig {
         // No password logins over SSH, and no root password at all.
-        ("ssh_pwauth", Node::Bool(false)),
-        ("bootcmd", Node::Seq(bootcmd)),
-        ("package_update", Node::Bool(true)),
-        (
-            "packages",
-            Node::Seq(
-                PACKAGES
-                    .iter()
-                    .map(|p| Node::Str((*p).to_string()))
-                    .collect(),
-            ),
-        ),
-        ("write_files", Node::Seq(write_files)),
-        ("runcmd", Node::Seq(run_commands())),
-    ]);
-    let document = yaml::to_document("#cloud-config", &root, "user_data")?;
+        ssh_pwauth: false,
+        bootcmd,
+        package_update: true,
+        packages: PACKAGES.iter().map(|p| (*p).to_string()).collect(),
+        write_files,
+        runcmd: run_commands(),
+    };
+    let document = document::to_user_data(&root, "user_data")?;
     if document.len() > MAX_USER_DATA_BYTES {
         return Err(Error::invalid(
             "user_data",
@@ -342,25 +334,15 @@ fn instance_files(config: &CloudInitConfig, fqdn: &str, token: &str) -> Result<V
     ])
 }
 
-/// One `write_files` entry, owned by root.
-fn file(path: &str, permissions: &str, content: String, defer: bool) -> Node {
-    let mut entries = vec![
-        ("path", Node::Str(path.to_string())),
-        ("owner", Node::Str("root:root".to_string())),
-        ("permissions", Node::Str(permissions.to_string())),
-        ("content", Node::Block(content)),
-    ];
-    if defer {
-        entries.push(("defer", Node::Bool(true)));
-    }
-    Node::Map(entries)
+/// An argv list.
+fn argv(args: &[&str]) -> Vec<String> {
+    args.iter().map(|a| (*a).to_string()).collect()
 }
 
 /// The first-boot commands, in order: user and home, Node, OpenClaw, secrets, gateway, Caddy,
 /// firewall. Each is an argv list (no shell), and none depends on input, so the list is the
 /// same for every instance.
-fn run_commands() -> Vec<Node> {
-    let argv = |args: &[&str]| Node::Flow(args.iter().map(|a| (*a).to_string()).collect());
+fn run_commands() -> Vec<Vec<String>> {
     vec![
         argv(&[
             "useradd",

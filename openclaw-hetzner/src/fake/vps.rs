@@ -134,6 +134,25 @@ impl VpsView {
 /// found, so a document that names two control planes or two tokens is refused rather than
 /// guessed at.
 pub fn bootstrap_request(user_data: &str) -> Option<(String, String)> {
+    // A cloud-config written as JSON (one line; files' lines escaped): search the files'
+    // contents as the machine would write them.
+    let files: String;
+    let user_data = match user_data
+        .split_once('\n')
+        .and_then(|(_, body)| serde_json::from_str::<serde_json::Value>(body).ok())
+    {
+        Some(document) => {
+            files = document["write_files"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|file| file["content"].as_str())
+                .collect::<Vec<_>>()
+                .join("\n");
+            files.as_str()
+        }
+        None => user_data,
+    };
     let scope = match user_data.find("openclaw-bootstrap") {
         Some(at) => &user_data[at..],
         None => user_data,

@@ -69,7 +69,7 @@ pub async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderM
     let mut response = text.into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,
-        HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+        HeaderValue::from_static(metrics::CONTENT_TYPE),
     );
     response
 }
