@@ -30,6 +30,6 @@ pub use config::{
 };
 pub use fleet::MAX_BATCH_SIZE;
 pub use metrics::MetricsSnapshot;
-pub use provisioner::{Provisioner, BOOTSTRAP_REPEAT_WINDOW};
+pub use provisioner::{newest_provisioning_job, Provisioner, BOOTSTRAP_REPEAT_WINDOW};
 pub use reseal::ResealReport;
 pub use sweep::{SweepMode, SweepReport};

@@ -21,6 +21,25 @@ use crate::secret::SecretString;
 
 use InstanceStatus::*;
 
+/// The newest provisioning job of `instance` in `store`: the one its current server's
+/// bootstrap token is bound to.
+pub async fn newest_provisioning_job(
+    store: &dyn Store,
+    instance: InstanceId,
+) -> Result<Option<crate::domain::JobId>> {
+    let jobs = store
+        .list_jobs(&crate::domain::JobFilter {
+            instance_id: Some(instance),
+            ..Default::default()
+        })
+        .await?;
+    Ok(jobs
+        .into_iter()
+        .filter(|job| job.kind == crate::domain::JobKind::Provision)
+        .max_by_key(|job| (job.created_at, job.id))
+        .map(|job| job.id))
+}
+
 /// How long after delivering its secrets the same server (asking from the address recorded
 /// for it) gets the same answer again, so that a reply lost on the way does not strand it.
 pub const BOOTSTRAP_REPEAT_WINDOW: std::time::Duration = std::time::Duration::from_secs(60);
@@ -419,6 +438,16 @@ impl Provisioner {
             )
             .await?;
         Ok((id, secrets.environment()))
+    }
+
+    /// The bootstrap token in the user data of `instance`'s newest server: the one made for
+    /// its newest provisioning job (`NotFound` when it has none). For tools that render an
+    /// instance's files by hand, and for tests.
+    pub async fn bootstrap_token(&self, instance: InstanceId) -> Result<SecretString> {
+        let job = newest_provisioning_job(self.engine.store.as_ref(), instance)
+            .await?
+            .ok_or_else(|| Error::not_found("provisioning job of instance", instance))?;
+        Ok(self.engine.bootstrap_key.token_for(instance, job))
     }
 
     /// The secrets once more for a server asking again: only from the address recorded for

@@ -122,19 +122,7 @@ impl Harness {
     /// job.
     #[allow(dead_code)]
     pub(crate) async fn bootstrap_token(&self, id: InstanceId) -> openclaw_core::SecretString {
-        let job = self
-            .store
-            .list_jobs(&openclaw_core::domain::JobFilter {
-                instance_id: Some(id),
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-            .into_iter()
-            .filter(|j| j.kind == openclaw_core::domain::JobKind::Provision)
-            .max_by_key(|j| j.created_at)
-            .expect("the instance has a provisioning job");
-        BootstrapKey::from_bytes([42; 32]).token_for(id, job.id)
+        self.provisioner.bootstrap_token(id).await.unwrap()
     }
 
     /// A new instance, provisioned: it is active when this returns.

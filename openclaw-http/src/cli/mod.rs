@@ -548,30 +548,21 @@ async fn provisioning_job(
     config: &Config,
     id: openclaw_core::domain::InstanceId,
 ) -> openclaw_core::domain::JobId {
-    use openclaw_core::domain::{JobFilter, JobKind};
+    let fresh = openclaw_core::domain::JobId::new;
     let Ok(url) = StoreUrl::parse(config.database_url.as_str()) else {
-        return openclaw_core::domain::JobId::new();
+        return fresh();
     };
     if !url.is_durable() {
-        return openclaw_core::domain::JobId::new();
+        return fresh();
     }
     let Ok(stores) = store::open(&url, &config.store_options(), false).await else {
-        return openclaw_core::domain::JobId::new();
+        return fresh();
     };
-    let filter = JobFilter {
-        instance_id: Some(id),
-        ..JobFilter::default()
-    };
-    stores
-        .store
-        .list_jobs(&filter)
+    openclaw_core::engine::newest_provisioning_job(stores.store.as_ref(), id)
         .await
         .ok()
-        .into_iter()
         .flatten()
-        .filter(|job| job.kind == JobKind::Provision)
-        .max_by_key(|job| job.created_at)
-        .map_or_else(openclaw_core::domain::JobId::new, |job| job.id)
+        .unwrap_or_else(fresh)
 }
 
 async fn instance_files(

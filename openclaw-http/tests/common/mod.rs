@@ -146,21 +146,10 @@ impl Harness {
     /// provisioning job.
     #[allow(dead_code)] // Not every test file bootstraps.
     pub(crate) async fn bootstrap_token(&self, id: &str) -> openclaw_core::SecretString {
-        use openclaw_core::ports::Store as _;
-        let id: openclaw_core::domain::InstanceId = id.parse().unwrap();
-        let job = self
-            .store
-            .list_jobs(&openclaw_core::domain::JobFilter {
-                instance_id: Some(id),
-                ..Default::default()
-            })
+        self.provisioner
+            .bootstrap_token(id.parse().unwrap())
             .await
             .unwrap()
-            .into_iter()
-            .filter(|j| j.kind == openclaw_core::domain::JobKind::Provision)
-            .max_by_key(|j| j.created_at)
-            .expect("the instance has a provisioning job");
-        bootstrap_key().token_for(id, job.id)
     }
 
     pub(crate) async fn send(&self, request: Request<Body>) -> Reply {
