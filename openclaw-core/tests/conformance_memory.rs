@@ -110,3 +110,19 @@ async fn fresh_agent_store() -> Arc<dyn openclaw_core::ports::AgentStore> {
 }
 
 openclaw_core::agent_store_conformance_tests!(fresh_agent_store);
+
+/// A [`TokenBucket`](openclaw_core::TokenBucket) for the rate limiter suite.
+fn token_bucket(
+    capacity: u32,
+    per_second: f64,
+) -> std::pin::Pin<
+    Box<dyn std::future::Future<Output = Arc<dyn openclaw_core::ports::RateLimiter>> + Send>,
+> {
+    Box::pin(async move {
+        let bucket: Arc<dyn openclaw_core::ports::RateLimiter> =
+            Arc::new(openclaw_core::TokenBucket::new(capacity, per_second).unwrap());
+        bucket
+    })
+}
+
+openclaw_core::rate_limiter_conformance_tests!(token_bucket);

@@ -59,6 +59,16 @@ where
         {
             return Ok(JsonBody(T::default()));
         }
+        // Every body of this API is an object: serde would also read a struct from an array
+        // of its fields (`[]` as "every field at its default"), which no client means.
+        if bytes.trim_ascii_start().first() != Some(&b'{') {
+            serde_json::from_slice::<serde::de::IgnoredAny>(&bytes)
+                .map_err(|e| AppError::MalformedBody(e.to_string()))?;
+            return Err(AppError::InvalidBody {
+                field: ".".to_string(),
+                message: "the body must be a JSON object".to_string(),
+            });
+        }
         parse_json(&bytes).map(JsonBody)
     }
 }

@@ -269,7 +269,8 @@ fn saturating_i64(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
-/// Everything as a `prometheus-client` registry: this server's own metrics (shared, so they
+/// Everything as a `prometheus-client` registry (help texts without a final full stop: the
+/// encoder adds one): this server's own metrics (shared, so they
 /// keep counting), and the engine's and the store's figures as read now.
 pub fn registry(
     http: &HttpMetrics,
@@ -304,155 +305,155 @@ pub fn registry(
     per_provider(
         &mut registry,
         "openclaw_provider_requests_total",
-        "HTTP requests sent to a provider.",
+        "HTTP requests sent to a provider",
         true,
         &|s| s.requests.get(),
     );
     per_provider(
         &mut registry,
         "openclaw_provider_requests_last_minute",
-        "HTTP requests sent to a provider in the last 60 seconds.",
+        "HTTP requests sent to a provider in the last 60 seconds",
         false,
         &|s| s.requests_window.last_minute(),
     );
     per_provider(
         &mut registry,
         "openclaw_provider_rate_limited_total",
-        "429 answers from a provider.",
+        "429 answers from a provider",
         true,
         &|s| s.rate_limited.get(),
     );
     per_provider(
         &mut registry,
         "openclaw_provider_throttled_total",
-        "Requests that waited for openclaw's own limiter of a provider.",
+        "Requests that waited for openclaw's own limiter of a provider",
         true,
         &|s| s.throttled.get(),
     );
     per_provider(
         &mut registry,
         "openclaw_provider_retries_total",
-        "Provider call attempts beyond the first (retries, look-ups after ambiguous creates).",
+        "Provider call attempts beyond the first (retries, look-ups after ambiguous creates)",
         true,
         &|s| s.attempts.get().saturating_sub(s.calls.get()),
     );
     registry.register(
         "openclaw_http_requests",
-        "API requests answered, by route template, method and status.",
+        "API requests answered, by route template, method and status",
         http.requests.count.clone(),
     );
     registry.register(
         "openclaw_http_request_duration_seconds",
-        "Time from an API request to its response's head, by route template, method and status.",
+        "Time from an API request to its response's head, by route template, method and status",
         http.requests.duration.clone(),
     );
     registry.register(
         "openclaw_api_rate_limited",
-        "API requests refused with 429 by the per-key rate limit.",
+        "API requests refused with 429 by the per-key rate limit",
         http.api_rate_limited.0.clone(),
     );
     registry.register(
         "openclaw_websocket_connections",
-        "Open WebSocket event streams.",
+        "Open WebSocket event streams",
         gauge_of(http.websocket_connections.get()),
     );
     registry.register(
         "openclaw_sse_connections",
-        "Open Server-Sent Events streams.",
+        "Open Server-Sent Events streams",
         gauge_of(http.sse_connections.get()),
     );
     registry.register(
         "openclaw_event_delivery_seconds",
-        "Time from an event's creation to its delivery to a live subscriber.",
+        "Time from an event's creation to its delivery to a live subscriber",
         http.event_latency.0.clone(),
     );
     for (name, help, value) in [
         (
             "openclaw_provisions_started_total",
-            "Provisionings started.",
+            "Provisionings started",
             engine.provisions_started,
         ),
         (
             "openclaw_provisions_succeeded_total",
-            "Provisionings that reached active.",
+            "Provisionings that reached active",
             engine.provisions_succeeded,
         ),
         (
             "openclaw_rollbacks_started_total",
-            "Rollbacks started.",
+            "Rollbacks started",
             engine.rollbacks_started,
         ),
         (
             "openclaw_rollbacks_succeeded_total",
-            "Rollbacks that reached rolled_back.",
+            "Rollbacks that reached rolled_back",
             engine.rollbacks_succeeded,
         ),
         (
             "openclaw_rollbacks_failed_total",
-            "Rollbacks that ended failed.",
+            "Rollbacks that ended failed",
             engine.rollbacks_failed,
         ),
         (
             "openclaw_jobs_completed_total",
-            "Jobs finished.",
+            "Jobs finished",
             engine.jobs_completed,
         ),
         (
             "openclaw_jobs_retried_total",
-            "Job attempts that failed and were scheduled again.",
+            "Job attempts that failed and were scheduled again",
             engine.jobs_retried,
         ),
         (
             "openclaw_jobs_dead_total",
-            "Jobs dead-lettered.",
+            "Jobs dead-lettered",
             engine.jobs_dead,
         ),
         (
             "openclaw_jobs_interrupted_total",
-            "Jobs handed back at shutdown.",
+            "Jobs handed back at shutdown",
             engine.jobs_interrupted,
         ),
         (
             "openclaw_leases_lost_total",
-            "Jobs stopped because their lease was lost (taken over, or run out while the worker stalled).",
+            "Jobs stopped because their lease was lost (taken over, or run out while the worker stalled)",
             engine.leases_lost,
         ),
         (
             "openclaw_jobs_panicked_total",
-            "Job attempts that panicked (each counted as a failed attempt).",
+            "Job attempts that panicked (each counted as a failed attempt)",
             engine.jobs_panicked,
         ),
         (
             "openclaw_orphans_deleted_total",
-            "Orphaned servers and DNS records the sweep deleted.",
+            "Orphaned servers and DNS records the sweep deleted",
             engine.orphans_deleted,
         ),
         (
             "openclaw_backups_stored_total",
-            "Backup archives stored, whole and checked.",
+            "Backup archives stored, whole and checked",
             engine.backups_stored,
         ),
         (
             "openclaw_backup_bytes_stored_total",
-            "Bytes of the backup archives stored.",
+            "Bytes of the backup archives stored",
             engine.backup_bytes_stored,
         ),
         (
             "openclaw_backups_deleted_total",
-            "Backups deleted by retention or by request.",
+            "Backups deleted by retention or by request",
             engine.backups_deleted,
         ),
         (
             "openclaw_health_checks_total",
-            "Health checks made.",
+            "Health checks made",
             engine.health_checks,
         ),
         (
             "openclaw_events_published_total",
-            "Events handed to the bus.",
+            "Events handed to the bus",
             engine.events_published,
         ),
-        ("openclaw_alerts_total", "Alerts raised.", engine.alerts),
+        ("openclaw_alerts_total", "Alerts raised", engine.alerts),
     ] {
         registry.register(counter_name(name), help, counter_of(value));
     }
@@ -460,13 +461,13 @@ pub fn registry(
     rollback_seconds.inc_by(engine.rollback_seconds_total);
     registry.register(
         "openclaw_rollback_seconds",
-        "Time spent in finished rollbacks, summed.",
+        "Time spent in finished rollbacks, summed",
         rollback_seconds,
     );
     let finished = engine.rollbacks_succeeded + engine.rollbacks_failed;
     registry.register(
         "openclaw_rollback_success_ratio",
-        "Finished rollbacks that reached rolled_back (1 when none finished).",
+        "Finished rollbacks that reached rolled_back (1 when none finished)",
         float_gauge_of(if finished == 0 {
             1.0
         } else {
@@ -475,7 +476,7 @@ pub fn registry(
     );
     registry.register(
         "openclaw_rollback_duration_seconds_average",
-        "Average duration of finished rollbacks.",
+        "Average duration of finished rollbacks",
         float_gauge_of(if finished == 0 {
             0.0
         } else {
@@ -484,23 +485,23 @@ pub fn registry(
     );
     registry.register(
         "openclaw_workers_running",
-        "Whether this process's provisioning workers are running.",
+        "Whether this process's provisioning workers are running",
         gauge_of(i64::from(engine.workers_running)),
     );
     for (name, help, value) in [
         (
             "openclaw_agents_connected",
-            "Active instances whose agent sent a heartbeat recently, at the last check.",
+            "Active instances whose agent sent a heartbeat recently, at the last check",
             engine.agents_connected,
         ),
         (
             "openclaw_agents_silent",
-            "Active instances whose agent has been silent for agent.silent_after heartbeats.",
+            "Active instances whose agent has been silent for agent.silent_after heartbeats",
             engine.agents_silent,
         ),
         (
             "openclaw_gateways_down",
-            "Active instances whose agent reports the OpenClaw gateway down.",
+            "Active instances whose agent reports the OpenClaw gateway down",
             engine.gateways_down,
         ),
     ] {
@@ -508,7 +509,7 @@ pub fn registry(
     }
     registry.register(
         "openclaw_store_up",
-        "Whether the store answered the last scrape.",
+        "Whether the store answered the last scrape",
         gauge_of(i64::from(stats.is_some())),
     );
     if let Some(stats) = stats {
@@ -521,7 +522,7 @@ pub fn registry(
                 })
                 .set(saturating_i64(n));
         }
-        registry.register("openclaw_instances", "Instances by status.", instances);
+        registry.register("openclaw_instances", "Instances by status", instances);
         let jobs = Family::<StateLabel, PromGauge>::default();
         for state in ["queued", "running", "done", "dead"] {
             let n = stats.jobs_by_state.get(state).copied().unwrap_or(0);
@@ -530,19 +531,19 @@ pub fn registry(
         }
         registry.register(
             "openclaw_jobs",
-            "Jobs by state (queued is the queue depth).",
+            "Jobs by state (queued is the queue depth)",
             jobs,
         );
         registry.register(
             "openclaw_job_queue_depth",
-            "Jobs waiting for a worker (queued).",
+            "Jobs waiting for a worker (queued)",
             gauge_of(saturating_i64(
                 stats.jobs_by_state.get("queued").copied().unwrap_or(0),
             )),
         );
         registry.register(
             "openclaw_last_event_sequence",
-            "The highest event sequence written.",
+            "The highest event sequence written",
             gauge_of(saturating_i64(stats.last_event_sequence)),
         );
     }
@@ -592,6 +593,8 @@ mod tests {
             "openclaw_http_request_duration_seconds_bucket{le=\"0.01\",method=\"GET\",route=\"/v1/instances/{id}\",status=\"200\"} 1"
         ), "{text}");
         assert!(text.ends_with("# EOF\n"));
+        // One full stop at the end of a help text: the encoder's.
+        assert!(!text.contains(".."), "{text}");
         assert!(text.contains("openclaw_instances{status=\"active\"} 0"));
         assert!(text.contains("openclaw_job_queue_depth 0"));
         let mut families: Vec<&str> = text

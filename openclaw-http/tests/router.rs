@@ -319,9 +319,16 @@ async fn lists_filter_and_page() {
 #[tokio::test]
 async fn bad_bodies_ids_and_routes_answer_in_the_error_shape() {
     let h = harness().await;
-    let cases: [(&str, StatusCode, &str); 6] = [
+    let cases: [(&str, StatusCode, &str); 8] = [
         ("{not json", StatusCode::BAD_REQUEST, "malformed_json"),
         ("", StatusCode::BAD_REQUEST, "malformed_json"),
+        // JSON, but not an object: serde would read a struct from an array of its fields.
+        (
+            r#"["c","a","starter","eu-west"]"#,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_input",
+        ),
+        ("[nope", StatusCode::BAD_REQUEST, "malformed_json"),
         (
             r#"{"customer_id":"c","subdomain":"a","plan":"starter","region":"eu-west","color":1}"#,
             StatusCode::UNPROCESSABLE_ENTITY,
@@ -380,6 +387,26 @@ async fn bad_bodies_ids_and_routes_answer_in_the_error_shape() {
         .await;
     assert_eq!(reply.status, StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(reply.code(), "method_not_allowed");
+}
+
+#[tokio::test]
+async fn an_array_is_not_a_sweep_request() {
+    let h = harness().await;
+    // `[]` once read as "every field at its default": a sweep that deletes.
+    let request = Request::post("/v1/sweep")
+        .header("authorization", format!("Bearer {}", h.admin))
+        .header("content-type", "application/json")
+        .body(Body::from("[]"))
+        .unwrap();
+    let reply = h.send(request).await;
+    assert_eq!(
+        reply.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        reply.text
+    );
+    assert_eq!(reply.code(), "invalid_input");
+    assert!(reply.text.contains("JSON object"), "{}", reply.text);
 }
 
 #[tokio::test]

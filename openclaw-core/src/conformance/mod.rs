@@ -43,6 +43,7 @@ pub mod bus;
 pub mod compute;
 pub mod dns;
 pub mod facts;
+pub mod rate_limiter;
 pub mod store;
 
 /// The current time to microseconds, the precision PostgreSQL keeps, so a timestamp written
@@ -211,6 +212,23 @@ macro_rules! dns_conformance_tests {
             delete_is_idempotent,
             list_owned_only_ours,
             find_records_sees_every_owner,
+        );
+    };
+}
+
+/// One `#[tokio::test]` per [`rate_limiter`] check, in a module `rate_limiter_conformance`;
+/// each passes `$factory` (a [`rate_limiter::LimiterFactory`]) to the check.
+#[macro_export]
+macro_rules! rate_limiter_conformance_tests {
+    ($factory:path) => {
+        $crate::__conformance_tests!(rate_limiter_conformance, rate_limiter, ($factory);
+            starts_full_then_refuses,
+            more_than_the_capacity_is_invalid,
+            acquire_waits_for_the_refill,
+            observations_lower_and_never_raise,
+            retry_after_pauses_every_grant,
+            never_more_than_capacity_plus_rate_times_t,
+            a_dropped_acquire_takes_nothing,
         );
     };
 }

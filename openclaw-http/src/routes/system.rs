@@ -37,11 +37,11 @@ pub async fn readyz(State(state): State<AppState>) -> AppResult<Json<StatusView>
     }))
 }
 
-/// Prometheus metrics (text format 0.0.4).
+/// The metrics, in the OpenMetrics text format (Prometheus scrapes it).
 #[utoipa::path(
     get, path = "/metrics", tag = "system",
     responses(
-        (status = 200, description = "Prometheus text exposition", content_type = "text/plain", body = String),
+        (status = 200, description = "The metrics in the OpenMetrics text format (Prometheus scrapes it)", content_type = "application/openmetrics-text", body = String),
         (status = 401, description = "The metrics token is configured and was not given", body = crate::model::ErrorBody),
     ),
     security((), ("metrics_token" = []))

@@ -1,0 +1,365 @@
+//! [`RedisRateLimiter`]: one provider budget for every replica, kept in Redis.
+
+use std::fmt;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use openclaw_core::ports::{RateLimitObservation, RateLimiter};
+use openclaw_core::{Error, Result, TokenBucket};
+use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+use tokio::time::Instant;
+
+use crate::scripts;
+
+/// How long a call waits for Redis before the limiter falls back to its local bucket.
+const REDIS_TIMEOUT: Duration = Duration::from_millis(500);
+/// After Redis failed, how long the limiter uses its local bucket before asking Redis again.
+const RETRY_REDIS_AFTER: Duration = Duration::from_secs(1);
+
+/// How a [`RedisRateLimiter`] is set up.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RedisLimiterConfig {
+    /// `redis://host:port[/db]`.
+    pub url: String,
+    /// The budget's key in Redis, one per provider and deployment
+    /// (`openclaw:<deployment>:limit:hetzner`).
+    pub key: String,
+    /// Permits the budget holds (the burst).
+    pub capacity: u32,
+    /// Permits added per second.
+    pub refill_per_second: f64,
+    /// How many replicas share the budget: without Redis each takes `1/replicas` of it.
+    pub replicas: u32,
+}
+
+/// A [`RateLimiter`] whose budget lives in Redis and is shared by every process that names
+/// the same key.
+///
+/// - Grants follow GCRA in one Lua script on Redis's clock (`TIME`), so over any window `t`
+///   all replicas together get at most `capacity + rate × t`.
+/// - [`acquire`](RateLimiter::acquire) waits first come first served among this process's
+///   callers (a fair queue, as [`TokenBucket`]'s); a dropped waiter takes nothing.
+/// - [`observe`](RateLimiter::observe) lowers the shared budget the way it lowers a
+///   `TokenBucket`: one replica seeing `RateLimit-Remaining: 0` or a `Retry-After` holds back
+///   every replica.
+/// - When Redis does not answer within 500 ms, grants come from a local bucket at
+///   `1/replicas` of the rate (logged, counted in [`fallback_grants`](Self::fallback_grants));
+///   Redis is asked again a second later, so the limiter comes back by itself.
+pub struct RedisRateLimiter {
+    url: String,
+    key: String,
+    capacity: u32,
+    /// Microseconds per permit, rounded up so the budget never refills faster than asked.
+    interval_us: u64,
+    /// `capacity × interval_us`.
+    tolerance_us: u64,
+    /// The connection once made (cloned per call: it multiplexes).
+    connection: std::sync::RwLock<Option<ConnectionManager>>,
+    /// Held while a connection is being made, so callers make one between them.
+    connecting: tokio::sync::Mutex<()>,
+    take: redis::Script,
+    observe: redis::Script,
+    fallback: TokenBucket,
+    /// Until when Redis is not asked (it failed just before).
+    redis_down_until: Mutex<Option<Instant>>,
+    fallback_grants: AtomicU64,
+    /// Callers waiting in `acquire`; `try_acquire` never overtakes them.
+    queued: AtomicUsize,
+    queue: tokio::sync::Mutex<()>,
+}
+
+impl fmt::Debug for RedisRateLimiter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // The URL may carry a password: only the key and the figures.
+        f.debug_struct("RedisRateLimiter")
+            .field("key", &self.key)
+            .field("capacity", &self.capacity)
+            .field("interval_us", &self.interval_us)
+            .field("fallback_grants", &self.fallback_grants())
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisRateLimiter {
+    /// A limiter on the budget `config.key`. Connects lazily: Redis need not be up yet
+    /// (grants come from the local bucket until it is). `InvalidInput` for a capacity of 0,
+    /// a rate that is not positive and finite, 0 replicas, or a URL the client refuses.
+    pub fn new(config: RedisLimiterConfig) -> Result<Self> {
+        if config.replicas == 0 {
+            return Err(Error::invalid("replicas", "must be at least 1"));
+        }
+        redis::Client::open(config.url.as_str())
+            .map_err(|e| Error::invalid("redis_url", format!("is not a Redis URL: {e}")))?;
+        let share = f64::from(config.replicas);
+        let fallback = TokenBucket::new(
+            (config.capacity / config.replicas).max(1),
+            config.refill_per_second / share,
+        )?;
+        // Validates capacity and rate the same way the local bucket does.
+        TokenBucket::new(config.capacity, config.refill_per_second)?;
+        let interval_us = (1e6 / config.refill_per_second).ceil();
+        let interval_us = if interval_us.is_finite() && interval_us >= 1.0 {
+            format!("{interval_us:.0}")
+                .parse::<u64>()
+                .unwrap_or(u64::MAX / 4)
+        } else {
+            1
+        };
+        Ok(RedisRateLimiter {
+            url: config.url,
+            key: config.key,
+            capacity: config.capacity,
+            interval_us,
+            tolerance_us: interval_us.saturating_mul(u64::from(config.capacity)),
+            connection: std::sync::RwLock::new(None),
+            connecting: tokio::sync::Mutex::new(()),
+            take: scripts::take(),
+            observe: scripts::observe(),
+            fallback,
+            redis_down_until: Mutex::new(None),
+            fallback_grants: AtomicU64::new(0),
+            queued: AtomicUsize::new(0),
+            queue: tokio::sync::Mutex::new(()),
+        })
+    }
+
+    /// Grants made by the local bucket while Redis did not answer.
+    pub fn fallback_grants(&self) -> u64 {
+        self.fallback_grants.load(Ordering::Relaxed)
+    }
+
+    /// Whether the limiter is using its local bucket now (Redis failed within the last
+    /// second).
+    pub fn in_fallback(&self) -> bool {
+        self.redis_down_until
+            .lock()
+            .map(|until| until.is_some_and(|t| Instant::now() < t))
+            .unwrap_or(false)
+    }
+
+    fn check_request(&self, n: u32) -> Result<()> {
+        if n > self.capacity {
+            return Err(Error::invalid(
+                "permits",
+                format!(
+                    "asked for {n} permits but the budget holds at most {}",
+                    self.capacity
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// A connection, made on first use; `None` while Redis is known to be down.
+    async fn connection(&self) -> Option<ConnectionManager> {
+        if self.in_fallback() {
+            return None;
+        }
+        let made = |slot: &std::sync::RwLock<Option<ConnectionManager>>| {
+            slot.read().ok().and_then(|c| c.as_ref().cloned())
+        };
+        if let Some(connection) = made(&self.connection) {
+            return Some(connection);
+        }
+        let _connecting = self.connecting.lock().await;
+        if let Some(connection) = made(&self.connection) {
+            return Some(connection);
+        }
+        let config = ConnectionManagerConfig::new()
+            .set_connection_timeout(REDIS_TIMEOUT)
+            .set_response_timeout(REDIS_TIMEOUT)
+            .set_number_of_retries(1);
+        let made = async {
+            redis::Client::open(self.url.as_str())?
+                .get_connection_manager_with_config(config)
+                .await
+        };
+        match tokio::time::timeout(REDIS_TIMEOUT * 2, made).await {
+            Ok(Ok(connection)) => {
+                if let Ok(mut slot) = self.connection.write() {
+                    *slot = Some(connection.clone());
+                }
+                Some(connection)
+            }
+            Ok(Err(e)) => {
+                self.redis_failed(&e.to_string());
+                None
+            }
+            Err(_) => {
+                self.redis_failed("connecting timed out");
+                None
+            }
+        }
+    }
+
+    fn redis_failed(&self, why: &str) {
+        if let Ok(mut until) = self.redis_down_until.lock() {
+            if until.is_none_or(|t| Instant::now() >= t) {
+                tracing::warn!(key = %self.key, error = why, "Redis does not answer; the rate limit falls back to this replica's share");
+            }
+            *until = Some(Instant::now() + RETRY_REDIS_AFTER);
+        }
+    }
+
+    fn redis_answered(&self) {
+        if let Ok(mut until) = self.redis_down_until.lock() {
+            if until.take().is_some() {
+                tracing::info!(key = %self.key, "Redis answers again; the rate limit is shared again");
+            }
+        }
+    }
+
+    /// Runs the take script: `Some(None)` granted, `Some(Some(wait))` not yet, `None` when
+    /// Redis did not answer.
+    async fn take_in_redis(&self, n: u32) -> Option<Option<Duration>> {
+        let mut connection = self.connection().await?;
+        let answer = tokio::time::timeout(
+            REDIS_TIMEOUT,
+            self.take
+                .key(&self.key)
+                .arg(n)
+                .arg(self.interval_us)
+                .arg(self.tolerance_us)
+                .invoke_async::<Vec<String>>(&mut connection),
+        )
+        .await;
+        match answer {
+            Ok(Ok(figures)) => {
+                self.redis_answered();
+                match figures.as_slice() {
+                    [granted, _] if granted == "1" => Some(None),
+                    [_, wait] => {
+                        let wait = wait.parse::<u64>().unwrap_or(1).max(1);
+                        Some(Some(Duration::from_micros(wait)))
+                    }
+                    _ => {
+                        self.redis_failed("the take script answered in an unknown shape");
+                        None
+                    }
+                }
+            }
+            Ok(Err(e)) => {
+                self.redis_failed(&e.to_string());
+                None
+            }
+            Err(_) => {
+                self.redis_failed("the take script timed out");
+                None
+            }
+        }
+    }
+
+    fn fallback_granted(&self) {
+        self.fallback_grants.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+/// Counts a waiter in `acquire` for as long as it waits.
+struct Queued<'a>(&'a AtomicUsize);
+
+impl<'a> Queued<'a> {
+    fn enter(counter: &'a AtomicUsize) -> Self {
+        counter.fetch_add(1, Ordering::AcqRel);
+        Queued(counter)
+    }
+}
+
+impl Drop for Queued<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// A duration as whole microseconds for a script argument (-1 for none).
+fn micros(value: Option<Duration>) -> i64 {
+    value.map_or(-1, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX / 4))
+}
+
+#[async_trait]
+impl RateLimiter for RedisRateLimiter {
+    async fn acquire(&self, permits: u32) -> Result<()> {
+        self.check_request(permits)?;
+        if permits == 0 {
+            return Ok(());
+        }
+        // Nobody waiting here: one round trip, no queue.
+        if self.queued.load(Ordering::Acquire) == 0 {
+            match self.take_in_redis(permits).await {
+                Some(None) => return Ok(()),
+                Some(Some(_)) => {}
+                None => {
+                    if self.fallback.try_acquire(permits) {
+                        self.fallback_granted();
+                        return Ok(());
+                    }
+                }
+            }
+        }
+        let _queued = Queued::enter(&self.queued);
+        let _turn = self.queue.lock().await;
+        loop {
+            match self.take_in_redis(permits).await {
+                Some(None) => return Ok(()),
+                Some(Some(wait)) => tokio::time::sleep(wait).await,
+                None => {
+                    // Redis is away: this replica's share, until Redis answers again.
+                    if self.fallback.try_acquire(permits) {
+                        self.fallback_granted();
+                        return Ok(());
+                    }
+                    tokio::time::sleep(RETRY_REDIS_AFTER.min(Duration::from_millis(50))).await;
+                }
+            }
+        }
+    }
+
+    async fn try_acquire(&self, permits: u32) -> Result<bool> {
+        self.check_request(permits)?;
+        if permits == 0 {
+            return Ok(true);
+        }
+        if self.queued.load(Ordering::Acquire) > 0 {
+            return Ok(false);
+        }
+        match self.take_in_redis(permits).await {
+            Some(granted) => Ok(granted.is_none()),
+            None => {
+                let granted = self.fallback.try_acquire(permits);
+                if granted {
+                    self.fallback_granted();
+                }
+                Ok(granted)
+            }
+        }
+    }
+
+    async fn observe(&self, observation: &RateLimitObservation) -> Result<()> {
+        // The local share follows too, so a fallback starts from what the provider said.
+        self.fallback.observe(observation);
+        let Some(mut connection) = self.connection().await else {
+            return Ok(());
+        };
+        let remaining = observation.remaining.map_or(-1, i64::from);
+        let answer = tokio::time::timeout(
+            REDIS_TIMEOUT,
+            self.observe
+                .key(&self.key)
+                .arg(remaining)
+                .arg(micros(observation.retry_after))
+                .arg(micros(observation.reset_after))
+                .arg(self.interval_us)
+                .arg(self.tolerance_us)
+                .arg(self.capacity)
+                .invoke_async::<String>(&mut connection),
+        )
+        .await;
+        match answer {
+            Ok(Ok(_)) => self.redis_answered(),
+            Ok(Err(e)) => self.redis_failed(&e.to_string()),
+            Err(_) => self.redis_failed("the observe script timed out"),
+        }
+        Ok(())
+    }
+}
