@@ -8,7 +8,8 @@
 //! the rate — a provisioning never fails because Redis is down — and goes back to Redis by
 //! itself once it answers again.
 //!
-//! The event bus across replicas (`RedisBus`) is still to come; see the crate's README.
+//! The `openclaw` binary uses it for its providers when `redis_url` is set. The event bus
+//! across replicas (`RedisBus`) is still to come; see the crate's README.
 
 mod limiter;
 mod scripts;

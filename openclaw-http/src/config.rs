@@ -328,6 +328,13 @@ pub struct Config {
     /// `openclaw keys rotate-secrets`, then remove it. `OPENCLAW_RETIRED_SECRETS_KEYS`
     /// (comma-separated).
     pub retired_secrets_keys: Vec<Secret>,
+    /// Redis, for several replicas: when set, the providers' rate limits are one budget in
+    /// Redis shared by every replica of the deployment (`RedisRateLimiter`). Secret (it may
+    /// carry a password). `OPENCLAW_REDIS_URL`.
+    pub redis_url: Option<Secret>,
+    /// How many replicas share the providers' budgets: while Redis does not answer, each
+    /// takes `1/redis_replicas` of them (default 1).
+    pub redis_replicas: u32,
     /// The HTTP server.
     pub http: HttpConfig,
     /// Hetzner Cloud.
@@ -357,6 +364,8 @@ impl Default for Config {
             bootstrap_key: None,
             secrets_key: None,
             retired_secrets_keys: Vec::new(),
+            redis_url: None,
+            redis_replicas: 1,
             http: HttpConfig::default(),
             hetzner: HetznerConfig::default(),
             cloudflare: CloudflareConfig::default(),
@@ -378,6 +387,7 @@ pub const ENV_VARS: &[(&[&str], &str)] = &[
     (&["OPENCLAW_BOOTSTRAP_KEY"], "bootstrap_key"),
     (&["OPENCLAW_SECRETS_KEY"], "secrets_key"),
     (&["OPENCLAW_RETIRED_SECRETS_KEYS"], "retired_secrets_keys"),
+    (&["OPENCLAW_REDIS_URL"], "redis_url"),
     (&["OPENCLAW_HETZNER_TOKEN", "HCLOUD_TOKEN"], "hetzner.token"),
     (
         &["OPENCLAW_HETZNER_ENDPOINT", "HCLOUD_ENDPOINT"],
@@ -484,6 +494,7 @@ impl Config {
                 "cloudflare.zone_id" => self.cloudflare.zone_id = Some(value),
                 "cloudflare.base_url" => self.cloudflare.base_url = Some(value),
                 "http.metrics_token" => self.http.metrics_token = Some(Secret::new(value)),
+                "redis_url" => self.redis_url = Some(Secret::new(value)),
                 "backup_store.url" => self.backup_store.url = value,
                 "backup_store.region" => self.backup_store.region = Some(value),
                 "backup_store.endpoint" => self.backup_store.endpoint = Some(value),
@@ -595,6 +606,17 @@ impl Config {
         }
         if let Some(key) = &self.secrets_key {
             openclaw_core::instance_secrets::SealingKey::from_base64(key.expose())?;
+        }
+        if self.redis_replicas == 0 {
+            return Err(Error::invalid("redis_replicas", "must be at least 1"));
+        }
+        if let Some(url) = &self.redis_url {
+            if !(url.expose().starts_with("redis://") || url.expose().starts_with("rediss://")) {
+                return Err(Error::invalid(
+                    "redis_url",
+                    "must be a redis:// or rediss:// URL",
+                ));
+            }
         }
         for key in &self.retired_secrets_keys {
             openclaw_core::instance_secrets::SealingKey::from_base64(key.expose()).map_err(

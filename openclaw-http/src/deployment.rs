@@ -177,10 +177,12 @@ pub async fn assemble(config: &Config, listen: SocketAddr) -> Result<Deployment>
         .unwrap_or_else(|| SecretString::new("fake-cloudflare-token"));
 
     let hetzner_limiter: Arc<dyn RateLimiter> = Arc::new(CountingLimiter::new(
-        Arc::new(TokenBucket::new(
-            config.hetzner.rate_limit.burst,
-            config.hetzner.rate_limit.per_second,
-        )?),
+        provider_limiter(
+            config,
+            &engine.deployment,
+            "hetzner",
+            &config.hetzner.rate_limit,
+        )?,
         metrics.compute.clone(),
     ));
     let hetzner = HetznerCompute::builder(
@@ -199,10 +201,12 @@ pub async fn assemble(config: &Config, listen: SocketAddr) -> Result<Deployment>
     .build()?;
 
     let cloudflare_limiter: Arc<dyn RateLimiter> = Arc::new(CountingLimiter::new(
-        Arc::new(TokenBucket::new(
-            config.cloudflare.rate_limit.burst,
-            config.cloudflare.rate_limit.per_second,
-        )?),
+        provider_limiter(
+            config,
+            &engine.deployment,
+            "cloudflare",
+            &config.cloudflare.rate_limit,
+        )?,
         metrics.dns.clone(),
     ));
     let cloudflare = CloudflareDns::new(
@@ -270,10 +274,17 @@ pub async fn assemble(config: &Config, listen: SocketAddr) -> Result<Deployment>
         .config(engine)
         .without_retries()
         .build()?;
-    let providers = match mode {
+    let mut providers = match mode {
         Mode::Live => format!("Hetzner at {hetzner_endpoint}, Cloudflare at {cloudflare_base}"),
         _ => format!("fake Hetzner at {hetzner_endpoint}, fake Cloudflare at {cloudflare_base}"),
     };
+    if config.redis_url.is_some() {
+        providers.push_str(&format!(
+            " (their rate limits shared in Redis by {} replica{})",
+            config.redis_replicas,
+            if config.redis_replicas == 1 { "" } else { "s" }
+        ));
+    }
     Ok(Deployment {
         mode,
         provisioner,
@@ -291,6 +302,29 @@ pub fn vps_base(hetzner_endpoint: &str) -> String {
     let base = hetzner_endpoint.trim_end_matches('/');
     let root = base.strip_suffix("/v1").unwrap_or(base);
     format!("{root}/__vps")
+}
+
+/// The rate limiter of one provider: a budget in Redis shared by every replica of
+/// `deployment` (key `openclaw:<deployment>:limit:<provider>`) when `redis_url` is set, else
+/// this process's own token bucket.
+pub fn provider_limiter(
+    config: &Config,
+    deployment: &openclaw_core::domain::DeploymentName,
+    provider: &str,
+    limit: &crate::rate_limit::RateLimitConfig,
+) -> Result<Arc<dyn RateLimiter>> {
+    Ok(match &config.redis_url {
+        Some(url) => Arc::new(openclaw_bus_redis::RedisRateLimiter::new(
+            openclaw_bus_redis::RedisLimiterConfig {
+                url: url.expose().to_string(),
+                key: format!("openclaw:{deployment}:limit:{provider}"),
+                capacity: limit.burst,
+                refill_per_second: limit.per_second,
+                replicas: config.redis_replicas,
+            },
+        )?),
+        None => Arc::new(TokenBucket::new(limit.burst, limit.per_second)?),
+    })
 }
 
 /// What the first start did about the admin key.
