@@ -1,5 +1,14 @@
 //! Redis for several `openclaw` replicas.
 //!
+//! [`RedisBus`] is core's [`EventBus`](openclaw_core::ports::EventBus) across replicas: every
+//! event (already in the store's log) is appended to a Redis Stream per deployment under its
+//! sequence and published on its topic's channel, `openclaw:<deployment>:provisioning`,
+//! `…:alerts` or `…:audit` (the JSON is described in [`message`]). A subscriber on any replica
+//! follows the channels and reads what they did not bring from the stream, or from the store's
+//! log for anything older or lost (an epoch tells when the stream was recreated). It sees every
+//! event of every replica once, in sequence order, with no gap; without Redis it still does,
+//! a poll of the log later.
+//!
 //! [`RedisRateLimiter`] is core's [`RateLimiter`](openclaw_core::ports::RateLimiter) shared by
 //! every replica: the provider's budget is one GCRA state in Redis, moved by one Lua script
 //! that reads the time from Redis (`TIME`), never from the caller, so replicas with drifting
@@ -8,10 +17,18 @@
 //! the rate — a provisioning never fails because Redis is down — and goes back to Redis by
 //! itself once it answers again.
 //!
-//! The `openclaw` binary uses it for its providers when `redis_url` is set. The event bus
-//! across replicas (`RedisBus`) is still to come; see the crate's README.
+//! The `openclaw` binary uses both when `redis_url` is set.
 
+mod bus;
+mod connection;
 mod limiter;
+mod live;
+pub mod message;
+mod observer;
 mod scripts;
+mod stream_log;
 
+pub use bus::{RedisBus, RedisBusConfig, RedisBusStats};
 pub use limiter::{RedisLimiterConfig, RedisRateLimiter};
+pub use message::{BusMessage, RedisKeys};
+pub use observer::{BusObserver, NoObserver};

@@ -2,21 +2,15 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::Mutex;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use openclaw_core::ports::{RateLimitObservation, RateLimiter};
 use openclaw_core::{Error, Result, TokenBucket};
-use redis::aio::{ConnectionManager, ConnectionManagerConfig};
-use tokio::time::Instant;
+use redis::aio::ConnectionManager;
 
+use crate::connection::{DownWindow, LazyConnection, REDIS_TIMEOUT, RETRY_REDIS_AFTER};
 use crate::scripts;
-
-/// How long a call waits for Redis before the limiter falls back to its local bucket.
-const REDIS_TIMEOUT: Duration = Duration::from_millis(500);
-/// After Redis failed, how long the limiter uses its local bucket before asking Redis again.
-const RETRY_REDIS_AFTER: Duration = Duration::from_secs(1);
 
 /// How a [`RedisRateLimiter`] is set up.
 #[derive(Debug, Clone, PartialEq)]
@@ -48,22 +42,18 @@ pub struct RedisLimiterConfig {
 ///   `1/replicas` of the rate (logged, counted in [`fallback_grants`](Self::fallback_grants));
 ///   Redis is asked again a second later, so the limiter comes back by itself.
 pub struct RedisRateLimiter {
-    url: String,
     key: String,
     capacity: u32,
     /// Microseconds per permit, rounded up so the budget never refills faster than asked.
     interval_us: u64,
     /// `capacity × interval_us`.
     tolerance_us: u64,
-    /// The connection once made (cloned per call: it multiplexes).
-    connection: std::sync::RwLock<Option<ConnectionManager>>,
-    /// Held while a connection is being made, so callers make one between them.
-    connecting: tokio::sync::Mutex<()>,
+    connection: LazyConnection,
     take: redis::Script,
     observe: redis::Script,
     fallback: TokenBucket,
-    /// Until when Redis is not asked (it failed just before).
-    redis_down_until: Mutex<Option<Instant>>,
+    /// Redis failed just before: it is not asked for a second.
+    redis_down: DownWindow,
     fallback_grants: AtomicU64,
     /// Callers waiting in `acquire`; `try_acquire` never overtakes them.
     queued: AtomicUsize,
@@ -108,17 +98,15 @@ impl RedisRateLimiter {
             1
         };
         Ok(RedisRateLimiter {
-            url: config.url,
+            connection: LazyConnection::new(config.url),
             key: config.key,
             capacity: config.capacity,
             interval_us,
             tolerance_us: interval_us.saturating_mul(u64::from(config.capacity)),
-            connection: std::sync::RwLock::new(None),
-            connecting: tokio::sync::Mutex::new(()),
             take: scripts::take(),
             observe: scripts::observe(),
             fallback,
-            redis_down_until: Mutex::new(None),
+            redis_down: DownWindow::default(),
             fallback_grants: AtomicU64::new(0),
             queued: AtomicUsize::new(0),
             queue: tokio::sync::Mutex::new(()),
@@ -133,10 +121,7 @@ impl RedisRateLimiter {
     /// Whether the limiter is using its local bucket now (Redis failed within the last
     /// second).
     pub fn in_fallback(&self) -> bool {
-        self.redis_down_until
-            .lock()
-            .map(|until| until.is_some_and(|t| Instant::now() < t))
-            .unwrap_or(false)
+        self.redis_down.is_down()
     }
 
     fn check_request(&self, n: u32) -> Result<()> {
@@ -157,57 +142,24 @@ impl RedisRateLimiter {
         if self.in_fallback() {
             return None;
         }
-        let made = |slot: &std::sync::RwLock<Option<ConnectionManager>>| {
-            slot.read().ok().and_then(|c| c.as_ref().cloned())
-        };
-        if let Some(connection) = made(&self.connection) {
-            return Some(connection);
-        }
-        let _connecting = self.connecting.lock().await;
-        if let Some(connection) = made(&self.connection) {
-            return Some(connection);
-        }
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(REDIS_TIMEOUT)
-            .set_response_timeout(REDIS_TIMEOUT)
-            .set_number_of_retries(1);
-        let made = async {
-            redis::Client::open(self.url.as_str())?
-                .get_connection_manager_with_config(config)
-                .await
-        };
-        match tokio::time::timeout(REDIS_TIMEOUT * 2, made).await {
-            Ok(Ok(connection)) => {
-                if let Ok(mut slot) = self.connection.write() {
-                    *slot = Some(connection.clone());
-                }
-                Some(connection)
-            }
-            Ok(Err(e)) => {
-                self.redis_failed(&e.to_string());
-                None
-            }
-            Err(_) => {
-                self.redis_failed("connecting timed out");
+        match self.connection.get().await {
+            Ok(connection) => Some(connection),
+            Err(why) => {
+                self.redis_failed(&why);
                 None
             }
         }
     }
 
     fn redis_failed(&self, why: &str) {
-        if let Ok(mut until) = self.redis_down_until.lock() {
-            if until.is_none_or(|t| Instant::now() >= t) {
-                tracing::warn!(key = %self.key, error = why, "Redis does not answer; the rate limit falls back to this replica's share");
-            }
-            *until = Some(Instant::now() + RETRY_REDIS_AFTER);
+        if self.redis_down.failed() {
+            tracing::warn!(key = %self.key, error = why, "Redis does not answer; the rate limit falls back to this replica's share");
         }
     }
 
     fn redis_answered(&self) {
-        if let Ok(mut until) = self.redis_down_until.lock() {
-            if until.take().is_some() {
-                tracing::info!(key = %self.key, "Redis answers again; the rate limit is shared again");
-            }
+        if self.redis_down.answered() {
+            tracing::info!(key = %self.key, "Redis answers again; the rate limit is shared again");
         }
     }
 

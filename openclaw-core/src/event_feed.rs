@@ -13,11 +13,51 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
+use async_trait::async_trait;
 use futures_util::stream::{self, BoxStream, StreamExt};
 
 use crate::domain::{Event, Topic};
 use crate::error::{Error, Result};
 use crate::ports::{EventStream, Store};
+
+/// Where a subscriber stream reads what the live feed did not bring: the store's event log
+/// itself, or something in front of it that answers the same (a bus's recent-events cache
+/// that goes to the store for whatever it does not hold).
+///
+/// # Contract
+///
+/// `events_after(after, limit)` returns up to `limit` events with sequence > `after`, in
+/// increasing sequence, *with no gap*: the first is `after + 1`'s successor in the store's log
+/// and each next one follows the previous in the log. It may return fewer than the log holds
+/// (a later call brings the rest) but never skips one. `last_event_sequence` is the store's.
+#[async_trait]
+pub trait EventLog: Send + Sync + 'static {
+    /// The sequence of the newest event in the log (0 when empty).
+    async fn last_event_sequence(&self) -> Result<u64>;
+    /// Up to `limit` events after `after`, in order, without a gap.
+    async fn events_after(&self, after: u64, limit: usize) -> Result<Vec<Event>>;
+}
+
+/// The store's log as an [`EventLog`].
+#[derive(Clone)]
+pub struct StoreLog(pub Arc<dyn Store>);
+
+impl std::fmt::Debug for StoreLog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StoreLog")
+    }
+}
+
+#[async_trait]
+impl EventLog for StoreLog {
+    async fn last_event_sequence(&self) -> Result<u64> {
+        self.0.last_event_sequence().await
+    }
+
+    async fn events_after(&self, after: u64, limit: usize) -> Result<Vec<Event>> {
+        self.0.events_after(after, limit).await
+    }
+}
 
 /// How many events one read of the log asks for.
 const READ_BATCH: usize = 256;
@@ -55,8 +95,19 @@ pub fn resume_from_log(
     after: Option<u64>,
     idle_poll: Duration,
 ) -> EventStream {
+    resume(Arc::new(StoreLog(store)), live, topic, after, idle_poll)
+}
+
+/// [`resume_from_log`] reading through `log` instead of the store itself.
+pub fn resume(
+    log: Arc<dyn EventLog>,
+    live: BoxStream<'static, LiveEvent>,
+    topic: Option<Topic>,
+    after: Option<u64>,
+    idle_poll: Duration,
+) -> EventStream {
     let feed = Feed {
-        store,
+        store: log,
         live,
         topic,
         last: after,
@@ -76,7 +127,7 @@ pub fn resume_from_log(
 }
 
 struct Feed {
-    store: Arc<dyn Store>,
+    store: Arc<dyn EventLog>,
     live: BoxStream<'static, LiveEvent>,
     topic: Option<Topic>,
     /// The last global sequence passed; `None` until resolved from the store.
