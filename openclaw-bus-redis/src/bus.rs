@@ -37,6 +37,11 @@ pub struct RedisBusConfig {
     pub stream_length: u32,
     /// How long a subscriber waits without a live event before it reads the log itself.
     pub idle_poll: Duration,
+    /// The store's event log identity (a value it records once, at its first start): the
+    /// stream is keyed by it, so that a new database under the same deployment name never
+    /// reads the stream of the one before (sequences start again at 1). `None`: one stream
+    /// per deployment.
+    pub log_id: Option<String>,
 }
 
 impl RedisBusConfig {
@@ -47,6 +52,7 @@ impl RedisBusConfig {
             deployment: deployment.into(),
             stream_length: 10_000,
             idle_poll: Duration::from_secs(1),
+            log_id: None,
         }
     }
 }
@@ -58,6 +64,7 @@ impl fmt::Debug for RedisBusConfig {
             .field("deployment", &self.deployment)
             .field("stream_length", &self.stream_length)
             .field("idle_poll", &self.idle_poll)
+            .field("log_id", &self.log_id)
             .finish_non_exhaustive()
     }
 }
@@ -366,7 +373,7 @@ impl RedisBus {
             return Err(Error::invalid("stream_length", "must be at least 1"));
         }
         let shared = Shared {
-            keys: RedisKeys::for_deployment(&config.deployment),
+            keys: RedisKeys::for_deployment(&config.deployment).with_log(config.log_id.as_deref()),
             connection: LazyConnection::new(config.url.clone()),
             url: config.url,
             stream_length: config.stream_length,
@@ -430,9 +437,11 @@ impl RedisBus {
             .arg("-")
             .arg("COUNT")
             .arg(1);
-        let newest =
-            command.query_async::<Vec<(String, Vec<(String, String)>)>>(&mut connection);
-        let entries = tokio::time::timeout(REDIS_TIMEOUT, newest).await.ok()?.ok()?;
+        let newest = command.query_async::<Vec<(String, Vec<(String, String)>)>>(&mut connection);
+        let entries = tokio::time::timeout(REDIS_TIMEOUT, newest)
+            .await
+            .ok()?
+            .ok()?;
         let (id, _) = entries.into_iter().next()?;
         id.split('-').next()?.parse().ok()
     }

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -44,16 +45,20 @@ pub struct RedisLimiterConfig {
 pub struct RedisRateLimiter {
     key: String,
     capacity: u32,
+    refill_per_second: f64,
+    replicas: u32,
     /// Microseconds per permit, rounded up so the budget never refills faster than asked.
     interval_us: u64,
     /// `capacity × interval_us`.
     tolerance_us: u64,
-    connection: LazyConnection,
+    /// Shared with the limiters made by [`for_key`](Self::for_key).
+    connection: Arc<LazyConnection>,
     take: redis::Script,
     observe: redis::Script,
     fallback: TokenBucket,
-    /// Redis failed just before: it is not asked for a second.
-    redis_down: DownWindow,
+    /// Redis failed just before: it is not asked for a second (by any limiter sharing the
+    /// connection).
+    redis_down: Arc<DownWindow>,
     fallback_grants: AtomicU64,
     /// Callers waiting in `acquire`; `try_acquire` never overtakes them.
     queued: AtomicUsize,
@@ -98,19 +103,54 @@ impl RedisRateLimiter {
             1
         };
         Ok(RedisRateLimiter {
-            connection: LazyConnection::new(config.url),
+            connection: Arc::new(LazyConnection::new(config.url)),
             key: config.key,
             capacity: config.capacity,
+            refill_per_second: config.refill_per_second,
+            replicas: config.replicas,
             interval_us,
             tolerance_us: interval_us.saturating_mul(u64::from(config.capacity)),
             take: scripts::take(),
             observe: scripts::observe(),
             fallback,
-            redis_down: DownWindow::default(),
+            redis_down: Arc::new(DownWindow::default()),
             fallback_grants: AtomicU64::new(0),
             queued: AtomicUsize::new(0),
             queue: tokio::sync::Mutex::new(()),
         })
+    }
+
+    /// A limiter with the same figures on the budget `key`, sharing this one's connection
+    /// (one budget per API key, say, without a connection each).
+    pub fn for_key(&self, key: impl Into<String>) -> Self {
+        let share = f64::from(self.replicas);
+        let fallback = TokenBucket::new(
+            (self.capacity / self.replicas).max(1),
+            self.refill_per_second / share,
+        )
+        // The same figures were accepted by `new`.
+        .unwrap_or_else(|_| TokenBucket::hetzner());
+        RedisRateLimiter {
+            key: key.into(),
+            capacity: self.capacity,
+            refill_per_second: self.refill_per_second,
+            replicas: self.replicas,
+            interval_us: self.interval_us,
+            tolerance_us: self.tolerance_us,
+            connection: Arc::clone(&self.connection),
+            take: scripts::take(),
+            observe: scripts::observe(),
+            fallback,
+            redis_down: Arc::clone(&self.redis_down),
+            fallback_grants: AtomicU64::new(0),
+            queued: AtomicUsize::new(0),
+            queue: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// The budget's key in Redis.
+    pub fn key(&self) -> &str {
+        &self.key
     }
 
     /// Grants made by the local bucket while Redis did not answer.

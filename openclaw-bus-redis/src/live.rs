@@ -22,7 +22,11 @@ const MAX_BACKOFF: Duration = Duration::from_secs(2);
 /// Each time the subscription is made, and each time it is lost, the receivers are told they
 /// lagged: they read the log, which brings whatever was published while nobody listened. A
 /// message from a new epoch does the same (the stream was recreated).
-pub(crate) async fn listen(shared: Arc<Shared>, sender: WeakSender<LiveEvent>, channels: Vec<String>) {
+pub(crate) async fn listen(
+    shared: Arc<Shared>,
+    sender: WeakSender<LiveEvent>,
+    channels: Vec<String>,
+) {
     let mut backoff = FIRST_BACKOFF;
     loop {
         if sender.upgrade().is_none() {
@@ -67,7 +71,9 @@ pub(crate) async fn listen(shared: Arc<Shared>, sender: WeakSender<LiveEvent>, c
                 return;
             }
             let lag = chrono::Utc::now() - message.event.at;
-            shared.observer.delivered(lag.to_std().unwrap_or(Duration::ZERO));
+            shared
+                .observer
+                .delivered(lag.to_std().unwrap_or(Duration::ZERO));
             if !tell(&sender, LiveEvent::Event(message.event)) {
                 return;
             }

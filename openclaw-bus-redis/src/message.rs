@@ -22,6 +22,8 @@ use serde::Deserialize;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RedisKeys {
     prefix: String,
+    /// The event log's identity, when the store has one: part of the stream's key.
+    log: Option<String>,
 }
 
 impl RedisKeys {
@@ -29,7 +31,16 @@ impl RedisKeys {
     pub fn for_deployment(deployment: &str) -> Self {
         RedisKeys {
             prefix: format!("openclaw:{deployment}"),
+            log: None,
         }
+    }
+
+    /// The same keys, the stream's named after the event log `log` too
+    /// (`openclaw:<deployment>:events:<log>`): sequences are only meaningful within one log,
+    /// so a new database under an old deployment name never reads the old database's stream.
+    pub fn with_log(mut self, log: Option<&str>) -> Self {
+        self.log = log.map(str::to_string);
+        self
     }
 
     /// The Pub/Sub channel of `topic`: `openclaw:<deployment>:provisioning|alerts|audit`.
@@ -37,14 +48,17 @@ impl RedisKeys {
         format!("{}:{}", self.prefix, topic.as_str())
     }
 
-    /// The stream of recent events: `openclaw:<deployment>:events`.
+    /// The stream of recent events: `openclaw:<deployment>:events[:<log>]`.
     pub fn stream(&self) -> String {
-        format!("{}:events", self.prefix)
+        match &self.log {
+            Some(log) => format!("{}:events:{log}", self.prefix),
+            None => format!("{}:events", self.prefix),
+        }
     }
 
-    /// The stream's epoch: `openclaw:<deployment>:events:epoch`.
+    /// The stream's epoch: the stream's key followed by `:epoch`.
     pub fn epoch(&self) -> String {
-        format!("{}:events:epoch", self.prefix)
+        format!("{}:epoch", self.stream())
     }
 
     /// The budget of a rate limit named `name`: `openclaw:<deployment>:limit:<name>`.
@@ -85,12 +99,19 @@ mod tests {
     #[test]
     fn keys_are_named_after_the_deployment() {
         let keys = RedisKeys::for_deployment("prod");
-        assert_eq!(keys.channel(Topic::Provisioning), "openclaw:prod:provisioning");
+        assert_eq!(
+            keys.channel(Topic::Provisioning),
+            "openclaw:prod:provisioning"
+        );
         assert_eq!(keys.channel(Topic::Alerts), "openclaw:prod:alerts");
         assert_eq!(keys.channel(Topic::Audit), "openclaw:prod:audit");
         assert_eq!(keys.stream(), "openclaw:prod:events");
         assert_eq!(keys.epoch(), "openclaw:prod:events:epoch");
         assert_eq!(keys.limit("hetzner"), "openclaw:prod:limit:hetzner");
+        let keys = keys.with_log(Some("0193ab"));
+        assert_eq!(keys.stream(), "openclaw:prod:events:0193ab");
+        assert_eq!(keys.epoch(), "openclaw:prod:events:0193ab:epoch");
+        assert_eq!(keys.channel(Topic::Alerts), "openclaw:prod:alerts");
     }
 
     #[test]

@@ -85,7 +85,7 @@ mod tests {
     fn a_run_stops_at_the_first_hole() {
         let held = [5, 6, 8, 9].map(event).to_vec();
         assert_eq!(sequences(&contiguous_run(held.clone(), 5)), [5, 6]);
-        assert!(contiguous_run(held.clone(), 4).is_empty(), "4 is not held");
+        assert!(contiguous_run(held, 4).is_empty(), "4 is not held");
         assert!(contiguous_run(Vec::new(), 1).is_empty());
         let late = [7, 6].map(event).to_vec();
         assert_eq!(sequences(&contiguous_run(late, 6)), Vec::<u64>::new());

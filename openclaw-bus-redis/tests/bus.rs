@@ -117,7 +117,10 @@ async fn until_listening(bus: &RedisBus) {
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    panic!("the channel subscription did not come up: {:?}", bus.stats());
+    panic!(
+        "the channel subscription did not come up: {:?}",
+        bus.stats()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -75,7 +75,8 @@ impl PrivateRedis {
             .local_addr()
             .unwrap()
             .port();
-        let dir = std::env::temp_dir().join(format!("openclaw-redis-{}-{port}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("openclaw-redis-{}-{port}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let mut redis = PrivateRedis {
             port,
@@ -151,7 +152,12 @@ mod bus {
         let mut events = Vec::new();
         for i in 0..n {
             let event = store
-                .append_event(&NewEvent::alert(None, "fault", format!("event {i}"), Utc::now()))
+                .append_event(&NewEvent::alert(
+                    None,
+                    "fault",
+                    format!("event {i}"),
+                    Utc::now(),
+                ))
                 .await
                 .unwrap();
             let _ = bus.publish(&event).await;
@@ -208,7 +214,10 @@ mod bus {
         }
         receive_all(&mut stream, &events).await;
         let stats = b.stats();
-        assert!(stats.live_connects >= 2, "resubscribed after the kill: {stats:?}");
+        assert!(
+            stats.live_connects >= 2,
+            "resubscribed after the kill: {stats:?}"
+        );
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -253,7 +262,10 @@ mod bus {
         assert!(shared.try_acquire(1).await.unwrap());
         assert_eq!(shared.fallback_grants(), 0);
         redis.kill();
-        assert!(shared.try_acquire(1).await.unwrap(), "granted without Redis");
+        assert!(
+            shared.try_acquire(1).await.unwrap(),
+            "granted without Redis"
+        );
         assert!(shared.in_fallback());
         assert!(shared.fallback_grants() >= 1);
         redis.spawn();

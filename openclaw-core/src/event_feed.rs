@@ -107,7 +107,7 @@ pub fn resume(
     idle_poll: Duration,
 ) -> EventStream {
     let feed = Feed {
-        store: log,
+        log,
         live,
         topic,
         last: after,
@@ -127,7 +127,7 @@ pub fn resume(
 }
 
 struct Feed {
-    store: Arc<dyn EventLog>,
+    log: Arc<dyn EventLog>,
     live: BoxStream<'static, LiveEvent>,
     topic: Option<Topic>,
     /// The last global sequence passed; `None` until resolved from the store.
@@ -154,7 +154,7 @@ impl Feed {
                 tokio::time::sleep(self.backoff()).await;
             }
             let Some(last) = self.last else {
-                match self.store.last_event_sequence().await {
+                match self.log.last_event_sequence().await {
                     Ok(sequence) => {
                         self.failures = 0;
                         self.last = Some(sequence);
@@ -164,7 +164,7 @@ impl Feed {
                 continue;
             };
             if self.read_needed {
-                match self.store.events_after(last, READ_BATCH).await {
+                match self.log.events_after(last, READ_BATCH).await {
                     Ok(events) => {
                         self.failures = 0;
                         self.read_needed = events.len() >= READ_BATCH;
@@ -443,7 +443,7 @@ mod tests {
     fn backoff_doubles_up_to_its_cap() {
         let delay = |failures| {
             Feed {
-                store: Arc::new(InMemoryStore::new()),
+                log: Arc::new(StoreLog(Arc::new(InMemoryStore::new()))),
                 live: stream::empty().boxed(),
                 topic: None,
                 last: None,

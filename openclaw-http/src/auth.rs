@@ -138,7 +138,8 @@ pub fn parse_token(token: &str) -> Option<(&str, &str)> {
 }
 
 /// Recently read keys, so a busy client does not cost a store read per request. A revoked
-/// key stops working within the cache's time to live.
+/// key stops working within the cache's time to live — or at once, when the revocation's
+/// audit event reaches the server ([`crate::revocation`]).
 #[derive(Debug)]
 pub struct KeyCache {
     ttl: Duration,
@@ -157,6 +158,14 @@ impl KeyCache {
     /// Whether a key with this id was read recently (its client is known to hold real keys).
     pub fn contains(&self, id: &str) -> bool {
         self.get(id).is_some()
+    }
+
+    /// Forgets every key (one was revoked): the next request of each reads the store.
+    pub fn clear(&self) {
+        self.entries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
     }
 
     fn get(&self, id: &str) -> Option<ApiKey> {
@@ -270,7 +279,7 @@ pub async fn require_key(
             return axum::response::IntoResponse::into_response(error);
         }
     };
-    if let Err(wait) = state.api_limits.check(&caller.key_id) {
+    if let Err(wait) = state.api_limits.check(&caller.key_id).await {
         state.metrics.api_rate_limited.incr();
         return axum::response::IntoResponse::into_response(AppError::TooManyRequests(wait));
     }

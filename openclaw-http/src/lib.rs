@@ -67,6 +67,8 @@ pub mod model;
 pub mod openapi;
 pub mod providers;
 pub mod rate_limit;
+pub mod redis;
+pub mod revocation;
 pub mod routes;
 pub mod secrets_file;
 pub mod server;

@@ -219,6 +219,8 @@ pub struct HttpMetrics {
     pub dns: Arc<ProviderStats>,
     /// Every API request by route, method and status.
     pub requests: RequestMetrics,
+    /// The Redis event bus's publish and delivery times (with `redis_url`).
+    pub bus: crate::redis::BusMetrics,
 }
 
 /// The name a counter is registered under: `prometheus-client` writes the `_total` itself.
@@ -550,12 +552,118 @@ pub fn registry(
     registry
 }
 
+/// What `/metrics` reads about Redis at scrape time (with `redis_url`).
+#[derive(Debug, Clone)]
+pub struct RedisView {
+    /// The bus's counts.
+    pub bus: openclaw_bus_redis::RedisBusStats,
+    /// The store's newest sequence minus the stream's (`None` when Redis did not answer).
+    pub stream_lag: Option<u64>,
+    /// Per shared budget: its name, the grants its local fallback made, and whether it is
+    /// in fallback now.
+    pub limiters: Vec<(&'static str, u64, bool)>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct LimitLabel {
+    limit: &'static str,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct SourceLabel {
+    source: &'static str,
+}
+
+/// Adds the Redis families to `registry`.
+fn register_redis(registry: &mut Registry, http: &HttpMetrics, redis: &RedisView) {
+    registry.register(
+        "openclaw_redis_subscribed",
+        "Whether this replica's subscription to the Redis event channels is up",
+        gauge_of(i64::from(redis.bus.live_connected)),
+    );
+    registry.register(
+        "openclaw_redis_publish_seconds",
+        "Time to publish one event to Redis (stream and channel)",
+        http.bus.publish.0.clone(),
+    );
+    registry.register(
+        "openclaw_redis_delivery_seconds",
+        "Time from an event's creation on any replica to its arrival on this replica's Redis subscription",
+        http.bus.delivery.0.clone(),
+    );
+    registry.register(
+        counter_name("openclaw_redis_publish_failures_total"),
+        "Events that did not reach Redis (subscribers read them from the store's log)",
+        counter_of(redis.bus.publish_failures),
+    );
+    if let Some(lag) = redis.stream_lag {
+        registry.register(
+            "openclaw_redis_stream_lag_events",
+            "Events in the store's log newer than the newest in the Redis stream",
+            gauge_of(saturating_i64(lag)),
+        );
+    }
+    let fallback = PromCounter::<f64, AtomicU64>::default();
+    fallback.inc_by(redis.bus.fallback_seconds);
+    registry.register(
+        "openclaw_redis_fallback_seconds",
+        "Time this replica's subscription to the Redis event channels was down (events came through the store's log)",
+        fallback,
+    );
+    let reads = Family::<SourceLabel, PromCounter>::default();
+    reads
+        .get_or_create(&SourceLabel { source: "stream" })
+        .inc_by(redis.bus.stream_reads);
+    reads
+        .get_or_create(&SourceLabel { source: "store" })
+        .inc_by(redis.bus.store_reads);
+    registry.register(
+        "openclaw_redis_replay_reads",
+        "Subscriber reads of past events, by where they were answered",
+        reads,
+    );
+    let grants = Family::<LimitLabel, PromCounter>::default();
+    let in_fallback = Family::<LimitLabel, PromGauge>::default();
+    for (limit, fallback_grants, now) in &redis.limiters {
+        grants
+            .get_or_create(&LimitLabel { limit })
+            .inc_by(*fallback_grants);
+        in_fallback
+            .get_or_create(&LimitLabel { limit })
+            .set(i64::from(*now));
+    }
+    registry.register(
+        "openclaw_redis_limiter_fallback_grants",
+        "Permits a shared rate limit granted from this replica's local share while Redis did not answer",
+        grants,
+    );
+    registry.register(
+        "openclaw_redis_limiter_in_fallback",
+        "Whether a shared rate limit uses this replica's local share now",
+        in_fallback,
+    );
+}
+
 /// Renders everything in the OpenMetrics text format ([`CONTENT_TYPE`]), which Prometheus
 /// scrapes, through `prometheus-client`'s encoder.
 pub fn render(http: &HttpMetrics, engine: &MetricsSnapshot, stats: Option<&StoreStats>) -> String {
+    render_with_redis(http, engine, stats, None)
+}
+
+/// [`render`], with the Redis families when `redis` is given.
+pub fn render_with_redis(
+    http: &HttpMetrics,
+    engine: &MetricsSnapshot,
+    stats: Option<&StoreStats>,
+    redis: Option<&RedisView>,
+) -> String {
+    let mut registry = registry(http, engine, stats);
+    if let Some(redis) = redis {
+        register_redis(&mut registry, http, redis);
+    }
     let mut out = String::with_capacity(16 * 1024);
     // Writing into a String cannot fail.
-    let _ = prometheus_client::encoding::text::encode(&mut out, &registry(http, engine, stats));
+    let _ = prometheus_client::encoding::text::encode(&mut out, &registry);
     out
 }
 
@@ -606,6 +714,42 @@ mod tests {
         families.sort_unstable();
         families.dedup();
         assert_eq!(families.len(), total, "a family is declared twice");
+    }
+
+    #[test]
+    fn redis_families_show_the_bus_and_the_shared_limits() {
+        let http = HttpMetrics::default();
+        http.bus.publish.observe(Duration::from_micros(300));
+        let view = RedisView {
+            bus: openclaw_bus_redis::RedisBusStats {
+                published: 1,
+                publish_failures: 2,
+                stream_reads: 3,
+                store_reads: 4,
+                live_connected: true,
+                live_connects: 1,
+                fallback_seconds: 1.5,
+                epoch_changes: 0,
+                epoch: None,
+            },
+            stream_lag: Some(7),
+            limiters: vec![("hetzner", 5, true)],
+        };
+        let text = render_with_redis(&http, &MetricsSnapshot::default(), None, Some(&view));
+        for line in [
+            "openclaw_redis_subscribed 1",
+            "openclaw_redis_publish_seconds_bucket{le=\"0.001\"} 1",
+            "openclaw_redis_publish_failures_total 2",
+            "openclaw_redis_stream_lag_events 7",
+            "openclaw_redis_fallback_seconds_total 1.5",
+            "openclaw_redis_replay_reads_total{source=\"stream\"} 3",
+            "openclaw_redis_limiter_fallback_grants_total{limit=\"hetzner\"} 5",
+            "openclaw_redis_limiter_in_fallback{limit=\"hetzner\"} 1",
+        ] {
+            assert!(text.contains(line), "{line} missing from\n{text}");
+        }
+        let without = render(&http, &MetricsSnapshot::default(), None);
+        assert!(!without.contains("openclaw_redis_"));
     }
 
     #[test]

@@ -759,6 +759,11 @@ impl SweepView {
 pub struct StatusView {
     /// `ok`, `ready` or `unavailable`.
     pub status: String,
+    /// `/readyz` with `redis_url` set: `up` when Redis answers, else `down` (the server
+    /// still works without it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub redis: Option<String>,
 }
 
 #[cfg(test)]

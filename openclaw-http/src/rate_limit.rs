@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
+use openclaw_core::ports::RateLimiter;
 use openclaw_core::TokenBucket;
 use serde::{Deserialize, Serialize};
 
@@ -37,44 +38,82 @@ impl RateLimitConfig {
     }
 }
 
-/// One bucket per key id, made on the key's first request.
-#[derive(Debug)]
+/// One budget per key id, made on the key's first request: this process's own token bucket,
+/// or, with Redis, a budget every replica shares (`openclaw:<deployment>:limit:api:<key id>`).
 pub struct ApiRateLimits {
     config: RateLimitConfig,
-    buckets: Mutex<HashMap<String, Arc<TokenBucket>>>,
+    /// With Redis: the limiter each key's budget is made from (sharing its connection).
+    shared: Option<openclaw_bus_redis::RedisRateLimiter>,
+    buckets: Mutex<HashMap<String, Arc<dyn RateLimiter>>>,
+}
+
+impl std::fmt::Debug for ApiRateLimits {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiRateLimits")
+            .field("config", &self.config)
+            .field("shared", &self.shared.is_some())
+            .finish_non_exhaustive()
+    }
 }
 
 impl ApiRateLimits {
-    /// Limits of `config` for every key.
+    /// Limits of `config` for every key, kept in this process.
     pub fn new(config: RateLimitConfig) -> Self {
         ApiRateLimits {
             config,
+            shared: None,
             buckets: Mutex::new(HashMap::new()),
         }
     }
 
-    /// Takes one request from `key`'s bucket, or says how long until one is there.
-    pub fn check(&self, key: &str) -> Result<(), Duration> {
-        let bucket = {
-            let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
-            match buckets.get(key) {
-                Some(bucket) => bucket.clone(),
-                None => {
-                    let bucket = Arc::new(
-                        TokenBucket::new(self.config.burst, self.config.per_second)
-                            // The config was validated; a bad one limits nothing rather
-                            // than refusing every request.
-                            .unwrap_or_else(|_| TokenBucket::hetzner()),
-                    );
-                    buckets.insert(key.to_string(), bucket.clone());
-                    bucket
-                }
-            }
+    /// Limits of `config` for every key, shared by every replica through the Redis at `url`
+    /// (each replica falls back to `1/replicas` of a key's budget while Redis is away).
+    pub fn in_redis(
+        config: RateLimitConfig,
+        url: &str,
+        deployment: &str,
+        replicas: u32,
+    ) -> openclaw_core::Result<Self> {
+        let template =
+            openclaw_bus_redis::RedisRateLimiter::new(openclaw_bus_redis::RedisLimiterConfig {
+                url: url.to_string(),
+                key: openclaw_bus_redis::RedisKeys::for_deployment(deployment).limit("api"),
+                capacity: config.burst,
+                refill_per_second: config.per_second,
+                replicas,
+            })?;
+        Ok(ApiRateLimits {
+            config,
+            shared: Some(template),
+            buckets: Mutex::new(HashMap::new()),
+        })
+    }
+
+    fn limiter(&self, key: &str) -> Arc<dyn RateLimiter> {
+        let mut buckets = self.buckets.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(limiter) = buckets.get(key) {
+            return limiter.clone();
+        }
+        let limiter: Arc<dyn RateLimiter> = match &self.shared {
+            Some(template) => Arc::new(template.for_key(format!("{}:{key}", template.key()))),
+            None => Arc::new(
+                TokenBucket::new(self.config.burst, self.config.per_second)
+                    // The config was validated; a bad one limits nothing rather than
+                    // refusing every request.
+                    .unwrap_or_else(|_| TokenBucket::hetzner()),
+            ),
         };
-        if bucket.try_acquire(1) {
+        buckets.insert(key.to_string(), limiter.clone());
+        limiter
+    }
+
+    /// Takes one request from `key`'s budget, or says how long until one is there.
+    pub async fn check(&self, key: &str) -> Result<(), Duration> {
+        // A limiter that cannot answer (it never fails for one permit) lets the request by.
+        if self.limiter(key).try_acquire(1).await.unwrap_or(true) {
             Ok(())
         } else {
-            // The bucket refills continuously: one request is back after 1/rate seconds.
+            // The budget refills continuously: one request is back after 1/rate seconds.
             Err(Duration::from_secs_f64(1.0 / self.config.per_second))
         }
     }
@@ -90,12 +129,12 @@ mod tests {
             burst: 2,
             per_second: 0.5,
         });
-        assert!(limits.check("a").is_ok());
-        assert!(limits.check("a").is_ok());
-        assert_eq!(limits.check("a"), Err(Duration::from_secs(2)));
-        assert!(limits.check("b").is_ok());
+        assert!(limits.check("a").await.is_ok());
+        assert!(limits.check("a").await.is_ok());
+        assert_eq!(limits.check("a").await, Err(Duration::from_secs(2)));
+        assert!(limits.check("b").await.is_ok());
         tokio::time::advance(Duration::from_secs(2)).await;
-        assert!(limits.check("a").is_ok());
+        assert!(limits.check("a").await.is_ok());
     }
 
     #[test]

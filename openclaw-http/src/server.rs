@@ -63,7 +63,7 @@ pub async fn serve(
         deployment::ensure_admin_key(&deployment.stores.keys, &deployment.stores.facts).await?;
 
     let (tx, rx) = watch::channel(false);
-    let state = AppState::with_config(
+    let mut state = AppState::with_config(
         deployment.provisioner.clone(),
         deployment.stores.keys.clone(),
         deployment.metrics.clone(),
@@ -71,6 +71,19 @@ pub async fn serve(
     )
     .with_shutdown(rx.clone())
     .with_workers();
+    if let (Some(parts), Some(url)) = (&deployment.redis, &config.redis_url) {
+        state.redis = Some(parts.clone());
+        state.api_limits = Arc::new(crate::rate_limit::ApiRateLimits::in_redis(
+            config.http.rate_limit,
+            url.expose(),
+            config.engine.deployment.as_str(),
+            config.redis_replicas,
+        )?);
+    }
+    let revocations = tokio::spawn(crate::revocation::follow(
+        deployment.provisioner.clone(),
+        state.key_cache.clone(),
+    ));
     let app = routes::app(state);
 
     let write = |out: &mut (dyn Write + Send), line: String| {
@@ -166,6 +179,7 @@ pub async fn serve(
     )
     .with_graceful_shutdown(raised(rx.clone()))
     .await;
+    revocations.abort();
     // The server can also end on its own (an accept error): stop the workers then too.
     stopping.store(true, Ordering::SeqCst);
     let _ = tx.send(true);

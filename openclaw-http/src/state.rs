@@ -39,6 +39,9 @@ pub struct AppState {
     /// Whether this process runs the provisioner's workers: then it is ready only while
     /// they run (orders accepted with nothing to carry them out would wait for ever).
     pub runs_workers: bool,
+    /// What replicas share through Redis (with `redis_url`): `/readyz` and `/metrics` report
+    /// on it.
+    pub redis: Option<Arc<crate::redis::RedisParts>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -115,6 +118,7 @@ impl AppState {
             settings: Arc::new(Settings::from(config)),
             shutdown,
             runs_workers: false,
+            redis: None,
         }
     }
 

@@ -9,7 +9,7 @@ mod process;
 use std::time::Duration;
 
 use futures_util::future::join_all;
-use process::{database_url, fast_config, free_port, get_json, temp_dir, Api, Server};
+use process::{database_url, fast_config, free_port, get_json, metric, temp_dir, Api, Server};
 use serde_json::Value;
 use tokio::process::Child;
 
@@ -22,19 +22,6 @@ fn signal(child: &Child, name: &str) {
         .status()
         .unwrap();
     assert!(status.success(), "kill -{name} {pid}");
-}
-
-/// A counter of the replica's `/metrics`.
-async fn metric(server_url: &str, name: &str) -> f64 {
-    let text = reqwest::get(format!("{server_url}/metrics"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
-        .unwrap_or_else(|| panic!("{name} not in /metrics"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

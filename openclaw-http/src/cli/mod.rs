@@ -717,6 +717,9 @@ async fn keys(config: &Config, command: KeysCommand, out: &mut dyn Write) -> Res
                 .revoke_api_key(&id, chrono::Utc::now())
                 .await
                 .map_err(|e| e.to_string())?;
+            if revoked {
+                announce_revocation(config, &stores, &id).await;
+            }
             let _ = writeln!(
                 out,
                 "{}",
@@ -729,6 +732,41 @@ async fn keys(config: &Config, command: KeysCommand, out: &mut dyn Write) -> Res
         }
     }
     Ok(())
+}
+
+/// Tells the running servers that key `id` was revoked, so that they drop it from their
+/// caches at once ([`crate::revocation`]): an audit event in the log, published through Redis
+/// when `redis_url` is set. The key is revoked in the store either way; a failure here only
+/// leaves servers to notice within their cache's lifetime, and is said so.
+async fn announce_revocation(config: &Config, stores: &store::Stores, id: &str) {
+    let event = match stores
+        .store
+        .append_event(&crate::revocation::revoked_event(id, "cli"))
+        .await
+    {
+        Ok(event) => event,
+        Err(error) => {
+            tracing::warn!(%error, "the revocation is not in the event log; servers notice it within key_cache_ttl");
+            return;
+        }
+    };
+    let Some(url) = &config.redis_url else {
+        return;
+    };
+    let bus = crate::redis::bus(
+        url.expose(),
+        config.engine.deployment.as_str(),
+        stores,
+        std::sync::Arc::new(openclaw_bus_redis::NoObserver),
+    )
+    .await;
+    let published = match bus {
+        Ok(bus) => openclaw_core::ports::EventBus::publish(&bus, &event).await,
+        Err(error) => Err(error),
+    };
+    if let Err(error) = published {
+        tracing::warn!(%error, "the revocation was not published to Redis; servers read it from the log within a second");
+    }
 }
 
 /// Runs [`Provisioner::reseal_secrets`](openclaw_core::Provisioner::reseal_secrets) on the

@@ -15,10 +15,13 @@ use crate::state::AppState;
 pub async fn healthz() -> Json<StatusView> {
     Json(StatusView {
         status: "ok".to_string(),
+        redis: None,
     })
 }
 
-/// The store answers and the provisioning workers run: the server can do its work.
+/// The store answers and the provisioning workers run: the server can do its work. With
+/// `redis_url`, `redis` says whether Redis answers; a replica without Redis still works
+/// (events through the store's log, rate limits at its own share), so it stays ready.
 #[utoipa::path(
     get, path = "/readyz", tag = "system",
     responses((status = 200, body = StatusView), (status = 503, description = "The store does not answer, or the provisioning workers have stopped", body = ErrorBody))
@@ -32,8 +35,13 @@ pub async fn readyz(State(state): State<AppState>) -> AppResult<Json<StatusView>
         .into());
     }
     state.store.ping().await?;
+    let redis = match &state.redis {
+        Some(parts) => Some(crate::redis::readiness(parts).await.to_string()),
+        None => None,
+    };
     Ok(Json(StatusView {
         status: "ready".to_string(),
+        redis,
     }))
 }
 
@@ -65,7 +73,16 @@ pub async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderM
             None
         }
     };
-    let text = metrics::render(&state.metrics, &state.provisioner.metrics(), stats.as_ref());
+    let redis = match &state.redis {
+        Some(parts) => Some(crate::redis::view(parts, stats.as_ref()).await),
+        None => None,
+    };
+    let text = metrics::render_with_redis(
+        &state.metrics,
+        &state.provisioner.metrics(),
+        stats.as_ref(),
+        redis.as_ref(),
+    );
     let mut response = text.into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -364,3 +364,16 @@ pub(crate) async fn get_json(url: &str, token: &str) -> Value {
         .await
         .unwrap()
 }
+
+/// A value of the server's `/metrics` (the first series starting with `name`).
+pub(crate) async fn metric(server_url: &str, name: &str) -> f64 {
+    let text = reqwest::get(format!("{server_url}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{name} not in /metrics"))
+}
