@@ -81,6 +81,30 @@ mod tests {
         events.iter().map(|e| e.sequence).collect()
     }
 
+    proptest::proptest! {
+        /// Whatever the stream holds (any subset of the log, in any order a late publish
+        /// leaves), the run is exactly the log from `first` up to the first sequence the
+        /// stream does not hold in place: never a skipped event, never one out of order.
+        #[test]
+        fn a_run_is_the_longest_gapless_prefix(
+            held in proptest::collection::vec(1u64..40, 0..40),
+            first in 1u64..10,
+        ) {
+            let run = sequences(&contiguous_run(held.iter().copied().map(event).collect(), first));
+            let expected: Vec<u64> = held
+                .iter()
+                .copied()
+                .zip(first..)
+                .take_while(|(got, want)| got == want)
+                .map(|(got, _)| got)
+                .collect();
+            proptest::prop_assert_eq!(&run, &expected);
+            for (i, sequence) in run.iter().enumerate() {
+                proptest::prop_assert_eq!(*sequence, first + i as u64);
+            }
+        }
+    }
+
     #[test]
     fn a_run_stops_at_the_first_hole() {
         let held = [5, 6, 8, 9].map(event).to_vec();
