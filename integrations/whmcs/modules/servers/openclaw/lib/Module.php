@@ -450,10 +450,11 @@ final class Module
     /** @return array{templatefile:string,vars:array<string,mixed>} */
     public static function clientArea(array $params): array
     {
-        $vars = ['status' => 'unknown', 'fqdn' => '', 'active' => false, 'error' => ''];
+        $vars = ['status' => 'unknown', 'fqdn' => '', 'active' => false, 'error' => '', 'serviceid' => ''];
         try {
             $api = self::client($params);
             $sid = Params::serviceId($params);
+            $vars['serviceid'] = (string) $sid;
             $inst = self::findInstance($api, $sid);
             if ($inst === null) {
                 $vars['status'] = 'not created';
