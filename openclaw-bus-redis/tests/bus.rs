@@ -5,7 +5,6 @@
 //! tests; they never skip.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -17,25 +16,12 @@ use openclaw_core::domain::{Event, NewEvent, Topic};
 use openclaw_core::ports::{EventBus, EventStream, Store};
 use openclaw_core::InMemoryStore;
 
-fn redis_url() -> String {
-    std::env::var("REDIS_URL")
-        .ok()
-        .filter(|u| !u.trim().is_empty())
-        .unwrap_or_else(|| "redis://127.0.0.1:6379".to_string())
-}
+mod common;
+use common::redis_url;
 
 /// A deployment name no other test (or run) uses.
 fn fresh_deployment() -> String {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!(
-        "test-bus-{}-{nanos}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    )
+    common::unique("test-bus")
 }
 
 fn replica(store: &Arc<dyn Store>, deployment: &str, idle_poll: Duration) -> RedisBus {

@@ -6,32 +6,18 @@
 
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use openclaw_bus_redis::{RedisLimiterConfig, RedisRateLimiter};
 use openclaw_core::ports::{RateLimitObservation, RateLimiter};
 
-fn redis_url() -> String {
-    std::env::var("REDIS_URL")
-        .ok()
-        .filter(|u| !u.trim().is_empty())
-        .unwrap_or_else(|| "redis://127.0.0.1:6379".to_string())
-}
+mod common;
+use common::redis_url;
 
 /// A key no other test (or run) uses.
 fn fresh_key() -> String {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!(
-        "openclaw:test-{}-{nanos}:limit:{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    )
+    format!("openclaw:{}:limit", common::unique("test"))
 }
 
 fn limiter(key: &str, capacity: u32, per_second: f64, replicas: u32) -> RedisRateLimiter {

@@ -9,12 +9,8 @@ use std::time::Duration;
 use openclaw_bus_redis::{RedisLimiterConfig, RedisRateLimiter};
 use openclaw_core::ports::RateLimiter;
 
-fn redis_url() -> String {
-    std::env::var("REDIS_URL")
-        .ok()
-        .filter(|u| !u.trim().is_empty())
-        .unwrap_or_else(|| "redis://127.0.0.1:6379".to_string())
-}
+mod common;
+use common::redis_url;
 
 fn limiter(key: &str, capacity: u32, per_second: f64, replicas: u32) -> RedisRateLimiter {
     RedisRateLimiter::new(RedisLimiterConfig {
