@@ -15,7 +15,7 @@ use openclaw_core::{Error, Result};
 use tokio::sync::broadcast::{self, error::RecvError};
 use tokio::task::AbortHandle;
 
-use crate::connection::{DownWindow, LazyConnection, REDIS_TIMEOUT};
+use crate::connection::{RedisLink, REDIS_TIMEOUT};
 use crate::live;
 use crate::message::{stream_id, BusMessage, RedisKeys};
 use crate::observer::{BusObserver, NoObserver};
@@ -123,8 +123,7 @@ pub(crate) struct Shared {
     pub(crate) url: String,
     pub(crate) keys: RedisKeys,
     stream_length: u32,
-    connection: LazyConnection,
-    down: DownWindow,
+    link: RedisLink,
     publish: redis::Script,
     read: redis::Script,
     pub(crate) observer: Arc<dyn BusObserver>,
@@ -142,51 +141,25 @@ struct LiveState {
 }
 
 impl Shared {
-    /// A connection, unless Redis failed within the last second.
-    async fn connection(&self) -> Option<redis::aio::ConnectionManager> {
-        if self.down.is_down() {
-            return None;
-        }
-        match self.connection.get().await {
-            Ok(connection) => Some(connection),
-            Err(why) => {
-                self.failed(&why);
-                None
-            }
-        }
-    }
-
-    fn failed(&self, why: &str) {
-        if self.down.failed() {
-            tracing::warn!(error = why, "Redis does not answer; events reach other replicas through the store's log until it does");
-        }
-    }
-
-    fn answered(&self) {
-        if self.down.answered() {
-            tracing::info!("Redis answers again; events fan out through it again");
-        }
-    }
-
     /// Runs a script with the Redis timeout; the error says why it did not answer.
     async fn run<T: redis::FromRedisValue>(
         &self,
         invocation: redis::ScriptInvocation<'_>,
     ) -> Option<T> {
-        let mut connection = self.connection().await?;
+        let mut connection = self.link.connection().await?;
         match tokio::time::timeout(REDIS_TIMEOUT, invocation.invoke_async::<T>(&mut connection))
             .await
         {
             Ok(Ok(value)) => {
-                self.answered();
+                self.link.answered();
                 Some(value)
             }
             Ok(Err(e)) => {
-                self.failed(&e.to_string());
+                self.link.failed(&e.to_string());
                 None
             }
             Err(_) => {
-                self.failed("Redis did not answer in time");
+                self.link.failed("Redis did not answer in time");
                 None
             }
         }
@@ -374,10 +347,13 @@ impl RedisBus {
         }
         let shared = Shared {
             keys: RedisKeys::for_deployment(&config.deployment).with_log(config.log_id.as_deref()),
-            connection: LazyConnection::new(config.url.clone()),
+            link: RedisLink::new(
+                config.url.clone(),
+                "events reach other replicas through the store's log until it does",
+                "events fan out through it again",
+            ),
             url: config.url,
             stream_length: config.stream_length,
-            down: DownWindow::default(),
             publish: scripts::publish(),
             read: scripts::read_stream(),
             observer,
@@ -412,8 +388,8 @@ impl RedisBus {
         let mut connection = self
             .inner
             .shared
-            .connection
-            .get()
+            .link
+            .connection_now()
             .await
             .map_err(unavailable)?;
         let ping = redis::cmd("PING");
@@ -429,7 +405,7 @@ impl RedisBus {
     /// answer). The store's newest minus this is how far the stream lags the log.
     pub async fn stream_head(&self) -> Option<u64> {
         let shared = &self.inner.shared;
-        let mut connection = shared.connection().await?;
+        let mut connection = shared.link.connection().await?;
         let mut command = redis::cmd("XREVRANGE");
         command
             .arg(shared.keys.stream())

@@ -1,5 +1,6 @@
 //! One Redis connection, made on first use and shared, and the short memory of a failure that
-//! keeps callers from waiting on a Redis that just did not answer.
+//! keeps callers from waiting on a Redis that just did not answer; [`RedisLink`] is the two
+//! together, as the limiter and the bus use them.
 
 use std::sync::{Mutex, RwLock};
 use std::time::Duration;
@@ -99,5 +100,67 @@ impl DownWindow {
             .lock()
             .map(|mut until| until.take().is_some())
             .unwrap_or(false)
+    }
+}
+
+/// A [`LazyConnection`] with its [`DownWindow`]: a connection unless Redis failed within the
+/// last second, and each outage logged once when it starts and once when it ends.
+pub(crate) struct RedisLink {
+    connection: LazyConnection,
+    down: DownWindow,
+    /// What goes on without Redis, for the warning (`the rate limit falls back to …`).
+    without: &'static str,
+    /// What works again, for the all-clear.
+    again: &'static str,
+}
+
+impl RedisLink {
+    /// A link to `url`, logging `without` when Redis stops answering and `again` when it
+    /// answers again.
+    pub(crate) fn new(url: String, without: &'static str, again: &'static str) -> Self {
+        RedisLink {
+            connection: LazyConnection::new(url),
+            down: DownWindow::default(),
+            without,
+            again,
+        }
+    }
+
+    /// Whether Redis failed within the last second.
+    pub(crate) fn is_down(&self) -> bool {
+        self.down.is_down()
+    }
+
+    /// The connection, unless Redis failed within the last second or cannot be reached now.
+    pub(crate) async fn connection(&self) -> Option<ConnectionManager> {
+        if self.is_down() {
+            return None;
+        }
+        match self.connection.get().await {
+            Ok(connection) => Some(connection),
+            Err(why) => {
+                self.failed(&why);
+                None
+            }
+        }
+    }
+
+    /// The connection even while Redis is known to be down (a health check asks anyway).
+    pub(crate) async fn connection_now(&self) -> Result<ConnectionManager, String> {
+        self.connection.get().await
+    }
+
+    /// Records that Redis did not answer (`why`).
+    pub(crate) fn failed(&self, why: &str) {
+        if self.down.failed() {
+            tracing::warn!(error = why, "Redis does not answer; {}", self.without);
+        }
+    }
+
+    /// Records that Redis answered.
+    pub(crate) fn answered(&self) {
+        if self.down.answered() {
+            tracing::info!("Redis answers again; {}", self.again);
+        }
     }
 }

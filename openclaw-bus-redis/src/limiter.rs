@@ -8,9 +8,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use openclaw_core::ports::{RateLimitObservation, RateLimiter};
 use openclaw_core::{Error, Result, TokenBucket};
-use redis::aio::ConnectionManager;
 
-use crate::connection::{DownWindow, LazyConnection, REDIS_TIMEOUT, RETRY_REDIS_AFTER};
+use crate::connection::{RedisLink, REDIS_TIMEOUT, RETRY_REDIS_AFTER};
 use crate::scripts;
 
 /// How a [`RedisRateLimiter`] is set up.
@@ -51,14 +50,12 @@ pub struct RedisRateLimiter {
     interval_us: u64,
     /// `capacity × interval_us`.
     tolerance_us: u64,
-    /// Shared with the limiters made by [`for_key`](Self::for_key).
-    connection: Arc<LazyConnection>,
+    /// The connection and its failure memory, shared with the limiters made by
+    /// [`for_key`](Self::for_key): Redis failing for one is failing for all.
+    link: Arc<RedisLink>,
     take: redis::Script,
     observe: redis::Script,
     fallback: TokenBucket,
-    /// Redis failed just before: it is not asked for a second (by any limiter sharing the
-    /// connection).
-    redis_down: Arc<DownWindow>,
     fallback_grants: AtomicU64,
     /// Callers waiting in `acquire`; `try_acquire` never overtakes them.
     queued: AtomicUsize,
@@ -103,7 +100,11 @@ impl RedisRateLimiter {
             1
         };
         Ok(RedisRateLimiter {
-            connection: Arc::new(LazyConnection::new(config.url)),
+            link: Arc::new(RedisLink::new(
+                config.url,
+                "rate limits fall back to this replica's share",
+                "rate limits are shared again",
+            )),
             key: config.key,
             capacity: config.capacity,
             refill_per_second: config.refill_per_second,
@@ -113,7 +114,6 @@ impl RedisRateLimiter {
             take: scripts::take(),
             observe: scripts::observe(),
             fallback,
-            redis_down: Arc::new(DownWindow::default()),
             fallback_grants: AtomicU64::new(0),
             queued: AtomicUsize::new(0),
             queue: tokio::sync::Mutex::new(()),
@@ -137,11 +137,10 @@ impl RedisRateLimiter {
             replicas: self.replicas,
             interval_us: self.interval_us,
             tolerance_us: self.tolerance_us,
-            connection: Arc::clone(&self.connection),
+            link: Arc::clone(&self.link),
             take: scripts::take(),
             observe: scripts::observe(),
             fallback,
-            redis_down: Arc::clone(&self.redis_down),
             fallback_grants: AtomicU64::new(0),
             queued: AtomicUsize::new(0),
             queue: tokio::sync::Mutex::new(()),
@@ -161,7 +160,7 @@ impl RedisRateLimiter {
     /// Whether the limiter is using its local bucket now (Redis failed within the last
     /// second).
     pub fn in_fallback(&self) -> bool {
-        self.redis_down.is_down()
+        self.link.is_down()
     }
 
     fn check_request(&self, n: u32) -> Result<()> {
@@ -177,36 +176,10 @@ impl RedisRateLimiter {
         Ok(())
     }
 
-    /// A connection, made on first use; `None` while Redis is known to be down.
-    async fn connection(&self) -> Option<ConnectionManager> {
-        if self.in_fallback() {
-            return None;
-        }
-        match self.connection.get().await {
-            Ok(connection) => Some(connection),
-            Err(why) => {
-                self.redis_failed(&why);
-                None
-            }
-        }
-    }
-
-    fn redis_failed(&self, why: &str) {
-        if self.redis_down.failed() {
-            tracing::warn!(key = %self.key, error = why, "Redis does not answer; the rate limit falls back to this replica's share");
-        }
-    }
-
-    fn redis_answered(&self) {
-        if self.redis_down.answered() {
-            tracing::info!(key = %self.key, "Redis answers again; the rate limit is shared again");
-        }
-    }
-
     /// Runs the take script: `Some(None)` granted, `Some(Some(wait))` not yet, `None` when
     /// Redis did not answer.
     async fn take_in_redis(&self, n: u32) -> Option<Option<Duration>> {
-        let mut connection = self.connection().await?;
+        let mut connection = self.link.connection().await?;
         let answer = tokio::time::timeout(
             REDIS_TIMEOUT,
             self.take
@@ -219,7 +192,7 @@ impl RedisRateLimiter {
         .await;
         match answer {
             Ok(Ok(figures)) => {
-                self.redis_answered();
+                self.link.answered();
                 match figures.as_slice() {
                     [granted, _] if granted == "1" => Some(None),
                     [_, wait] => {
@@ -227,17 +200,18 @@ impl RedisRateLimiter {
                         Some(Some(Duration::from_micros(wait)))
                     }
                     _ => {
-                        self.redis_failed("the take script answered in an unknown shape");
+                        self.link
+                            .failed("the take script answered in an unknown shape");
                         None
                     }
                 }
             }
             Ok(Err(e)) => {
-                self.redis_failed(&e.to_string());
+                self.link.failed(&e.to_string());
                 None
             }
             Err(_) => {
-                self.redis_failed("the take script timed out");
+                self.link.failed("the take script timed out");
                 None
             }
         }
@@ -330,7 +304,7 @@ impl RateLimiter for RedisRateLimiter {
     async fn observe(&self, observation: &RateLimitObservation) -> Result<()> {
         // The local share follows too, so a fallback starts from what the provider said.
         self.fallback.observe(observation);
-        let Some(mut connection) = self.connection().await else {
+        let Some(mut connection) = self.link.connection().await else {
             return Ok(());
         };
         let remaining = observation.remaining.map_or(-1, i64::from);
@@ -348,9 +322,9 @@ impl RateLimiter for RedisRateLimiter {
         )
         .await;
         match answer {
-            Ok(Ok(_)) => self.redis_answered(),
-            Ok(Err(e)) => self.redis_failed(&e.to_string()),
-            Err(_) => self.redis_failed("the observe script timed out"),
+            Ok(Ok(_)) => self.link.answered(),
+            Ok(Err(e)) => self.link.failed(&e.to_string()),
+            Err(_) => self.link.failed("the observe script timed out"),
         }
         Ok(())
     }

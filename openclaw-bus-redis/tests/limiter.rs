@@ -13,22 +13,11 @@ use openclaw_bus_redis::{RedisLimiterConfig, RedisRateLimiter};
 use openclaw_core::ports::{RateLimitObservation, RateLimiter};
 
 mod common;
-use common::redis_url;
+use common::limiter;
 
 /// A key no other test (or run) uses.
 fn fresh_key() -> String {
     format!("openclaw:{}:limit", common::unique("test"))
-}
-
-fn limiter(key: &str, capacity: u32, per_second: f64, replicas: u32) -> RedisRateLimiter {
-    RedisRateLimiter::new(RedisLimiterConfig {
-        url: redis_url(),
-        key: key.to_string(),
-        capacity,
-        refill_per_second: per_second,
-        replicas,
-    })
-    .unwrap()
 }
 
 fn redis_limiter(

@@ -10,18 +10,7 @@ use openclaw_bus_redis::{RedisLimiterConfig, RedisRateLimiter};
 use openclaw_core::ports::RateLimiter;
 
 mod common;
-use common::redis_url;
-
-fn limiter(key: &str, capacity: u32, per_second: f64, replicas: u32) -> RedisRateLimiter {
-    RedisRateLimiter::new(RedisLimiterConfig {
-        url: redis_url(),
-        key: key.to_string(),
-        capacity,
-        refill_per_second: per_second,
-        replicas,
-    })
-    .unwrap()
-}
+use common::{limiter, redis_url};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_connection_comes_back_without_a_fallback() {

@@ -3,6 +3,8 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use openclaw_bus_redis::{RedisLimiterConfig, RedisRateLimiter};
+
 /// `REDIS_URL`, or the local Redis `scripts/test` starts.
 pub(crate) fn redis_url() -> String {
     std::env::var("REDIS_URL")
@@ -23,4 +25,21 @@ pub(crate) fn unique(prefix: &str) -> String {
         std::process::id(),
         NEXT.fetch_add(1, Ordering::Relaxed)
     )
+}
+
+/// A limiter on the budget `key` of the Redis at [`redis_url`].
+pub(crate) fn limiter(
+    key: &str,
+    capacity: u32,
+    per_second: f64,
+    replicas: u32,
+) -> RedisRateLimiter {
+    RedisRateLimiter::new(RedisLimiterConfig {
+        url: redis_url(),
+        key: key.to_string(),
+        capacity,
+        refill_per_second: per_second,
+        replicas,
+    })
+    .unwrap()
 }
