@@ -170,6 +170,12 @@ impl Compute for GuardedCompute {
         self.guard.run("power_on", || self.inner.power_on(id)).await
     }
 
+    async fn change_type(&self, id: &ServerId, server_type: &str) -> Result<()> {
+        self.guard
+            .run("change_type", || self.inner.change_type(id, server_type))
+            .await
+    }
+
     async fn list_owned(&self) -> Result<Vec<Server>> {
         self.guard
             .run("list_owned_servers", || self.inner.list_owned())

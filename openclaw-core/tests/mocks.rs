@@ -21,6 +21,8 @@ fn server(spec_name: String, labels: std::collections::BTreeMap<String, String>)
         ipv6: None,
         labels,
         created_at: None,
+        server_type: None,
+        disk_gb: None,
     }
 }
 

@@ -622,6 +622,8 @@ impl Compute for FakeCompute {
             ipv6: None,
             labels: spec.labels.clone(),
             created_at: None,
+            server_type: Some(spec.server_type.clone()),
+            disk_gb: None,
         };
         servers.push(server.clone());
         match fault {
@@ -666,6 +668,13 @@ impl Compute for FakeCompute {
 
     async fn power_on(&self, _id: &ServerId) -> Result<()> {
         match self.enter("power_on") {
+            Some(Fault::Fail(error)) => Err(error),
+            _ => Ok(()),
+        }
+    }
+
+    async fn change_type(&self, _id: &ServerId, _server_type: &str) -> Result<()> {
+        match self.enter("change_type") {
             Some(Fault::Fail(error)) => Err(error),
             _ => Ok(()),
         }

@@ -16,7 +16,7 @@ use crate::client::Client;
 use crate::config::HetznerConfig;
 use crate::error::{Failure, RequestKind, PROVIDER};
 use crate::model::{
-    ActionModel, ActionResponse, CreateServerRequest, CreateServerResponse, FirewallRef,
+    ActionModel, ActionResponse, ChangeTypeRequest, CreateServerRequest, CreateServerResponse, FirewallRef,
     ListServersResponse, PublicNetRequest, ServerModel, ServerResponse,
 };
 
@@ -414,6 +414,74 @@ impl Compute for HetznerCompute {
         self.power(id, Power::On).await
     }
 
+    async fn change_type(&self, id: &ServerId, server_type: &str) -> Result<()> {
+        let Some(numeric) = numeric_id(id) else {
+            return Err(Error::not_found("server", id));
+        };
+        // Hetzner refuses a change to the type a server has; one read makes it a no-op.
+        let type_of = |server: &ServerModel| server.server_type.as_ref().map(|t| t.name.clone());
+        let current = self
+            .fetch(numeric)
+            .await?
+            .ok_or_else(|| Error::not_found("server", id))?;
+        if type_of(&current).as_deref() == Some(server_type) {
+            return Ok(());
+        }
+        let body = serde_json::to_value(ChangeTypeRequest {
+            server_type: server_type.to_string(),
+            upgrade_disk: false,
+        })
+        .map_err(|e| Error::internal(format!("cannot serialize the change_type request: {e}")))?;
+        let endpoint = "POST /servers/{id}/actions/change_type";
+        let path = format!("/servers/{numeric}/actions/change_type");
+        let action = match self
+            .client
+            .request::<ActionResponse>(Method::POST, &path, endpoint, &[], Some(&body))
+            .await
+        {
+            Ok(reply) => reply.value.action,
+            Err(Failure::Api(api)) if api.is_not_found() => {
+                return Err(Error::not_found("server", id))
+            }
+            Err(Failure::Api(api)) if api.is("invalid_server_type") => {
+                return Err(Error::invalid(
+                    "server_type",
+                    format!("Hetzner refused server type {server_type}: {}", api.message),
+                ))
+            }
+            Err(Failure::Api(api)) if api.is("server_not_stopped") => {
+                return Err(Error::conflict(format!(
+                    "server {id} must be powered off to change its type: {}",
+                    api.message
+                )))
+            }
+            Err(failure) => return Err(failure.into_error(RequestKind::Idempotent)),
+        };
+        let finished = self.await_action(action).await?;
+        if finished.status == "success" {
+            return Ok(());
+        }
+        match self.fetch(numeric).await? {
+            Some(server) if type_of(&server).as_deref() == Some(server_type) => Ok(()),
+            None => Err(Error::not_found("server", id)),
+            Some(_) => {
+                let (code, message) = finished
+                    .error
+                    .map(|e| (e.code, e.message))
+                    .unwrap_or_else(|| ("action_failed".into(), "action failed".into()));
+                // The provider tried and failed: the same type would fail again.
+                Err(Error::Provider {
+                    provider: PROVIDER.to_string(),
+                    code,
+                    status: None,
+                    message: format!("{endpoint}: action {}: {message}", finished.id),
+                    correlation_id: None,
+                    class: ErrorClass::Permanent,
+                })
+            }
+        }
+    }
+
     async fn list_owned(&self) -> Result<Vec<Server>> {
         let mut servers = Vec::new();
         let mut page = 1u64;
@@ -489,6 +557,8 @@ fn to_server(endpoint: &str, model: ServerModel) -> Result<Server> {
         ipv6,
         labels: model.labels,
         created_at: model.created,
+        server_type: model.server_type.map(|t| t.name),
+        disk_gb: model.primary_disk_size,
     })
 }
 

@@ -30,6 +30,29 @@ pub struct ServerModel {
     /// Public addresses.
     #[serde(default)]
     pub public_net: PublicNetModel,
+    /// Its server type.
+    #[serde(default)]
+    pub server_type: Option<ServerTypeModel>,
+    /// Size of the primary disk in GB.
+    #[serde(default)]
+    pub primary_disk_size: Option<u32>,
+}
+
+/// `server.server_type` (only its name is read).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServerTypeModel {
+    /// The type's name (`cpx22`).
+    pub name: String,
+}
+
+/// `change_type_of_server_request`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangeTypeRequest {
+    /// The type to move to.
+    pub server_type: String,
+    /// Whether to grow the disk to the new type's (openclaw never does: it would make a
+    /// later downgrade impossible).
+    pub upgrade_disk: bool,
 }
 
 /// `server.public_net`.

@@ -19,6 +19,7 @@ fn failed_operation(operation: &str) -> String {
         "unsuspend" => "Resuming your assistant",
         "terminate" => "Removing your assistant",
         "rollback" => "Undoing an unfinished setup",
+        "change_plan" => "Changing your plan",
         _ => "An operation on your assistant",
     };
     format!("{what} did not succeed. Our team has been notified and will take care of it.")
@@ -38,6 +39,7 @@ fn status_reason(to: Status) -> &'static str {
         Status::RollingBack => "An unfinished setup is being undone.",
         Status::RolledBack => "The unfinished setup was undone; it can be started again.",
         Status::Failed => "Something went wrong; our team has been notified.",
+        Status::Resizing => "Your assistant is moving to its new plan.",
     }
 }
 

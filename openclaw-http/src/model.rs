@@ -64,6 +64,9 @@ pub enum Status {
     RolledBack,
     /// Stopped; needs a person (or `retry`).
     Failed,
+    /// Its server is moving to another plan's server type; it returns to `active` or
+    /// `suspended` (see `plan_change`).
+    Resizing,
 }
 
 impl From<InstanceStatus> for Status {
@@ -80,6 +83,7 @@ impl From<InstanceStatus> for Status {
             InstanceStatus::RollingBack => Status::RollingBack,
             InstanceStatus::RolledBack => Status::RolledBack,
             InstanceStatus::Failed => Status::Failed,
+            InstanceStatus::Resizing => Status::Resizing,
         }
     }
 }
@@ -98,6 +102,7 @@ impl From<Status> for InstanceStatus {
             Status::RollingBack => InstanceStatus::RollingBack,
             Status::RolledBack => InstanceStatus::RolledBack,
             Status::Failed => InstanceStatus::Failed,
+            Status::Resizing => InstanceStatus::Resizing,
         }
     }
 }
@@ -138,6 +143,8 @@ pub struct InstanceView {
     /// A billing request accepted before the instance reached the state where it applies:
     /// `suspend` (carried out once it is active) or `unsuspend` (once it is suspended).
     pub pending_request: Option<String>,
+    /// The plan change under way (while `resizing`, or `failed` by one), else `null`.
+    pub plan_change: Option<PlanChangeView>,
     /// The agent on the instance's server: filled in by `GET /v1/instances/{id}`, `null` in
     /// listings and in the answers to operations.
     pub agent: Option<AgentView>,
@@ -176,6 +183,19 @@ impl From<&openclaw_core::engine::AgentStatus> for AgentView {
     }
 }
 
+/// A plan change under way.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct PlanChangeView {
+    /// The plan the instance had (its `plan` until the change succeeds).
+    pub from: String,
+    /// The plan it is moving to.
+    pub to: String,
+    /// Where it returns: `active` or `suspended`.
+    pub resume: Status,
+    /// Whether the new plan failed and the server is moving back to the old one.
+    pub reverting: bool,
+}
+
 /// The provider resources of an instance.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ResourcesView {
@@ -192,7 +212,8 @@ pub struct ResourcesView {
 /// The error that stopped an operation.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct LastErrorView {
-    /// `provision`, `suspend`, `unsuspend`, `terminate` or `rollback`.
+    /// `provision`, `suspend`, `unsuspend`, `terminate`, `rollback`, `sweep` or
+    /// `change_plan`.
     pub operation: String,
     /// The error's stable code.
     pub code: String,
@@ -246,6 +267,12 @@ impl From<&Instance> for InstanceView {
             last_error: i.last_error.as_ref().map(LastErrorView::from),
             activated_at: i.activated_at,
             pending_request: i.pending_request.map(|r| r.as_str().to_string()),
+            plan_change: i.plan_change.as_ref().map(|c| PlanChangeView {
+                from: c.from.as_str().to_string(),
+                to: c.to.as_str().to_string(),
+                resume: c.resume.into(),
+                reverting: c.reverting,
+            }),
             agent: None,
         }
     }
@@ -333,6 +360,15 @@ pub struct RollbackRequest {
     /// How far to go (default `partial`).
     #[serde(default)]
     pub level: Level,
+}
+
+/// The body of a plan change.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePlanRequest {
+    /// A plan of the catalog (`starter`, `professional`, `enterprise`).
+    #[schema(min_length = 1, max_length = 64)]
+    pub plan: String,
 }
 
 /// Filters and cursor of `GET /v1/instances`.

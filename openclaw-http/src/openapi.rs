@@ -34,6 +34,7 @@ use crate::routes::{actions, fleet};
         model::CapacityView, model::AgentTaskView, model::AgentTaskResultRequest,
         model::AgentTaskStatusView, actions::UpgradeRequest, actions::RevokeDeviceRequest, actions::RestoreRequest, actions::AgentTaskDetailView,
         fleet::FleetUpgradeRequest, fleet::FleetUpgradeView, model::BackupView,
+        model::ChangePlanRequest, model::PlanChangeView,
     )),
     modifiers(&BearerKeys),
     tags(

@@ -125,6 +125,10 @@ impl Compute for CountingCompute {
         self.count();
         self.inner.power_on(id).await
     }
+    async fn change_type(&self, id: &ServerId, server_type: &str) -> Result<()> {
+        self.count();
+        self.inner.change_type(id, server_type).await
+    }
     async fn list_owned(&self) -> Result<Vec<Server>> {
         self.count();
         self.inner.list_owned().await

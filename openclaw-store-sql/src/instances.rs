@@ -6,7 +6,7 @@ use std::sync::LazyLock;
 use chrono::{DateTime, Utc};
 use openclaw_core::domain::{
     CustomerId, ExternalRef, Instance, InstanceId, InstanceStatus, LastError, PendingRequest,
-    PlanName, RegionName, Resources, Subdomain, ALL_STATUSES,
+    PlanChange, PlanName, RegionName, Resources, Subdomain, ALL_STATUSES,
 };
 use openclaw_core::Result;
 use serde::{Deserialize, Serialize};
@@ -56,6 +56,9 @@ pub struct Details {
     /// See [`Instance::pending_request`].
     #[serde(default)]
     pub pending_request: Option<PendingRequest>,
+    /// See [`Instance::plan_change`].
+    #[serde(default)]
+    pub plan_change: Option<PlanChange>,
 }
 
 impl Details {
@@ -69,6 +72,7 @@ impl Details {
             last_error: instance.last_error.clone(),
             activated_at: instance.activated_at,
             pending_request: instance.pending_request,
+            plan_change: instance.plan_change.clone(),
         }
     }
 }
@@ -100,6 +104,7 @@ pub fn instance_from(row: &impl Columns) -> Result<Instance> {
         last_error: details.last_error,
         activated_at: details.activated_at,
         pending_request: details.pending_request,
+        plan_change: details.plan_change,
     })
 }
 
@@ -114,6 +119,8 @@ mod tests {
         let details: Details = serde_json::from_str(old).unwrap();
         assert_eq!(details.activated_at, None);
         assert_eq!(details.pending_request, None);
+        assert_eq!(details.plan_change, None);
+        assert_eq!(details.resources.disk_gb, None);
         assert_eq!(details.resources.server_recorded_at, None);
     }
 

@@ -41,6 +41,35 @@ macro_rules! catalog_name {
     };
 }
 
+/// The primary disk (GB) of Hetzner's shared server types, for the default catalog and the
+/// fake providers. A plan on another type states its disk in the catalog (`disk_gb`).
+pub const SERVER_TYPE_DISKS: &[(&str, u32)] = &[
+    ("cx22", 40),
+    ("cx23", 40),
+    ("cx32", 80),
+    ("cx33", 80),
+    ("cx42", 160),
+    ("cx43", 160),
+    ("cx52", 320),
+    ("cx53", 320),
+    ("cpx11", 40),
+    ("cpx21", 80),
+    ("cpx22", 80),
+    ("cpx31", 160),
+    ("cpx32", 160),
+    ("cpx41", 240),
+    ("cpx42", 320),
+    ("cpx51", 360),
+];
+
+/// The disk of `server_type` from [`SERVER_TYPE_DISKS`], if listed there.
+pub fn server_type_disk_gb(server_type: &str) -> Option<u32> {
+    SERVER_TYPE_DISKS
+        .iter()
+        .find(|(name, _)| *name == server_type)
+        .map(|(_, disk)| *disk)
+}
+
 catalog_name!(PlanName);
 catalog_name!(RegionName);
 
@@ -52,6 +81,12 @@ pub struct Plan {
     /// The OS image the server boots (`ubuntu-24.04`).
     #[serde(default = "default_image")]
     pub image: String,
+    /// The server type's disk in GB, when known. A plan change never grows the disk (so a
+    /// later downgrade stays possible), and a server cannot move to a type with a smaller
+    /// disk than the one it has: a change to a plan whose disk is smaller is refused up
+    /// front. Unknown: the provider decides when the change is made.
+    #[serde(default)]
+    pub disk_gb: Option<u32>,
 }
 
 /// Where a region provisions.
@@ -81,6 +116,7 @@ impl Default for Catalog {
         let plan = |server_type: &str| Plan {
             server_type: server_type.to_string(),
             image: default_image(),
+            disk_gb: server_type_disk_gb(server_type),
         };
         let region = |location: &str| Region {
             location: location.to_string(),

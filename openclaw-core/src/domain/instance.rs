@@ -57,6 +57,26 @@ pub struct Instance {
     /// the opposite request before then withdraws it.
     #[serde(default)]
     pub pending_request: Option<PendingRequest>,
+    /// The plan change under way (while `resizing`, or `failed` by one, so `retry` knows
+    /// where it was going). `plan` stays the old plan until the change has succeeded.
+    #[serde(default)]
+    pub plan_change: Option<PlanChange>,
+}
+
+/// A plan change: where the instance is going, and where it returns.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct PlanChange {
+    /// The plan it had.
+    pub from: PlanName,
+    /// The plan it is moving to.
+    pub to: PlanName,
+    /// The status it returns to: `active` (powered on again and healthy) or `suspended`
+    /// (left off).
+    pub resume: InstanceStatus,
+    /// Set once the new type has failed: the server is being moved back to `from`'s type,
+    /// and the instance returns to `resume` on its old plan with the error kept.
+    #[serde(default)]
+    pub reverting: bool,
 }
 
 /// A billing request waiting for the instance to reach the state where it applies.
@@ -100,6 +120,7 @@ impl Instance {
             last_error: None,
             activated_at: None,
             pending_request: None,
+            plan_change: None,
         }
     }
 }
@@ -121,6 +142,10 @@ pub struct Resources {
     /// counts from here, whichever worker runs the step.
     #[serde(default)]
     pub server_recorded_at: Option<DateTime<Utc>>,
+    /// The server's disk in GB as the provider reported it. Plan changes keep the disk, so
+    /// this is the smallest disk a later plan may have.
+    #[serde(default)]
+    pub disk_gb: Option<u32>,
 }
 
 impl Resources {
@@ -146,6 +171,8 @@ pub enum Operation {
     Rollback,
     /// Delete a resource of the instance that nothing claims (the orphan sweep).
     Sweep,
+    /// Move the server to another plan's server type.
+    ChangePlan,
 }
 
 impl Operation {
@@ -158,6 +185,7 @@ impl Operation {
             Operation::Terminate => "terminate",
             Operation::Rollback => "rollback",
             Operation::Sweep => "sweep",
+            Operation::ChangePlan => "change_plan",
         }
     }
 }

@@ -32,6 +32,8 @@ pub enum JobKind {
     /// instance that nothing claims. It is created already running by the sweep; a rescued
     /// one has nothing left to do (the next sweep looks again).
     Sweep,
+    /// Move the server to the plan the instance's `plan_change` names.
+    ChangePlan,
 }
 
 impl JobKind {
@@ -44,6 +46,7 @@ impl JobKind {
             JobKind::Terminate => Operation::Terminate,
             JobKind::Rollback { .. } => Operation::Rollback,
             JobKind::Sweep => Operation::Sweep,
+            JobKind::ChangePlan => Operation::ChangePlan,
         }
     }
 }

@@ -22,13 +22,15 @@ pub use agent::{
 };
 pub use api_key::{ApiKey, Scope};
 pub use backup::Backup;
-pub use catalog::{Catalog, Plan, PlanName, Region, RegionName};
+pub use catalog::{
+    server_type_disk_gb, Catalog, Plan, PlanName, Region, RegionName, SERVER_TYPE_DISKS,
+};
 pub use event::{Event, EventKind, NewEvent, Topic, ALL_TOPICS};
 pub use idempotency::{IdempotencyRecord, StoredResponse};
 pub use ids::{CustomerId, DeploymentName, ExternalRef, InstanceId, JobId, RecordId, ServerId};
 pub use instance::{
     validate_limit, CreateInstance, Instance, InstanceFilter, LastError, Operation, Page,
-    PendingRequest, Resources, ValidCreate,
+    PendingRequest, PlanChange, Resources, ValidCreate,
 };
 pub use job::{ClaimRequest, Job, JobFilter, JobKind, JobState, Lease, NewJob};
 pub use provider_keys::{

@@ -33,10 +33,14 @@ pub enum InstanceStatus {
     RolledBack,
     /// Stopped for manual intervention (a soft rollback, or a step that kept failing).
     Failed,
+    /// Its server is being moved to another plan's server type (powered off, type changed
+    /// with the disk kept, powered on again if it was active). It returns to the status it
+    /// came from: `active` or `suspended`.
+    Resizing,
 }
 
 /// Every status, in declaration order.
-pub const ALL_STATUSES: [InstanceStatus; 11] = [
+pub const ALL_STATUSES: [InstanceStatus; 12] = [
     InstanceStatus::Pending,
     InstanceStatus::Provisioning,
     InstanceStatus::Active,
@@ -48,6 +52,7 @@ pub const ALL_STATUSES: [InstanceStatus; 11] = [
     InstanceStatus::RollingBack,
     InstanceStatus::RolledBack,
     InstanceStatus::Failed,
+    InstanceStatus::Resizing,
 ];
 
 use InstanceStatus::*;
@@ -57,7 +62,8 @@ use InstanceStatus::*;
 /// Reading guide: provisioning goes `pending → provisioning → active`; billing moves
 /// `active ⇄ suspended` through `suspending`/`unsuspending`; every live state may be
 /// terminated; a failed provisioning rolls back (or, soft, goes to `failed`); `failed` and
-/// `rolled_back` may be retried (back to `pending`, or to the operation that failed).
+/// `rolled_back` may be retried (back to `pending`, or to the operation that failed); a plan
+/// change goes `active|suspended → resizing` and back to where it came from.
 pub const TRANSITIONS: &[(InstanceStatus, InstanceStatus)] = &[
     (Pending, Provisioning),
     (Pending, Terminating),
@@ -90,6 +96,13 @@ pub const TRANSITIONS: &[(InstanceStatus, InstanceStatus)] = &[
     (Failed, Unsuspending),
     (Failed, Terminating),
     (Failed, RollingBack),
+    (Failed, Resizing),
+    (Active, Resizing),
+    (Suspended, Resizing),
+    (Resizing, Active),
+    (Resizing, Suspended),
+    (Resizing, Failed),
+    (Resizing, Terminating),
 ];
 
 impl InstanceStatus {
@@ -122,7 +135,13 @@ impl InstanceStatus {
     pub fn is_in_progress(self) -> bool {
         matches!(
             self,
-            Pending | Provisioning | Suspending | Unsuspending | Terminating | RollingBack
+            Pending
+                | Provisioning
+                | Suspending
+                | Unsuspending
+                | Terminating
+                | RollingBack
+                | Resizing
         )
     }
 
@@ -146,6 +165,7 @@ impl InstanceStatus {
             RollingBack => "rolling_back",
             RolledBack => "rolled_back",
             Failed => "failed",
+            Resizing => "resizing",
         }
     }
 }
@@ -219,5 +239,18 @@ mod tests {
         ));
         assert!(Active.check_transition(Suspending).is_ok());
         assert!(Suspended.check_transition(Active).is_err());
+    }
+
+    #[test]
+    fn a_plan_change_returns_to_where_it_came_from_or_fails() {
+        let out: Vec<_> = TRANSITIONS
+            .iter()
+            .filter(|(from, _)| *from == Resizing)
+            .map(|(_, to)| *to)
+            .collect();
+        assert_eq!(out, vec![Active, Suspended, Failed, Terminating]);
+        assert!(Resizing.is_in_progress());
+        assert!(!Pending.can_transition_to(Resizing));
+        assert!(!Provisioning.can_transition_to(Resizing));
     }
 }

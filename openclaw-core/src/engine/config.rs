@@ -382,6 +382,11 @@ pub struct HealthConfig {
     /// (default 5 min).
     #[serde(with = "duration_secs")]
     pub unsuspend_timeout: Duration,
+    /// Longest a server on its new plan's type (or back on its old one) waits for health
+    /// before the plan change is undone (or, undoing it, the instance goes `failed`)
+    /// (default 10 min: the provider copies the disk).
+    #[serde(with = "duration_secs")]
+    pub resize_timeout: Duration,
 }
 
 impl Default for HealthConfig {
@@ -389,6 +394,7 @@ impl Default for HealthConfig {
         HealthConfig {
             interval: Duration::from_secs(5),
             unsuspend_timeout: Duration::from_secs(5 * 60),
+            resize_timeout: Duration::from_secs(10 * 60),
         }
     }
 }

@@ -18,7 +18,7 @@ use crate::bootstrap::BootstrapKey;
 use crate::clock::Clock;
 use crate::domain::{
     Event, Instance, InstanceId, InstanceStatus, JobKind, LastError, NewEvent, NewJob,
-    PendingRequest, Resources,
+    PendingRequest, PlanChange, PlanName, Resources,
 };
 use crate::error::{Error, Result};
 use crate::ports::{AgentStore, Compute, Dns, EventBus, HealthProbe, InstanceWrite, Store};
@@ -67,6 +67,10 @@ pub(crate) struct Change {
     pub(crate) alert: Option<String>,
     /// The pending billing request after the change, when the change sets or clears it.
     pub(crate) pending: Option<Option<PendingRequest>>,
+    /// The plan change after the change, when the change sets or clears it.
+    pub(crate) plan_change: Option<Option<PlanChange>>,
+    /// The instance's plan after the change, when the change moves it to another.
+    pub(crate) plan: Option<PlanName>,
 }
 
 impl Change {
@@ -78,7 +82,19 @@ impl Change {
             last_error: None,
             alert: None,
             pending: None,
+            plan_change: None,
+            plan: None,
         }
+    }
+
+    pub(crate) fn with_plan_change(mut self, plan_change: Option<PlanChange>) -> Self {
+        self.plan_change = Some(plan_change);
+        self
+    }
+
+    pub(crate) fn with_plan(mut self, plan: PlanName) -> Self {
+        self.plan = Some(plan);
+        self
     }
 
     pub(crate) fn with_alert(mut self, code: impl Into<String>) -> Self {
@@ -222,6 +238,19 @@ impl Engine {
         }
         if let Some(pending) = change.pending {
             next.pending_request = pending;
+        }
+        match change.plan_change {
+            Some(plan_change) => next.plan_change = plan_change,
+            // Whatever way the instance settled, no plan change is under way any more.
+            None if change.to != InstanceStatus::Resizing && change.to.is_settled()
+                && change.to != InstanceStatus::Failed =>
+            {
+                next.plan_change = None;
+            }
+            None => {}
+        }
+        if let Some(plan) = change.plan {
+            next.plan = plan;
         }
         match change.last_error {
             Some(error) => next.last_error = Some(error),

@@ -66,6 +66,11 @@ impl Compute for FencedCompute {
         self.0.power_on(id).await
     }
 
+    async fn change_type(&self, id: &ServerId, server_type: &str) -> Result<()> {
+        before_side_effect().await?;
+        self.0.change_type(id, server_type).await
+    }
+
     async fn list_owned(&self) -> Result<Vec<Server>> {
         before_read()?;
         self.0.list_owned().await

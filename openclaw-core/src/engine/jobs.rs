@@ -47,6 +47,7 @@ pub(crate) async fn execute(run: &Run<'_>, job: &Job) -> Result<Outcome> {
         JobKind::Unsuspend => unsuspend(run, job.instance_id).await,
         JobKind::Terminate => terminate(run, job.instance_id).await,
         JobKind::Rollback { level } => rollback(run, job.instance_id, level).await,
+        JobKind::ChangePlan => super::resize::change_plan(run, job.instance_id).await,
         // Created running by the sweep, which does its work under it; a rescued one has
         // nothing left to do (the next sweep looks again).
         JobKind::Sweep => Ok(Outcome::Done),
@@ -382,7 +383,7 @@ async fn terminate(run: &Run<'_>, id: InstanceId) -> Result<Outcome> {
 }
 
 /// The instance's server id: the recorded one, or the one its label finds.
-async fn server_of(
+pub(crate) async fn server_of(
     engine: &Engine,
     instance: &Instance,
 ) -> Result<Option<crate::domain::ServerId>> {
@@ -555,6 +556,7 @@ pub(crate) async fn settle_dead_job(
         InstanceStatus::Suspending => (Operation::Suspend, None),
         InstanceStatus::Unsuspending => (Operation::Unsuspend, None),
         InstanceStatus::Terminating => (Operation::Terminate, None),
+        InstanceStatus::Resizing => (Operation::ChangePlan, None),
         InstanceStatus::RollingBack => {
             let level = match job.kind {
                 JobKind::Rollback { level } => level,

@@ -15,6 +15,7 @@ mod maintenance;
 mod metrics;
 mod provisioner;
 mod reseal;
+mod resize;
 mod saga;
 mod steps;
 mod sweep;

@@ -21,6 +21,11 @@ use crate::secret::SecretString;
 
 use InstanceStatus::*;
 
+/// The status a plan change under way returns the instance to.
+fn resumes(instance: &Instance) -> Option<InstanceStatus> {
+    instance.plan_change.as_ref().map(|change| change.resume)
+}
+
 /// The newest provisioning job of `instance` in `store`: the one its current server's
 /// bootstrap token is bound to.
 pub async fn newest_provisioning_job(
@@ -175,6 +180,18 @@ impl Provisioner {
                     Some(PendingRequest::Suspend),
                     "suspend requested; it is carried out once the instance is active",
                 ),
+                Resizing if resumes(i) == Some(Suspended) => {
+                    if pending == Some(PendingRequest::Unsuspend) {
+                        Decision::Pending(None, "the waiting unsuspend was withdrawn by a suspend")
+                    } else {
+                        Decision::AsIs
+                    }
+                }
+                Resizing if pending == Some(PendingRequest::Suspend) => Decision::AsIs,
+                Resizing => Decision::Pending(
+                    Some(PendingRequest::Suspend),
+                    "suspend requested; it is carried out once the plan change is over",
+                ),
                 Failed if i.activated_at.is_none() => {
                     return Err(Error::InvalidTransition {
                         from: Failed,
@@ -211,6 +228,18 @@ impl Provisioner {
                     Some(PendingRequest::Unsuspend),
                     "unsuspend requested; it is carried out once the instance is suspended",
                 ),
+                Resizing if resumes(i) != Some(Suspended) => {
+                    if pending == Some(PendingRequest::Suspend) {
+                        Decision::Pending(None, "the waiting suspend was withdrawn by an unsuspend")
+                    } else {
+                        Decision::AsIs
+                    }
+                }
+                Resizing if pending == Some(PendingRequest::Unsuspend) => Decision::AsIs,
+                Resizing => Decision::Pending(
+                    Some(PendingRequest::Unsuspend),
+                    "unsuspend requested; it is carried out once the plan change is over",
+                ),
                 Failed if i.activated_at.is_none() => {
                     return Err(Error::InvalidTransition {
                         from: Failed,
@@ -223,6 +252,67 @@ impl Provisioner {
                         .with_pending(None),
                 ),
             })
+        })
+        .await
+    }
+
+    /// Moves the instance to `plan`: its server is powered off, changed to the plan's server
+    /// type keeping its disk (so a later downgrade stays possible), and powered on again and
+    /// checked for health if it was active (`active|suspended → resizing → active|suspended`;
+    /// a suspended instance stays suspended). If the new type fails, the server goes back to
+    /// the old one and the instance returns on its old plan with the error in `last_error`.
+    ///
+    /// Already on `plan`, or already moving to it: returned as is. An unknown plan, or one
+    /// whose disk is smaller than the instance's (a disk never shrinks), is `InvalidInput` on
+    /// field `plan`. A change to another plan while one is under way is `Conflict`; any
+    /// status other than `active` and `suspended` is `InvalidTransition`.
+    pub async fn change_plan(&self, id: InstanceId, plan: &str) -> Result<Instance> {
+        let catalog = &self.engine.config.catalog;
+        let (to, target) = catalog.plan(plan)?;
+        self.decide(id, |i| match i.status {
+            Resizing => match &i.plan_change {
+                Some(change) if change.to == to => Ok(Decision::AsIs),
+                Some(change) => Err(Error::conflict(format!(
+                    "instance {id} is moving to plan {}; change it again once that is over",
+                    change.to
+                ))),
+                None => Err(Error::conflict(format!("instance {id} is being resized"))),
+            },
+            Active | Suspended if i.plan == to => Ok(Decision::AsIs),
+            Active | Suspended => {
+                let current_disk = i.resources.disk_gb.or_else(|| {
+                    catalog
+                        .plans
+                        .get(i.plan.as_str())
+                        .and_then(|p| p.disk_gb)
+                });
+                if let (Some(current), Some(new)) = (current_disk, target.disk_gb) {
+                    if new < current {
+                        return Err(Error::invalid(
+                            "plan",
+                            format!(
+                                "plan {to} has a {new} GB disk, smaller than the {current} GB \
+                                 disk of instance {id}; a server's disk cannot shrink"
+                            ),
+                        ));
+                    }
+                }
+                let change = crate::domain::PlanChange {
+                    from: i.plan.clone(),
+                    to: to.clone(),
+                    resume: i.status,
+                    reverting: false,
+                };
+                Ok(Decision::Change(
+                    Change::to(Resizing, format!("plan change from {} to {to} requested", i.plan))
+                        .with_job(JobKind::ChangePlan)
+                        .with_plan_change(Some(change)),
+                ))
+            }
+            other => Err(Error::InvalidTransition {
+                from: other,
+                to: Resizing,
+            }),
         })
         .await
     }
@@ -298,6 +388,14 @@ impl Provisioner {
                         }
                         Some(Operation::Terminate) => {
                             Change::to(Terminating, "retry requested").with_job(JobKind::Terminate)
+                        }
+                        Some(Operation::ChangePlan) if i.plan_change.is_some() => {
+                            Change::to(Resizing, "retry requested").with_job(JobKind::ChangePlan)
+                        }
+                        Some(Operation::ChangePlan) => {
+                            return Err(Error::conflict(format!(
+                                "instance {id} has no plan change to retry; change its plan again"
+                            )))
                         }
                         Some(Operation::Rollback) => {
                             let level = last

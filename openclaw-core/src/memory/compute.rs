@@ -13,7 +13,7 @@ use tokio::time::Instant;
 
 use super::faults::{respond, FaultInjector};
 use crate::clock::Clock;
-use crate::domain::{DeploymentName, InstanceId, ServerId};
+use crate::domain::{server_type_disk_gb, DeploymentName, InstanceId, ServerId};
 use crate::error::{Error, Result};
 use crate::ports::ownership::{owner_from_labels, Ownership, LABEL_INSTANCE};
 use crate::ports::{Compute, Server, ServerSpec, ServerStatus};
@@ -22,6 +22,10 @@ use crate::ports::{Compute, Server, ServerSpec, ServerStatus};
 /// addresses never look like real public ones.
 const IPV4_BASE: u32 = u32::from_be_bytes([100, 64, 0, 0]);
 const IPV4_SPACE: u32 = 1 << 22;
+
+/// The disk of a server created with a type not in
+/// [`SERVER_TYPE_DISKS`](crate::domain::SERVER_TYPE_DISKS).
+const UNKNOWN_TYPE_DISK_GB: u32 = 40;
 
 /// A compute provider held in memory.
 ///
@@ -271,6 +275,8 @@ impl InMemoryCompute {
                 .then(|| Ipv6Addr::new(0x2001, 0xdb8, n as u16, (n >> 16) as u16, 0, 0, 0, 1)),
             labels: spec.labels.clone(),
             created_at: Some(account.clock.as_ref().map_or_else(Utc::now, |c| c.now())),
+            server_type: Some(spec.server_type.clone()),
+            disk_gb: Some(server_type_disk_gb(&spec.server_type).unwrap_or(UNKNOWN_TYPE_DISK_GB)),
         };
         account.insert(n, server.clone());
         Ok(server)
@@ -290,6 +296,45 @@ impl InMemoryCompute {
             ));
         }
         server.status = status;
+        Ok(())
+    }
+
+    fn retype(&self, id: &ServerId, server_type: &str) -> Result<()> {
+        let mut account = self.lock();
+        let server = key(id)
+            .and_then(|k| account.servers.get_mut(&k))
+            .ok_or_else(|| Error::not_found("server", id))?;
+        if server.server_type.as_deref() == Some(server_type) {
+            return Ok(());
+        }
+        if server.status == ServerStatus::Deleting {
+            return Err(Error::unavailable(
+                "memory",
+                format!("server {id} is being deleted"),
+            ));
+        }
+        if server.status != ServerStatus::Off {
+            return Err(Error::conflict(format!(
+                "server {id} must be powered off to change its type"
+            )));
+        }
+        let Some(disk) = server_type_disk_gb(server_type) else {
+            return Err(Error::invalid(
+                "server_type",
+                format!("unknown server type {server_type:?}"),
+            ));
+        };
+        let current = server.disk_gb.unwrap_or(UNKNOWN_TYPE_DISK_GB);
+        if disk < current {
+            return Err(Error::invalid(
+                "server_type",
+                format!(
+                    "{server_type} has a {disk} GB disk, smaller than the server's {current} GB"
+                ),
+            ));
+        }
+        // The disk is kept as it is (Hetzner's `upgrade_disk: false`).
+        server.server_type = Some(server_type.to_string());
         Ok(())
     }
 }
@@ -343,6 +388,11 @@ impl Compute for InMemoryCompute {
     async fn power_on(&self, id: &ServerId) -> Result<()> {
         let lose = self.faults.before("power_on").await?;
         respond("power_on", lose, self.set_status(id, ServerStatus::Running))
+    }
+
+    async fn change_type(&self, id: &ServerId, server_type: &str) -> Result<()> {
+        let lose = self.faults.before("change_type").await?;
+        respond("change_type", lose, self.retype(id, server_type))
     }
 
     async fn list_owned(&self) -> Result<Vec<Server>> {

@@ -76,6 +76,12 @@ pub struct Server {
     pub labels: BTreeMap<String, String>,
     /// When the provider created it.
     pub created_at: Option<DateTime<Utc>>,
+    /// Its provider server type (`cpx22`), when reported.
+    #[serde(default)]
+    pub server_type: Option<String>,
+    /// Its primary disk in GB, when reported.
+    #[serde(default)]
+    pub disk_gb: Option<u32>,
 }
 
 impl Server {
@@ -102,6 +108,12 @@ impl Server {
 /// - `delete_server`, `power_off` and `power_on` are idempotent: deleting a server that is
 ///   already gone succeeds, powering off an off server succeeds. Power operations return when
 ///   the provider has finished them; on an unknown id they return `NotFound`.
+/// - `change_type` moves a powered-off server to `server_type`, keeping its disk as it is (so a
+///   later move back to a smaller type stays possible), and returns when the provider has
+///   finished; the server stays off. A server already of that type succeeds without a
+///   change. A type that does not fit the server (unknown, or a disk smaller than the
+///   server's) is `InvalidInput` on field `server_type`; a server that is not off is
+///   `Conflict`; an unknown id is `NotFound`.
 /// - `list_owned` returns every server of this deployment, whatever its instance.
 /// - A deleted server may linger at the provider for a moment in [`ServerStatus::Deleting`]
 ///   (Hetzner keeps its name taken meanwhile). `get_server` may return it so; `find_server`
@@ -125,6 +137,8 @@ pub trait Compute: Send + Sync + 'static {
     async fn power_off(&self, id: &ServerId) -> Result<()>;
     /// Powers the server on; already running is success.
     async fn power_on(&self, id: &ServerId) -> Result<()>;
+    /// Moves the powered-off server to `server_type`, keeping its disk.
+    async fn change_type(&self, id: &ServerId, server_type: &str) -> Result<()>;
     /// Every server this deployment owns.
     async fn list_owned(&self) -> Result<Vec<Server>>;
 }

@@ -42,11 +42,12 @@ pub(crate) struct Freezer {
     panic_on: Mutex<Option<&'static str>>,
 }
 
-const SIDE_EFFECTS: [&str; 6] = [
+const SIDE_EFFECTS: [&str; 7] = [
     "create_server",
     "delete_server",
     "power_off",
     "power_on",
+    "change_type",
     "ensure_records",
     "delete_record",
 ];
@@ -178,6 +179,9 @@ impl Compute for FrozenCompute {
     }
     async fn power_on(&self, id: &ServerId) -> Result<()> {
         gated!(self, "power_on", self.0.power_on(id))
+    }
+    async fn change_type(&self, id: &ServerId, server_type: &str) -> Result<()> {
+        gated!(self, "change_type", self.0.change_type(id, server_type))
     }
     async fn list_owned(&self) -> Result<Vec<Server>> {
         gated!(self, "list_servers", self.0.list_owned())

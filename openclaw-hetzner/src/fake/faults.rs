@@ -21,6 +21,8 @@ pub enum Endpoint {
     PowerOff,
     /// `POST /servers/{id}/actions/poweron`
     PowerOn,
+    /// `POST /servers/{id}/actions/change_type`
+    ChangeType,
     /// `GET /actions?id=…`
     GetActions,
     /// `GET /actions/{id}`
@@ -29,13 +31,14 @@ pub enum Endpoint {
 
 impl Endpoint {
     /// Every endpoint.
-    pub const ALL: [Endpoint; 8] = [
+    pub const ALL: [Endpoint; 9] = [
         Endpoint::ListServers,
         Endpoint::CreateServer,
         Endpoint::GetServer,
         Endpoint::DeleteServer,
         Endpoint::PowerOff,
         Endpoint::PowerOn,
+        Endpoint::ChangeType,
         Endpoint::GetActions,
         Endpoint::GetAction,
     ];
@@ -49,6 +52,7 @@ impl Endpoint {
             Endpoint::DeleteServer => "DELETE /servers/{id}",
             Endpoint::PowerOff => "POST /servers/{id}/actions/poweroff",
             Endpoint::PowerOn => "POST /servers/{id}/actions/poweron",
+            Endpoint::ChangeType => "POST /servers/{id}/actions/change_type",
             Endpoint::GetActions => "GET /actions",
             Endpoint::GetAction => "GET /actions/{id}",
         }
@@ -63,6 +67,7 @@ impl Endpoint {
             Endpoint::DeleteServer => "delete_server",
             Endpoint::PowerOff => "power_off_server",
             Endpoint::PowerOn => "power_on_server",
+            Endpoint::ChangeType => "change_type_of_server",
             Endpoint::GetActions => "get_multiple_actions",
             Endpoint::GetAction => "get_action",
         }

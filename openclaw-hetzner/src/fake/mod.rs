@@ -4,8 +4,10 @@
 //! It serves the endpoints openclaw uses (and those Hetzner's Python client needs for the
 //! same flow) with the spec's response shapes: `GET/POST /servers` (with `name`,
 //! `label_selector`, `status` and pagination), `GET/DELETE /servers/{id}`,
-//! `POST /servers/{id}/actions/poweroff|poweron`, `GET /actions?id=…` and
-//! `GET /actions/{id}`. Duplicate names are refused with `uniqueness_error`; every response
+//! `POST /servers/{id}/actions/poweroff|poweron|change_type`, `GET /actions?id=…` and
+//! `GET /actions/{id}`. A type change needs the server off, and refuses a type it does not
+//! know or whose disk is smaller than the server's (`invalid_server_type`); without
+//! `upgrade_disk` the disk stays as it is. Duplicate names are refused with `uniqueness_error`; every response
 //! carries `RateLimit-*` headers from a token bucket like Hetzner's, and an empty bucket
 //! answers 429 `rate_limit_exceeded`. Actions finish after a configurable delay.
 //!
@@ -380,6 +382,7 @@ impl FakeHetzner {
             status: "running".to_string(),
             labels,
             server_type: "cpx22".to_string(),
+            disk_gb: 80,
             image: "ubuntu-24.04".to_string(),
             location: "fsn1".to_string(),
             user_data: None,

@@ -65,7 +65,7 @@ pub(crate) fn server(s: &FakeServer) -> Value {
         // The delete action holds the lock until the server is gone.
         "locked": s.status == "deleting",
         "placement_group": null,
-        "primary_disk_size": 80,
+        "primary_disk_size": s.disk_gb,
         "private_net": [],
         "protection": {"delete": false, "rebuild": false},
         "public_net": {

@@ -131,6 +131,9 @@ fn route(method: &Method, path: &str) -> Option<(Endpoint, Option<u64>)> {
         ("DELETE", ["servers", n]) => (Endpoint::DeleteServer, Some(id(n)?)),
         ("POST", ["servers", n, "actions", "poweroff"]) => (Endpoint::PowerOff, Some(id(n)?)),
         ("POST", ["servers", n, "actions", "poweron"]) => (Endpoint::PowerOn, Some(id(n)?)),
+        ("POST", ["servers", n, "actions", "change_type"]) => {
+            (Endpoint::ChangeType, Some(id(n)?))
+        }
         ("GET", ["actions"]) => (Endpoint::GetActions, None),
         ("GET", ["actions", n]) => (Endpoint::GetAction, Some(id(n)?)),
         _ => return None,
@@ -189,6 +192,20 @@ fn apply(
             let action = world.delete_server(id, now)?;
             Ok((
                 StatusCode::OK,
+                json!({"action": render::action(&world.actions[&action])}),
+            ))
+        }
+        Endpoint::ChangeType => {
+            let body = body.ok_or_else(|| FakeError::invalid("a JSON body is required"))?;
+            let server_type = body["server_type"]
+                .as_str()
+                .ok_or_else(|| FakeError::invalid("server_type is required"))?;
+            let upgrade_disk = body["upgrade_disk"]
+                .as_bool()
+                .ok_or_else(|| FakeError::invalid("upgrade_disk is required"))?;
+            let action = world.change_type(id, server_type, upgrade_disk, now)?;
+            Ok((
+                StatusCode::CREATED,
                 json!({"action": render::action(&world.actions[&action])}),
             ))
         }

@@ -29,6 +29,9 @@ pub struct FakeServer {
     pub labels: BTreeMap<String, String>,
     /// Server type name.
     pub server_type: String,
+    /// Primary disk size in GB (the type's disk at creation; a type change keeps it unless
+    /// asked to upgrade it).
+    pub disk_gb: u32,
     /// Image name.
     pub image: String,
     /// Location name.
@@ -241,6 +244,7 @@ impl World {
             name: request.name,
             status: "initializing".to_string(),
             labels: request.labels,
+            disk_gb: openclaw_core::domain::server_type_disk_gb(&request.server_type).unwrap_or(UNKNOWN_TYPE_DISK_GB),
             server_type: request.server_type,
             image: request.image,
             location: request.location.unwrap_or_else(|| "fsn1".to_string()),
@@ -359,7 +363,63 @@ impl World {
         }
         Ok(self.start_action(command, id, Some(status), now))
     }
+
+    /// `POST /servers/{id}/actions/change_type`: the server must be off; the type must be
+    /// one the fake knows, with a disk at least the server's. The type changes at once; the
+    /// action (`change_server_type`) finishes after the usual delay, leaving the server off.
+    pub(crate) fn change_type(
+        &mut self,
+        id: u64,
+        server_type: &str,
+        upgrade_disk: bool,
+        now: Instant,
+    ) -> Result<u64, FakeError> {
+        if self.deleting.contains_key(&id) {
+            return Err(FakeError::new(
+                423,
+                "locked",
+                "server is locked: it is being deleted",
+            ));
+        }
+        let server = self
+            .servers
+            .get_mut(&id)
+            .ok_or_else(|| FakeError::not_found("server"))?;
+        if server.status != "off" {
+            return Err(FakeError::new(
+                412,
+                "server_not_stopped",
+                "the server must be powered off to change its type",
+            ));
+        }
+        let Some(disk) = openclaw_core::domain::server_type_disk_gb(server_type) else {
+            return Err(FakeError::new(
+                422,
+                "invalid_server_type",
+                format!("server type {server_type} does not exist or is deprecated"),
+            ));
+        };
+        if disk < server.disk_gb {
+            return Err(FakeError::new(
+                422,
+                "invalid_server_type",
+                format!(
+                    "server type {server_type} has a {disk} GB disk, smaller than the server's {} GB",
+                    server.disk_gb
+                ),
+            ));
+        }
+        server.server_type = server_type.to_string();
+        if upgrade_disk {
+            server.disk_gb = disk;
+        }
+        Ok(self.start_action("change_server_type", id, Some("off"), now))
+    }
 }
+
+/// The disk of a server created with a type not in
+/// [`SERVER_TYPE_DISKS`](openclaw_core::domain::SERVER_TYPE_DISKS).
+const UNKNOWN_TYPE_DISK_GB: u32 = 40;
 
 /// Server names must be valid hostnames (RFC 1123): letters, digits, `-` and `.`, labels
 /// that neither start nor end with `-`, at most 253 characters.

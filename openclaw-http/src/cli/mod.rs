@@ -21,7 +21,7 @@ use reqwest::Method;
 
 use crate::config::Config;
 use crate::model::{
-    CreateInstanceRequest, InstancePage, InstanceView, Level, RollbackRequest, Status,
+    ChangePlanRequest, CreateInstanceRequest, InstancePage, InstanceView, Level, RollbackRequest, Status,
     SweepRequest, SweepView,
 };
 use crate::store::{self, StoreUrl};
@@ -304,6 +304,16 @@ pub enum InstancesCommand {
     Suspend(OperationArgs),
     /// Power a suspended instance on.
     Unsuspend(OperationArgs),
+    /// Move an active or suspended instance to another plan (its server changes type, its
+    /// disk is kept; a suspended instance stays suspended). With `--wait`, exits non-zero if
+    /// the change failed and the instance went back to its old plan.
+    ChangePlan {
+        /// The instance.
+        #[command(flatten)]
+        op: OperationArgs,
+        /// The plan to move to (`starter`, `professional`, `enterprise`, …).
+        plan: String,
+    },
     /// Delete an instance's server and DNS records.
     Terminate(OperationArgs),
     /// Run a failed operation again.
@@ -984,6 +994,54 @@ async fn instances(
             operation(&client, &op, "unsuspend", Goal::Active).await?
         }
         InstancesCommand::Retry(op) => operation(&client, &op, "retry", Goal::Active).await?,
+        InstancesCommand::ChangePlan { op, plan } => {
+            let body = ChangePlanRequest { plan: plan.clone() };
+            let instance: InstanceView = client
+                .call(
+                    Method::POST,
+                    &format!("/v1/instances/{}/plan", op.id),
+                    Some(&body),
+                    None,
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+            if !op.wait {
+                print_json(out, &instance);
+                return Ok(());
+            }
+            let resume = instance
+                .plan_change
+                .as_ref()
+                .map_or(instance.status, |change| change.resume);
+            let goal = match resume {
+                Status::Suspended => Goal::Suspended,
+                _ => Goal::Active,
+            };
+            wait::follow(&client, &instance, goal, err)
+                .await
+                .map_err(|e| e.to_string())?;
+            let settled: InstanceView = client
+                .call(
+                    Method::GET,
+                    &format!("/v1/instances/{}", instance.id),
+                    none,
+                    None,
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+            print_json(out, &settled);
+            if settled.plan != plan {
+                let why = settled
+                    .last_error
+                    .as_ref()
+                    .map_or_else(String::new, |e| format!(": {}", e.message));
+                return Err(format!(
+                    "the change to plan {plan} failed and instance {} is back on plan {}{why}",
+                    settled.id, settled.plan
+                ));
+            }
+            return Ok(());
+        }
         InstancesCommand::Terminate(op) => {
             let instance = client
                 .call(
@@ -1204,6 +1262,7 @@ pub fn status_names() -> Vec<String> {
         Status::RollingBack,
         Status::RolledBack,
         Status::Failed,
+        Status::Resizing,
     ]
     .into_iter()
     .map(wait::status_name)

@@ -13,8 +13,8 @@ use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
 use crate::extract::{InstancePath, JsonBody, OptionalJson, QueryOf};
 use crate::model::{
-    CreateInstanceRequest, ErrorBody, EventList, EventView, InstancePage, InstanceView, ListQuery,
-    RollbackRequest,
+    ChangePlanRequest, CreateInstanceRequest, ErrorBody, EventList, EventView, InstancePage,
+    InstanceView, ListQuery, RollbackRequest,
 };
 use crate::state::AppState;
 
@@ -216,6 +216,36 @@ pub async fn unsuspend(
 ) -> AppResult<Accepted> {
     load_visible(&state, &caller, id).await?;
     Ok(accepted(&caller, &state.provisioner.unsuspend(id).await?))
+}
+
+/// Move an active or suspended instance to another plan: its server is powered off, changed
+/// to the plan's server type keeping its disk, and powered on again if it was active
+/// (`resizing`, then back to `active` or `suspended`). If the new type fails, the server
+/// goes back to the old one and `last_error` says why. Already on that plan, or moving to
+/// it: answered as is.
+#[utoipa::path(
+    post, path = "/v1/instances/{id}/plan", tag = "instances",
+    params(("id" = String, Path, format = Uuid, description = "Instance id"), ("Idempotency-Key" = Option<String>, Header, description = "Replays the first response")),
+    request_body = ChangePlanRequest,
+    responses(
+        (status = 202, body = InstanceView),
+        (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, description = "Not active or suspended, or moving to another plan already", body = ErrorBody),
+        (status = 422, description = "Unknown plan, or one whose disk is smaller than the instance's", body = ErrorBody),
+    ),
+    security(("api_key" = ["manage"]))
+)]
+pub async fn change_plan(
+    State(state): State<AppState>,
+    Extension(caller): Extension<Caller>,
+    InstancePath(id): InstancePath,
+    JsonBody(request): JsonBody<ChangePlanRequest>,
+) -> AppResult<Accepted> {
+    load_visible(&state, &caller, id).await?;
+    Ok(accepted(
+        &caller,
+        &state.provisioner.change_plan(id, &request.plan).await?,
+    ))
 }
 
 /// Run again what failed (a `failed` instance's last operation; a `rolled_back` one's

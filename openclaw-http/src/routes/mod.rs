@@ -52,6 +52,7 @@ pub fn routes() -> Routes {
         .routes(routes!(instances::get_one, instances::terminate))
         .routes(routes!(instances::suspend))
         .routes(routes!(instances::unsuspend))
+        .routes(routes!(instances::change_plan))
         .routes(routes!(instances::retry))
         .routes(routes!(instances::rollback))
         .routes(routes!(instances::events))

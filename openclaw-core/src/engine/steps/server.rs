@@ -93,6 +93,7 @@ pub(crate) async fn execute(run: &Run<'_>, instance: Instance) -> Result<Instanc
             r.ipv4 = server.ipv4;
             r.ipv6 = server.ipv6;
             r.server_recorded_at = Some(recorded_at);
+            r.disk_gb = server.disk_gb;
         })
         .await?;
     run.still_provisioning(recorded)
