@@ -38,9 +38,15 @@ async fn counts_start_from_the_rows_already_there() {
     let store = PgStore::connect(&common::config().migrate_on_connect(false))
         .await
         .expect("connect");
+    // The migrations before the one that adds the counts (later ones build on them).
+    let counts_version = migrator()
+        .iter()
+        .find(|m| m.description.contains("store counts"))
+        .expect("the counts migration")
+        .version;
     let before_counts = migrator()
         .iter()
-        .filter(|m| !m.description.contains("store counts"))
+        .filter(|m| m.version < counts_version)
         .collect::<Vec<_>>();
     assert!(before_counts.len() < migrator().iter().count());
     let mut conn = store.pool().acquire().await.expect("connection");
@@ -53,4 +59,28 @@ async fn counts_start_from_the_rows_already_there() {
     store.migrate().await.expect("migrate");
     let stats = store.stats().await.expect("stats");
     openclaw_store_sql::testing::check_counts_of_rows_before(&stats, &scanned(&store).await);
+}
+
+/// The `resizing` migration changes the status constraint in place: rows, secrets and
+/// counts all survive it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_resizing_migration_keeps_instances_and_their_secrets() {
+    let store = PgStore::connect(&common::config().migrate_on_connect(false))
+        .await
+        .expect("connect");
+    let resizing_version = migrator()
+        .iter()
+        .find(|m| m.description.contains("resizing"))
+        .expect("the resizing migration")
+        .version;
+    let mut conn = store.pool().acquire().await.expect("connection");
+    conn.ensure_migrations_table().await.expect("table");
+    for migration in migrator().iter().filter(|m| m.version < resizing_version) {
+        conn.apply(migration).await.expect("apply");
+    }
+    drop(conn);
+    let instance = openclaw_store_sql::testing::write_rows_before_resizing(&store).await;
+    store.migrate().await.expect("migrate");
+    openclaw_store_sql::testing::check_rows_after_resizing(&store, &instance).await;
+    assert_eq!(store.stats().await.expect("stats"), scanned(&store).await);
 }

@@ -266,3 +266,61 @@ pub async fn a_lost_fence_is_named_before_a_stale_version(store: Arc<dyn Store>)
     let kept = store.get_instance(instance.id).await.expect("get");
     assert_eq!(kept, Some(moved), "a refused write changed the instance");
 }
+
+/// Writes what a store held before the migration that adds the `resizing` status (run it on
+/// a schema migrated up to just before it): an active instance with sealed secrets. See
+/// [`check_rows_after_resizing`].
+pub async fn write_rows_before_resizing(store: &dyn Store) -> Instance {
+    let mut instance = sample_instance(&CustomerId::parse("resizing").expect("customer"), None);
+    instance.status = InstanceStatus::Active;
+    let created = NewEvent::status_changed(
+        instance.id,
+        None,
+        InstanceStatus::Active,
+        "created",
+        instance.created_at,
+    );
+    let mut new = NewInstance::new(&instance, &created, None);
+    new.secrets = Some(openclaw_core::instance_secrets::SealedSecrets::from_bytes(vec![
+        1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
+    ]));
+    store.insert_instance(&new).await.expect("insert_instance");
+    instance
+}
+
+/// After the migration: the instance and its secrets are still there (rebuilding the table
+/// must not cascade into them), it can move to `resizing`, and the counts follow.
+pub async fn check_rows_after_resizing(store: &dyn Store, instance: &Instance) {
+    let stored = store
+        .get_instance(instance.id)
+        .await
+        .expect("get")
+        .expect("the instance is still there");
+    assert_eq!(stored, *instance);
+    let secrets = store
+        .instance_secrets(instance.id)
+        .await
+        .expect("secrets")
+        .expect("the secrets are still there");
+    assert_eq!(secrets.as_bytes().len(), 16);
+    let mut next = stored.clone();
+    next.status = InstanceStatus::Resizing;
+    let write = InstanceWrite {
+        event: Some(NewEvent::status_changed(
+            instance.id,
+            Some(InstanceStatus::Active),
+            InstanceStatus::Resizing,
+            "plan change",
+            Utc::now(),
+        )),
+        ..InstanceWrite::new(next)
+    };
+    let (resizing, _) = store.update_instance(&write).await.expect("to resizing");
+    assert_eq!(resizing.status, InstanceStatus::Resizing);
+    let stats = store.stats().await.expect("stats");
+    assert_eq!(
+        stats.instances_by_status.get(&InstanceStatus::Resizing),
+        Some(&1)
+    );
+    assert_eq!(stats.instances_by_status.get(&InstanceStatus::Active), None);
+}

@@ -1,12 +1,10 @@
--- no-transaction
 -- Plan changes: the `resizing` status, for an instance whose server is moving to another
--- plan's server type. SQLite cannot alter a CHECK constraint, so the table is rebuilt the
--- way SQLite's documentation prescribes: with foreign keys off (`instance_secrets` refers
--- to `instances` with ON DELETE CASCADE, and dropping the old table must not empty it),
--- which can only be switched outside a transaction, hence `no-transaction` and our own
--- BEGIN/COMMIT around the rebuild.
-PRAGMA foreign_keys = OFF;
-BEGIN IMMEDIATE;
+-- plan's server type. SQLite cannot alter a CHECK constraint, so the table is rebuilt: a
+-- new table, the rows copied, the old one dropped, the new one renamed, its indexes and
+-- count triggers made again. The migration runs in one transaction with foreign keys on,
+-- so dropping the old table deletes the rows of `instance_secrets` (ON DELETE CASCADE):
+-- they are kept aside first and put back once the new table holds their instances.
+CREATE TEMP TABLE instance_secrets_kept AS SELECT * FROM instance_secrets;
 CREATE TABLE instances_resizing (
     id                TEXT    NOT NULL PRIMARY KEY,
     customer_id       TEXT    NOT NULL,
@@ -51,6 +49,7 @@ CREATE TRIGGER instances_counted_delete AFTER DELETE ON instances BEGIN
     UPDATE store_counts SET n = n - 1 WHERE kind = 'instances' AND name = OLD.status;
 END;
 
+INSERT INTO instance_secrets SELECT * FROM instance_secrets_kept;
+DROP TABLE instance_secrets_kept;
+
 INSERT INTO store_counts (kind, name, n) VALUES ('instances', 'resizing', 0);
-COMMIT;
-PRAGMA foreign_keys = ON;

@@ -41,9 +41,15 @@ async fn counts_follow_every_write() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn counts_start_from_the_rows_already_there() {
     let store = temporary(false).await;
+    // The migrations before the one that adds the counts (later ones build on them).
+    let counts_version = migrator()
+        .iter()
+        .find(|m| m.description.contains("store counts"))
+        .expect("the counts migration")
+        .version;
     let before_counts = migrator()
         .iter()
-        .filter(|m| !m.description.contains("store counts"))
+        .filter(|m| m.version < counts_version)
         .collect::<Vec<_>>();
     assert!(before_counts.len() < migrator().iter().count());
     let mut conn = store.writer().acquire().await.expect("connection");
@@ -56,4 +62,31 @@ async fn counts_start_from_the_rows_already_there() {
     store.migrate().await.expect("migrate");
     let stats = store.stats().await.expect("stats");
     openclaw_store_sql::testing::check_counts_of_rows_before(&stats, &scanned(&store).await);
+}
+
+/// The `resizing` migration rebuilds the instances table (SQLite cannot alter a CHECK):
+/// rows, secrets (a foreign key with ON DELETE CASCADE) and counts all survive it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_resizing_migration_keeps_instances_and_their_secrets() {
+    let store = temporary(false).await;
+    let resizing_version = migrator()
+        .iter()
+        .find(|m| m.description.contains("resizing"))
+        .expect("the resizing migration")
+        .version;
+    let mut conn = store.writer().acquire().await.expect("connection");
+    conn.ensure_migrations_table().await.expect("table");
+    for migration in migrator().iter().filter(|m| m.version < resizing_version) {
+        conn.apply(migration).await.expect("apply");
+    }
+    drop(conn);
+    let instance = openclaw_store_sql::testing::write_rows_before_resizing(&store).await;
+    store.migrate().await.expect("migrate");
+    let foreign_keys: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+        .fetch_one(store.writer())
+        .await
+        .expect("pragma");
+    assert_eq!(foreign_keys, 1, "foreign keys are on again after the rebuild");
+    openclaw_store_sql::testing::check_rows_after_resizing(&store, &instance).await;
+    assert_eq!(store.stats().await.expect("stats"), scanned(&store).await);
 }

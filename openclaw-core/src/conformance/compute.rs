@@ -43,6 +43,8 @@ pub async fn run_all(f: &ComputeFixture) {
     create_conflicts_with_other_owners_name(f).await;
     power_off_and_on_are_idempotent(f).await;
     power_on_unknown_is_not_found(f).await;
+    change_type_keeps_the_disk_and_allows_going_back(f).await;
+    change_type_refuses_what_does_not_fit(f).await;
     delete_is_idempotent(f).await;
     get_unknown_is_none(f).await;
     list_owned_excludes_other_owners(f).await;
@@ -237,6 +239,55 @@ pub async fn power_on_unknown_is_not_found(f: &ComputeFixture) {
             Err(Error::NotFound { .. }) => {}
             other => panic!("{op} of an unknown server: expected NotFound, got {other:?}"),
         }
+    }
+}
+
+/// A powered-off server changes type, keeps its disk (so it can go back to the smaller type)
+/// and stays off; changing to the type it has succeeds without a change.
+pub async fn change_type_keeps_the_disk_and_allows_going_back(f: &ComputeFixture) {
+    let server = create(&f.ours, &server_spec(&f.owner, InstanceId::new(), false)).await;
+    let read = || async { f.ours.get_server(&server.id).await.unwrap().unwrap() };
+    let disk = read().await.disk_gb;
+    assert_eq!(read().await.server_type.as_deref(), Some("cpx22"));
+    f.ours.power_off(&server.id).await.unwrap();
+    f.ours.change_type(&server.id, "cpx32").await.unwrap();
+    let changed = read().await;
+    assert_eq!(changed.server_type.as_deref(), Some("cpx32"));
+    assert_eq!(changed.disk_gb, disk, "the disk is not upgraded");
+    assert_eq!(changed.status, ServerStatus::Off, "a type change leaves it off");
+    f.ours
+        .change_type(&server.id, "cpx32")
+        .await
+        .expect("changing to the type it has succeeds");
+    f.ours.change_type(&server.id, "cpx22").await.unwrap();
+    assert_eq!(read().await.server_type.as_deref(), Some("cpx22"));
+    f.ours.delete_server(&server.id).await.unwrap();
+}
+
+/// A running server is `Conflict`; an unknown type, or one whose disk is smaller than the
+/// server's, is `InvalidInput` on `server_type`; an unknown server is `NotFound`.
+pub async fn change_type_refuses_what_does_not_fit(f: &ComputeFixture) {
+    let mut spec = server_spec(&f.owner, InstanceId::new(), false);
+    spec.server_type = "cpx32".into();
+    let server = create(&f.ours, &spec).await;
+    match f.ours.change_type(&server.id, "cpx42").await {
+        Err(Error::Conflict { .. }) => {}
+        other => panic!("a type change of a running server: expected Conflict, got {other:?}"),
+    }
+    f.ours.power_off(&server.id).await.unwrap();
+    for (server_type, why) in [("cpx22", "a smaller disk"), ("no-such-type", "an unknown type")] {
+        match f.ours.change_type(&server.id, server_type).await {
+            Err(Error::InvalidInput { field, .. }) if field == "server_type" => {}
+            other => panic!("{why}: expected InvalidInput on server_type, got {other:?}"),
+        }
+    }
+    let unchanged = f.ours.get_server(&server.id).await.unwrap().unwrap();
+    assert_eq!(unchanged.server_type.as_deref(), Some("cpx32"));
+    f.ours.delete_server(&server.id).await.unwrap();
+    let id = gone_id(f).await;
+    match f.ours.change_type(&id, "cpx42").await {
+        Err(Error::NotFound { .. }) => {}
+        other => panic!("a type change of an unknown server: expected NotFound, got {other:?}"),
     }
 }
 

@@ -189,6 +189,8 @@ macro_rules! compute_conformance_tests {
             create_conflicts_with_other_owners_name,
             power_off_and_on_are_idempotent,
             power_on_unknown_is_not_found,
+            change_type_keeps_the_disk_and_allows_going_back,
+            change_type_refuses_what_does_not_fit,
             delete_is_idempotent,
             get_unknown_is_none,
             list_owned_excludes_other_owners,
