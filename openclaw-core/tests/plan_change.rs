@@ -8,7 +8,9 @@ mod common;
 use std::time::Duration;
 
 use common::Harness;
-use openclaw_core::domain::{CreateInstance, InstanceId, InstanceStatus, Operation, PendingRequest};
+use openclaw_core::domain::{
+    CreateInstance, InstanceId, InstanceStatus, Operation, PendingRequest,
+};
 use openclaw_core::ports::{Health, Server, ServerStatus};
 use openclaw_core::Error;
 
@@ -31,7 +33,11 @@ async fn an_active_instance_moves_to_the_new_type_and_is_active_again() {
 
     let accepted = h.provisioner.change_plan(id, "professional").await.unwrap();
     assert_eq!(accepted.status, Resizing);
-    assert_eq!(accepted.plan.as_str(), "starter", "the plan changes once it worked");
+    assert_eq!(
+        accepted.plan.as_str(),
+        "starter",
+        "the plan changes once it worked"
+    );
     let change = accepted.plan_change.clone().unwrap();
     assert_eq!(
         (change.from.as_str(), change.to.as_str(), change.resume),
@@ -123,7 +129,10 @@ async fn the_same_plan_is_a_no_op_and_bad_plans_are_refused_before_anything_happ
     match &refused {
         Error::InvalidInput { field, message } => {
             assert_eq!(field, "plan");
-            assert!(message.contains("80 GB") && message.contains("160 GB"), "{message}");
+            assert!(
+                message.contains("80 GB") && message.contains("160 GB"),
+                "{message}"
+            );
         }
         other => panic!("expected InvalidInput, got {other:?}"),
     }
@@ -177,7 +186,9 @@ async fn a_refused_type_moves_the_server_back_and_keeps_the_old_plan() {
     let back = h.provisioner.get(id).await.unwrap();
     assert_eq!((back.status, back.plan.as_str()), (Active, "starter"));
     assert_eq!(back.plan_change, None);
-    let error = back.last_error.expect("the failure is kept for the operator");
+    let error = back
+        .last_error
+        .expect("the failure is kept for the operator");
     assert_eq!(error.operation, Operation::ChangePlan);
     assert!(error.message.contains("not available"), "{}", error.message);
     let server = server_of(&h, id);
@@ -212,11 +223,9 @@ async fn a_change_that_cannot_even_go_back_fails_and_retry_finishes_the_way_back
     let h = Harness::new();
     let id = h.active("stuck").await;
     // The new type is refused, and so is the old one on the way back.
-    h.compute.faults().fail_next(
-        "change_type",
-        2,
-        Error::invalid("server_type", "refused"),
-    );
+    h.compute
+        .faults()
+        .fail_next("change_type", 2, Error::invalid("server_type", "refused"));
     h.provisioner.change_plan(id, "professional").await.unwrap();
     h.settle().await;
     let failed = h.provisioner.get(id).await.unwrap();
@@ -269,7 +278,10 @@ async fn billing_requests_during_a_change_wait_for_it_to_end() {
     tokio::time::sleep(Duration::from_secs(60)).await;
     workers.abort();
     let done = h.provisioner.get(id).await.unwrap();
-    assert_eq!((done.status, done.plan.as_str()), (Suspended, "professional"));
+    assert_eq!(
+        (done.status, done.plan.as_str()),
+        (Suspended, "professional")
+    );
     let changes = h.transitions(id).await;
     assert_eq!(
         changes[changes.len() - 3..],

@@ -16,8 +16,8 @@ use crate::client::Client;
 use crate::config::HetznerConfig;
 use crate::error::{Failure, RequestKind, PROVIDER};
 use crate::model::{
-    ActionModel, ActionResponse, ChangeTypeRequest, CreateServerRequest, CreateServerResponse, FirewallRef,
-    ListServersResponse, PublicNetRequest, ServerModel, ServerResponse,
+    ActionModel, ActionResponse, ChangeTypeRequest, CreateServerRequest, CreateServerResponse,
+    FirewallRef, ListServersResponse, PublicNetRequest, ServerModel, ServerResponse,
 };
 
 /// Servers per page of `list_owned` (Hetzner's maximum).

@@ -169,6 +169,71 @@ async fn the_lifecycle_through_the_api() {
 }
 
 #[tokio::test]
+async fn a_plan_change_through_the_api() {
+    let h = harness().await;
+    let id = h.create(&h.manage, Some("c1"), "grow").await;
+    let path = format!("/v1/instances/{id}/plan");
+    // Not active yet: nothing to resize.
+    let reply = h
+        .post(&path, &h.manage, json!({"plan": "professional"}))
+        .await;
+    assert_eq!(reply.status, StatusCode::CONFLICT, "{}", reply.text);
+    assert_eq!(reply.code(), "invalid_transition");
+    assert_eq!(reply.body["error"]["details"]["to"], "resizing");
+    h.run_jobs().await;
+
+    for (body, field) in [
+        (json!({"plan": "gigantic"}), "plan"),
+        (json!({}), "plan"),
+        (json!({"plan": "professional", "extra": 1}), "extra"),
+    ] {
+        let reply = h.post(&path, &h.manage, body.clone()).await;
+        assert_eq!(
+            reply.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{body}: {}",
+            reply.text
+        );
+        assert!(reply.text.contains(field), "{body}: {}", reply.text);
+    }
+    let reply = h
+        .post(&path, &h.read, json!({"plan": "professional"}))
+        .await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN);
+
+    let reply = h
+        .post(&path, &h.manage, json!({"plan": "professional"}))
+        .await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.text);
+    assert_eq!(reply.body["status"], "resizing");
+    assert_eq!(reply.body["plan"], "starter");
+    assert_eq!(
+        reply.body["plan_change"],
+        json!({"from": "starter", "to": "professional", "resume": "active", "reverting": false})
+    );
+    // Another plan while this one is under way: refused, nothing changes.
+    let reply = h
+        .post(&path, &h.manage, json!({"plan": "enterprise"}))
+        .await;
+    assert_eq!(reply.status, StatusCode::CONFLICT, "{}", reply.text);
+    h.run_jobs().await;
+    let reply = h.get(&format!("/v1/instances/{id}"), &h.manage).await;
+    assert_eq!(reply.body["status"], "active");
+    assert_eq!(reply.body["plan"], "professional");
+    assert_eq!(reply.body["plan_change"], serde_json::Value::Null);
+
+    // Down again to the smaller plan: the disk was kept, so it is allowed; the same plan
+    // twice is answered as is.
+    let reply = h.post(&path, &h.manage, json!({"plan": "starter"})).await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.text);
+    h.run_jobs().await;
+    let reply = h.post(&path, &h.manage, json!({"plan": "starter"})).await;
+    assert_eq!(reply.status, StatusCode::ACCEPTED);
+    assert_eq!(reply.body["status"], "active");
+    assert_eq!(reply.body["plan"], "starter");
+}
+
+#[tokio::test]
 async fn rollback_takes_an_optional_level() {
     let h = harness().await;
     let id = h.create(&h.manage, Some("c1"), "rb").await;

@@ -281,9 +281,9 @@ pub async fn write_rows_before_resizing(store: &dyn Store) -> Instance {
         instance.created_at,
     );
     let mut new = NewInstance::new(&instance, &created, None);
-    new.secrets = Some(openclaw_core::instance_secrets::SealedSecrets::from_bytes(vec![
-        1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16,
-    ]));
+    new.secrets = Some(openclaw_core::instance_secrets::SealedSecrets::from_bytes(
+        vec![1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16],
+    ));
     store.insert_instance(&new).await.expect("insert_instance");
     instance
 }

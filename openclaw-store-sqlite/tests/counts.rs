@@ -86,7 +86,10 @@ async fn the_resizing_migration_keeps_instances_and_their_secrets() {
         .fetch_one(store.writer())
         .await
         .expect("pragma");
-    assert_eq!(foreign_keys, 1, "foreign keys are on again after the rebuild");
+    assert_eq!(
+        foreign_keys, 1,
+        "foreign keys are on again after the rebuild"
+    );
     openclaw_store_sql::testing::check_rows_after_resizing(&store, &instance).await;
     assert_eq!(store.stats().await.expect("stats"), scanned(&store).await);
 }

@@ -116,7 +116,7 @@ final class LifecycleTest extends TestCase
         $post = $this->http->calls('POST')[0];
         $this->assertSame('/v1/instances/' . self::ID . '/plan', $post['path']);
         $this->assertSame(['plan' => 'professional'], $post['json']);
-        $this->assertSame('Plan changes are not supported by this openclaw server yet (needs POST /v1/instances/{id}/plan)', Module::PLAN_CHANGE_UNSUPPORTED);
+        $this->assertStringContainsString('POST /v1/instances/{id}/plan', Module::PLAN_CHANGE_UNSUPPORTED);
     }
 
     public function testChangePackage405IsAlsoUnsupported(): void
@@ -129,8 +129,41 @@ final class LifecycleTest extends TestCase
     public function testChangePackageWhenTheServerSupportsIt(): void
     {
         $this->withStoredInstance();
-        $this->http->on('POST', '/v1/instances/' . self::ID . '/plan', 202, $this->instance(['plan' => 'professional']));
+        $this->http->on('POST', '/v1/instances/' . self::ID . '/plan', 202, $this->instance(['status' => 'resizing', 'plan_change' => ['from' => 'starter', 'to' => 'professional', 'resume' => 'active', 'reverting' => false]]));
         $this->assertSame('success', openclaw_ChangePackage($this->params(['configoption1' => 'professional'])));
+        $this->assertSame('success', openclaw_ChangePackage($this->params(['configoption1' => 'professional'])));
+        $posts = $this->http->calls('POST');
+        $this->assertCount(2, $posts);
+        $this->assertSame(['plan' => 'professional'], $posts[0]['json']);
+        $this->assertStringStartsWith('whmcs-service-42-plan-professional-', $posts[0]['headers']['Idempotency-Key']);
+        $this->assertNotSame($posts[0]['headers']['Idempotency-Key'], $posts[1]['headers']['Idempotency-Key'], 'a later change back to a plan is not a replay');
+        $this->assertSame('resizing', $this->gw->loadService(42)['status']);
+    }
+
+    public function testChangePackageToASmallerDiskSaysWhatToDo(): void
+    {
+        $this->withStoredInstance();
+        $this->http->on('POST', '/v1/instances/' . self::ID . '/plan', 422, self::err('invalid_input', 'plan starter has a 80 GB disk, smaller than the 160 GB disk of instance x; a server\'s disk cannot shrink', ['field' => 'plan']));
+        $r = openclaw_ChangePackage($this->params(['configoption1' => 'starter']));
+        $this->assertStringStartsWith('openclaw refused plan starter: ', $r);
+        $this->assertStringContainsString('disk cannot shrink', $r);
+        $this->assertStringContainsString('Module Settings', $r);
+    }
+
+    public function testChangePackageWhileAnotherChangeRunsSaysToWait(): void
+    {
+        $this->withStoredInstance(['status' => 'resizing']);
+        $this->http->on('POST', '/v1/instances/' . self::ID . '/plan', 409, self::err('conflict', 'instance x is moving to plan professional; change it again once that is over'));
+        $r = openclaw_ChangePackage($this->params(['configoption1' => 'enterprise']));
+        $this->assertStringStartsWith('openclaw cannot change the plan right now: ', $r);
+        $this->assertStringContainsString('Refresh', $r);
+    }
+
+    public function testChangePackageOfAFailedInstanceIsRefusedPlainly(): void
+    {
+        $this->withStoredInstance(['status' => 'failed']);
+        $this->http->on('POST', '/v1/instances/' . self::ID . '/plan', 409, self::err('invalid_transition', 'cannot go from failed to resizing', ['from' => 'failed', 'to' => 'resizing']));
+        $this->assertSame('openclaw refused: cannot go from failed to resizing', openclaw_ChangePackage($this->params()));
     }
 
     public function testChangePackageInstance404IsNotMistakenForAMissingRoute(): void

@@ -254,7 +254,11 @@ pub async fn change_type_keeps_the_disk_and_allows_going_back(f: &ComputeFixture
     let changed = read().await;
     assert_eq!(changed.server_type.as_deref(), Some("cpx32"));
     assert_eq!(changed.disk_gb, disk, "the disk is not upgraded");
-    assert_eq!(changed.status, ServerStatus::Off, "a type change leaves it off");
+    assert_eq!(
+        changed.status,
+        ServerStatus::Off,
+        "a type change leaves it off"
+    );
     f.ours
         .change_type(&server.id, "cpx32")
         .await
@@ -275,7 +279,10 @@ pub async fn change_type_refuses_what_does_not_fit(f: &ComputeFixture) {
         other => panic!("a type change of a running server: expected Conflict, got {other:?}"),
     }
     f.ours.power_off(&server.id).await.unwrap();
-    for (server_type, why) in [("cpx22", "a smaller disk"), ("no-such-type", "an unknown type")] {
+    for (server_type, why) in [
+        ("cpx22", "a smaller disk"),
+        ("no-such-type", "an unknown type"),
+    ] {
         match f.ours.change_type(&server.id, server_type).await {
             Err(Error::InvalidInput { field, .. }) if field == "server_type" => {}
             other => panic!("{why}: expected InvalidInput on server_type, got {other:?}"),

@@ -280,12 +280,10 @@ impl Provisioner {
             },
             Active | Suspended if i.plan == to => Ok(Decision::AsIs),
             Active | Suspended => {
-                let current_disk = i.resources.disk_gb.or_else(|| {
-                    catalog
-                        .plans
-                        .get(i.plan.as_str())
-                        .and_then(|p| p.disk_gb)
-                });
+                let current_disk = i
+                    .resources
+                    .disk_gb
+                    .or_else(|| catalog.plans.get(i.plan.as_str()).and_then(|p| p.disk_gb));
                 if let (Some(current), Some(new)) = (current_disk, target.disk_gb) {
                     if new < current {
                         return Err(Error::invalid(
@@ -304,9 +302,12 @@ impl Provisioner {
                     reverting: false,
                 };
                 Ok(Decision::Change(
-                    Change::to(Resizing, format!("plan change from {} to {to} requested", i.plan))
-                        .with_job(JobKind::ChangePlan)
-                        .with_plan_change(Some(change)),
+                    Change::to(
+                        Resizing,
+                        format!("plan change from {} to {to} requested", i.plan),
+                    )
+                    .with_job(JobKind::ChangePlan)
+                    .with_plan_change(Some(change)),
                 ))
             }
             other => Err(Error::InvalidTransition {

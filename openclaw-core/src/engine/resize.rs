@@ -13,8 +13,8 @@ use super::jobs::{self, Outcome};
 use super::saga::{Run, StepFailure};
 use super::steps::health::wait_until_healthy;
 use crate::domain::{
-    Instance, InstanceId, InstanceStatus, JobKind, LastError, NewEvent, Operation,
-    PendingRequest, PlanChange, PlanName,
+    Instance, InstanceId, InstanceStatus, JobKind, LastError, NewEvent, Operation, PendingRequest,
+    PlanChange, PlanName,
 };
 use crate::error::{Error, Result};
 
@@ -178,7 +178,11 @@ async fn move_to(
 
 /// Stores that the change failed for good (`reverting`, with the error in `last_error`) and
 /// raises an alert, in one write. `None` when the instance is no longer resizing.
-async fn mark_reverting(engine: &Engine, id: InstanceId, error: &Error) -> Result<Option<Instance>> {
+async fn mark_reverting(
+    engine: &Engine,
+    id: InstanceId,
+    error: &Error,
+) -> Result<Option<Instance>> {
     for _ in 0..8 {
         let Some(current) = engine.load(id).await? else {
             return Ok(None);

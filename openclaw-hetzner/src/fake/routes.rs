@@ -131,9 +131,7 @@ fn route(method: &Method, path: &str) -> Option<(Endpoint, Option<u64>)> {
         ("DELETE", ["servers", n]) => (Endpoint::DeleteServer, Some(id(n)?)),
         ("POST", ["servers", n, "actions", "poweroff"]) => (Endpoint::PowerOff, Some(id(n)?)),
         ("POST", ["servers", n, "actions", "poweron"]) => (Endpoint::PowerOn, Some(id(n)?)),
-        ("POST", ["servers", n, "actions", "change_type"]) => {
-            (Endpoint::ChangeType, Some(id(n)?))
-        }
+        ("POST", ["servers", n, "actions", "change_type"]) => (Endpoint::ChangeType, Some(id(n)?)),
         ("GET", ["actions"]) => (Endpoint::GetActions, None),
         ("GET", ["actions", n]) => (Endpoint::GetAction, Some(id(n)?)),
         _ => return None,

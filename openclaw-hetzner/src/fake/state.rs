@@ -244,7 +244,8 @@ impl World {
             name: request.name,
             status: "initializing".to_string(),
             labels: request.labels,
-            disk_gb: openclaw_core::domain::server_type_disk_gb(&request.server_type).unwrap_or(UNKNOWN_TYPE_DISK_GB),
+            disk_gb: openclaw_core::domain::server_type_disk_gb(&request.server_type)
+                .unwrap_or(UNKNOWN_TYPE_DISK_GB),
             server_type: request.server_type,
             image: request.image,
             location: request.location.unwrap_or_else(|| "fsn1".to_string()),

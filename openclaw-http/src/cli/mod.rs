@@ -21,8 +21,8 @@ use reqwest::Method;
 
 use crate::config::Config;
 use crate::model::{
-    ChangePlanRequest, CreateInstanceRequest, InstancePage, InstanceView, Level, RollbackRequest, Status,
-    SweepRequest, SweepView,
+    ChangePlanRequest, CreateInstanceRequest, InstancePage, InstanceView, Level, RollbackRequest,
+    Status, SweepRequest, SweepView,
 };
 use crate::store::{self, StoreUrl};
 use client::ApiClient;

@@ -120,9 +120,25 @@ final class EndToEndTest extends \PHPUnit\Framework\TestCase
         self::assertSame('success', openclaw_SuspendAccount($params), 'suspending twice is fine');
         self::assertSame('success', openclaw_UnsuspendAccount($params));
         $this->until($params, 'active');
-        $change = openclaw_ChangePackage(['configoption1' => 'professional'] + $params);
-        self::assertStringContainsString('not supported', $change);
-        self::assertSame('active', $this->instance($params)['status'], 'a refused plan change changes nothing');
+        // ChangePackage: the product now says professional; the instance moves to its
+        // server type (resizing) and comes back active on the new plan.
+        $upgraded = ['configoption1' => 'professional'] + $params;
+        self::assertSame('success', openclaw_ChangePackage($upgraded));
+        self::assertSame('success', openclaw_ChangePackage($upgraded), 'asking twice is fine');
+        $moved = $this->until($params, 'active');
+        self::assertSame('professional', $moved['plan']);
+        self::assertNull($moved['plan_change']);
+        self::assertNull($moved['last_error']);
+        self::assertSame($active['resources']['server_id'], $moved['resources']['server_id'], 'the same server, resized');
+        // A suspended instance changes plan and stays suspended.
+        self::assertSame('success', openclaw_SuspendAccount($params));
+        $this->until($params, 'suspended');
+        self::assertSame('success', openclaw_ChangePackage(['configoption1' => 'enterprise'] + $params));
+        $still = $this->until($params, 'suspended');
+        self::assertSame('enterprise', $still['plan']);
+        $refused = openclaw_ChangePackage(['configoption1' => 'no-such-plan'] + $params);
+        self::assertStringStartsWith('openclaw refused plan no-such-plan: ', $refused);
+        self::assertSame('enterprise', $this->instance($params)['plan'], 'a refused plan change changes nothing');
 
         self::assertSame('success', openclaw_TerminateAccount($params));
         $this->until($params, 'terminated');

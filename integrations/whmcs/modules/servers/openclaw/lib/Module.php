@@ -14,7 +14,7 @@ final class Module
 {
     public const DEFAULT_PLANS = ['starter', 'professional', 'enterprise'];
     public const DEFAULT_REGIONS = ['eu-west', 'us-east', 'asia-pacific'];
-    public const PLAN_CHANGE_UNSUPPORTED = 'Plan changes are not supported by this openclaw server yet (needs POST /v1/instances/{id}/plan)';
+    public const PLAN_CHANGE_UNSUPPORTED = 'Plan changes are not supported by this openclaw server: upgrade it to a version with POST /v1/instances/{id}/plan';
     private const LIVE_GONE = ['terminated'];
 
     private static ?WhmcsGateway $gateway = null;
@@ -286,6 +286,14 @@ final class Module
         }
     }
 
+    /**
+     * ChangePackage: moves the instance to the plan now set on the product (configoption1).
+     * Accepted (202) is success: the server powers the instance off, changes its server type
+     * keeping the disk, and powers it on again (a suspended one stays suspended); the admin
+     * tab shows `resizing` meanwhile, and the plan once it is done. Asking for the plan the
+     * instance has (or is moving to) is success too. A fresh Idempotency-Key per call: a
+     * later change back to the same plan is a new change, not a replay of the old one.
+     */
     public static function changePackage(array $params): string
     {
         $base = '';
@@ -294,12 +302,18 @@ final class Module
             [$api, $sid, $id] = self::requireInstance($params);
             $plan = Params::plan($params);
             try {
-                $out = $api->request('POST', '/v1/instances/' . rawurlencode($id) . '/plan', ['plan' => $plan], 'whmcs-service-' . $sid . '-plan-' . $plan . '-' . bin2hex(random_bytes(4)), 'ChangePackage');
+                $out = $api->request('POST', '/v1/instances/' . rawurlencode($id) . '/plan', ['plan' => $plan], ApiClient::randomKey('whmcs-service-' . $sid . '-plan-' . $plan), 'ChangePackage');
                 self::remember($sid, $out);
                 return 'success';
             } catch (ApiError $e) {
                 if ($e->isUnknownRoute()) {
                     return self::PLAN_CHANGE_UNSUPPORTED;
+                }
+                if ($e->status === 409 && $e->errorCode === 'conflict') {
+                    return 'openclaw cannot change the plan right now: ' . $e->getMessage() . ' (use Refresh, then try again once it is active or suspended)';
+                }
+                if ($e->status === 422 && ($e->details['field'] ?? null) === 'plan') {
+                    return 'openclaw refused plan ' . $plan . ': ' . $e->getMessage() . ' (choose another plan in the product\'s Module Settings, or one with a disk at least as large)';
                 }
                 throw $e;
             }
