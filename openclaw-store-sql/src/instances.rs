@@ -129,7 +129,7 @@ mod tests {
         assert_eq!(
             IN_PROGRESS.as_str(),
             "('pending', 'provisioning', 'suspending', 'unsuspending', 'terminating', \
-             'rolling_back')"
+             'rolling_back', 'resizing')"
         );
     }
 }

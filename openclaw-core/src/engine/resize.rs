@@ -244,7 +244,7 @@ async fn settle(engine: &Engine, id: InstanceId, error: Option<LastError>) -> Re
         };
         let settled = match &error {
             None => Change::to(change.resume, format!("moved to plan {}", change.to))
-                .with_plan(change.to.clone()),
+                .with_plan(change.to),
             Some(error) => Change::to(
                 change.resume,
                 format!(
