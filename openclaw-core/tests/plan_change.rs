@@ -127,14 +127,13 @@ async fn the_same_plan_is_a_no_op_and_bad_plans_are_refused_before_anything_happ
         .await
         .unwrap_err();
     match &refused {
-        Error::InvalidInput { field, message } => {
-            assert_eq!(field, "plan");
+        Error::Conflict { message } => {
             assert!(
                 message.contains("80 GB") && message.contains("160 GB"),
                 "{message}"
             );
         }
-        other => panic!("expected InvalidInput, got {other:?}"),
+        other => panic!("expected Conflict, got {other:?}"),
     }
     let unchanged = h.provisioner.get(big.id).await.unwrap();
     assert_eq!((unchanged.status, unchanged.version), (Active, big.version));

@@ -143,10 +143,18 @@ final class LifecycleTest extends TestCase
     public function testChangePackageToASmallerDiskSaysWhatToDo(): void
     {
         $this->withStoredInstance();
-        $this->http->on('POST', '/v1/instances/' . self::ID . '/plan', 422, self::err('invalid_input', 'plan starter has a 80 GB disk, smaller than the 160 GB disk of instance x; a server\'s disk cannot shrink', ['field' => 'plan']));
+        $this->http->on('POST', '/v1/instances/' . self::ID . '/plan', 409, self::err('conflict', 'plan starter has a 80 GB disk, smaller than the 160 GB disk of instance x; a server\'s disk cannot shrink'));
         $r = openclaw_ChangePackage($this->params(['configoption1' => 'starter']));
-        $this->assertStringStartsWith('openclaw refused plan starter: ', $r);
+        $this->assertStringStartsWith('openclaw cannot move this service to plan starter now: ', $r);
         $this->assertStringContainsString('disk cannot shrink', $r);
+    }
+
+    public function testChangePackageToAnUnknownPlanSaysWhereToFixIt(): void
+    {
+        $this->withStoredInstance();
+        $this->http->on('POST', '/v1/instances/' . self::ID . '/plan', 422, self::err('invalid_input', 'invalid plan: unknown plan "gold"; known: enterprise, professional, starter', ['field' => 'plan']));
+        $r = openclaw_ChangePackage($this->params(['configoption1' => 'gold']));
+        $this->assertStringStartsWith('openclaw refused plan gold: ', $r);
         $this->assertStringContainsString('Module Settings', $r);
     }
 
@@ -155,8 +163,8 @@ final class LifecycleTest extends TestCase
         $this->withStoredInstance(['status' => 'resizing']);
         $this->http->on('POST', '/v1/instances/' . self::ID . '/plan', 409, self::err('conflict', 'instance x is moving to plan professional; change it again once that is over'));
         $r = openclaw_ChangePackage($this->params(['configoption1' => 'enterprise']));
-        $this->assertStringStartsWith('openclaw cannot change the plan right now: ', $r);
-        $this->assertStringContainsString('Refresh', $r);
+        $this->assertStringStartsWith('openclaw cannot move this service to plan enterprise now: ', $r);
+        $this->assertStringContainsString('once that is over', $r);
     }
 
     public function testChangePackageOfAFailedInstanceIsRefusedPlainly(): void

@@ -262,10 +262,10 @@ impl Provisioner {
     /// a suspended instance stays suspended). If the new type fails, the server goes back to
     /// the old one and the instance returns on its old plan with the error in `last_error`.
     ///
-    /// Already on `plan`, or already moving to it: returned as is. An unknown plan, or one
-    /// whose disk is smaller than the instance's (a disk never shrinks), is `InvalidInput` on
-    /// field `plan`. A change to another plan while one is under way is `Conflict`; any
-    /// status other than `active` and `suspended` is `InvalidTransition`.
+    /// Already on `plan`, or already moving to it: returned as is. An unknown plan is
+    /// `InvalidInput` on field `plan`. A plan whose disk is smaller than the instance's (a
+    /// disk never shrinks), or a change to another plan while one is under way, is
+    /// `Conflict`; any status other than `active` and `suspended` is `InvalidTransition`.
     pub async fn change_plan(&self, id: InstanceId, plan: &str) -> Result<Instance> {
         let catalog = &self.engine.config.catalog;
         let (to, target) = catalog.plan(plan)?;
@@ -286,13 +286,12 @@ impl Provisioner {
                     .or_else(|| catalog.plans.get(i.plan.as_str()).and_then(|p| p.disk_gb));
                 if let (Some(current), Some(new)) = (current_disk, target.disk_gb) {
                     if new < current {
-                        return Err(Error::invalid(
-                            "plan",
-                            format!(
-                                "plan {to} has a {new} GB disk, smaller than the {current} GB \
-                                 disk of instance {id}; a server's disk cannot shrink"
-                            ),
-                        ));
+                        // A valid plan, refused for what this instance is now: a conflict
+                        // with its state, not bad input.
+                        return Err(Error::conflict(format!(
+                            "plan {to} has a {new} GB disk, smaller than the {current} GB disk \
+                             of instance {id}; a server's disk cannot shrink"
+                        )));
                     }
                 }
                 let change = crate::domain::PlanChange {

@@ -230,8 +230,8 @@ pub async fn unsuspend(
     responses(
         (status = 202, body = InstanceView),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
-        (status = 409, description = "Not active or suspended, or moving to another plan already", body = ErrorBody),
-        (status = 422, description = "Unknown plan, or one whose disk is smaller than the instance's", body = ErrorBody),
+        (status = 409, description = "Not active or suspended, moving to another plan already, or the plan's disk is smaller than the instance's (a disk never shrinks)", body = ErrorBody),
+        (status = 422, description = "Unknown plan", body = ErrorBody),
     ),
     security(("api_key" = ["manage"]))
 )]

@@ -310,10 +310,12 @@ final class Module
                     return self::PLAN_CHANGE_UNSUPPORTED;
                 }
                 if ($e->status === 409 && $e->errorCode === 'conflict') {
-                    return 'openclaw cannot change the plan right now: ' . $e->getMessage() . ' (use Refresh, then try again once it is active or suspended)';
+                    // A smaller disk than the instance's, or another change still running:
+                    // the server's sentence says which.
+                    return 'openclaw cannot move this service to plan ' . $plan . ' now: ' . $e->getMessage();
                 }
                 if ($e->status === 422 && ($e->details['field'] ?? null) === 'plan') {
-                    return 'openclaw refused plan ' . $plan . ': ' . $e->getMessage() . ' (choose another plan in the product\'s Module Settings, or one with a disk at least as large)';
+                    return 'openclaw refused plan ' . $plan . ': ' . $e->getMessage() . ' (set a plan the server offers in the product\'s Module Settings)';
                 }
                 throw $e;
             }
