@@ -87,10 +87,12 @@ async fn a_disabled_sweep_does_not_run() {
     tokio::time::sleep(Duration::from_secs(600)).await;
     workers.abort();
     assert_eq!(h.dns.records().len(), 1);
-    // The dry run still reports it.
+    // The dry run still reports it, and so does the metric of the last sweep.
+    assert_eq!(h.provisioner.metrics().orphans_found, 0);
     let report = h.provisioner.sweep(SweepMode::DryRun).await.unwrap();
     assert_eq!(report.orphan_records.len(), 1);
     assert_eq!(h.dns.records().len(), 1);
+    assert_eq!(h.provisioner.metrics().orphans_found, 1);
 }
 
 #[tokio::test(start_paused = true)]

@@ -139,15 +139,25 @@ impl RequestMetrics {
     }
 }
 
-/// Events in the last 60 seconds, in one-second slots (for "per minute" without PromQL).
+/// Events in the last 60 slots of `SLOT_SECS` seconds each (for "per minute" or "per hour"
+/// without PromQL).
 #[derive(Debug)]
-pub struct MinuteWindow {
+pub struct SlotWindow<const SLOT_SECS: u64> {
+    /// Per slot: which slot of time it holds (seconds since the epoch / `SLOT_SECS`), and
+    /// its count.
     slots: [(AtomicU64, AtomicU64); 60],
 }
 
-impl Default for MinuteWindow {
+/// Events in the last 60 seconds.
+pub type MinuteWindow = SlotWindow<1>;
+/// Events in the last 5 minutes (Cloudflare's rate-limit window).
+pub type FiveMinuteWindow = SlotWindow<5>;
+/// Events in the last hour (Hetzner's rate-limit window).
+pub type HourWindow = SlotWindow<60>;
+
+impl<const SLOT_SECS: u64> Default for SlotWindow<SLOT_SECS> {
     fn default() -> Self {
-        MinuteWindow {
+        SlotWindow {
             slots: std::array::from_fn(|_| (AtomicU64::new(0), AtomicU64::new(0))),
         }
     }
@@ -160,30 +170,50 @@ fn unix_secs() -> u64 {
         .unwrap_or(0)
 }
 
-impl MinuteWindow {
+impl<const SLOT_SECS: u64> SlotWindow<SLOT_SECS> {
     /// Counts one event now.
     pub fn record(&self) {
-        let now = unix_secs();
-        let (second, count) = &self.slots[(now % 60) as usize];
-        let seen = second.swap(now, Ordering::Relaxed);
+        self.record_at(unix_secs());
+    }
+
+    fn record_at(&self, now_secs: u64) {
+        let now = now_secs / SLOT_SECS.max(1);
+        let (slot, count) = &self.slots[(now % 60) as usize];
+        let seen = slot.swap(now, Ordering::Relaxed);
         if seen != now {
-            // The slot held an older second: start it again. Two threads racing here may
+            // The slot held an older span: start it again. Two threads racing here may
             // lose one count, which a rate gauge can afford.
             count.store(0, Ordering::Relaxed);
         }
         count.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Events in the last 60 seconds.
-    pub fn last_minute(&self) -> u64 {
-        let now = unix_secs();
+    /// Events in the last 60 slots (the current one included).
+    pub fn total(&self) -> u64 {
+        self.total_at(unix_secs())
+    }
+
+    fn total_at(&self, now_secs: u64) -> u64 {
+        let now = now_secs / SLOT_SECS.max(1);
         self.slots
             .iter()
-            .filter(|(second, _)| now.saturating_sub(second.load(Ordering::Relaxed)) < 60)
+            .filter(|(slot, _)| now.saturating_sub(slot.load(Ordering::Relaxed)) < 60)
             .map(|(_, count)| count.load(Ordering::Relaxed))
             .sum()
     }
 }
+
+impl MinuteWindow {
+    /// Events in the last 60 seconds.
+    pub fn last_minute(&self) -> u64 {
+        self.total()
+    }
+}
+
+/// Hetzner Cloud's request budget per project: 3600 per hour.
+pub const HETZNER_REQUESTS_PER_HOUR: u64 = 3600;
+/// Cloudflare's request budget per user: 1200 per 5 minutes.
+pub const CLOUDFLARE_REQUESTS_PER_FIVE_MINUTES: u64 = 1200;
 
 /// What one provider's adapter did.
 #[derive(Debug, Default)]
@@ -192,6 +222,10 @@ pub struct ProviderStats {
     pub requests: Counter,
     /// The same, in the last minute.
     pub requests_window: MinuteWindow,
+    /// The same, in the last hour (Hetzner's budget window).
+    pub requests_last_hour: HourWindow,
+    /// The same, in the last 5 minutes (Cloudflare's budget window).
+    pub requests_last_five_minutes: FiveMinuteWindow,
     /// Requests that waited for the limiter.
     pub throttled: Counter,
     /// 429s the provider answered (a `Retry-After` reported to the limiter).
@@ -221,7 +255,33 @@ pub struct HttpMetrics {
     pub requests: RequestMetrics,
     /// The Redis event bus's publish and delivery times (with `redis_url`).
     pub bus: crate::redis::BusMetrics,
+    /// Errors live event streams hit and carried on from (a lost bus connection, a gap
+    /// read back from the log).
+    pub event_stream_interruptions: Counter,
 }
+
+impl ProviderStats {
+    /// Counts one request sent now.
+    pub fn record_request(&self) {
+        self.requests.incr();
+        self.requests_window.record();
+        self.requests_last_hour.record();
+        self.requests_last_five_minutes.record();
+    }
+}
+
+/// What `/metrics` reports beyond this server's counters and the engine's snapshot, read
+/// at scrape time.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ScrapeFigures {
+    /// The database's connection pool.
+    pub pool: Option<crate::store::PoolFigures>,
+    /// Instances in a transitional status for longer than [`STUCK_AFTER`], by status.
+    pub stuck: Vec<(&'static str, u64)>,
+}
+
+/// How long an instance may stay in a transitional status before it counts as stuck.
+pub const STUCK_AFTER: Duration = Duration::from_secs(30 * 60);
 
 /// The name a counter is registered under: `prometheus-client` writes the `_total` itself.
 fn counter_name(name: &str) -> &str {
@@ -490,6 +550,35 @@ pub fn registry(
         "Whether this process's provisioning workers are running",
         gauge_of(i64::from(engine.workers_running)),
     );
+    registry.register(
+        "openclaw_orphans_found",
+        "Orphaned servers and DNS records the last sweep of this process found",
+        gauge_of(saturating_i64(engine.orphans_found)),
+    );
+    let budget = Family::<ProviderLabel, PromGauge<f64, AtomicU64>>::default();
+    budget
+        .get_or_create(&ProviderLabel {
+            provider: "hetzner",
+        })
+        .set(http.compute.requests_last_hour.total() as f64 / HETZNER_REQUESTS_PER_HOUR as f64);
+    budget
+        .get_or_create(&ProviderLabel {
+            provider: "cloudflare",
+        })
+        .set(
+            http.dns.requests_last_five_minutes.total() as f64
+                / CLOUDFLARE_REQUESTS_PER_FIVE_MINUTES as f64,
+        );
+    registry.register(
+        "openclaw_provider_budget_used_ratio",
+        "Share of the provider's request budget this process used in its window (Hetzner 3600 per hour, Cloudflare 1200 per 5 minutes)",
+        budget,
+    );
+    registry.register(
+        counter_name("openclaw_event_stream_interruptions_total"),
+        "Errors live event streams hit and carried on from (a lost bus connection, a gap read back from the log)",
+        counter_of(http.event_stream_interruptions.get()),
+    );
     for (name, help, value) in [
         (
             "openclaw_agents_connected",
@@ -644,6 +733,46 @@ fn register_redis(registry: &mut Registry, http: &HttpMetrics, redis: &RedisView
     );
 }
 
+/// The label of pool connection counts.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, EncodeLabelSet)]
+struct PoolStateLabel {
+    state: &'static str,
+}
+
+/// Registers what was read at scrape time: the pool and the stuck instances.
+fn register_scrape(registry: &mut Registry, figures: &ScrapeFigures) {
+    if let Some(pool) = figures.pool {
+        let connections = Family::<PoolStateLabel, PromGauge>::default();
+        connections
+            .get_or_create(&PoolStateLabel { state: "in_use" })
+            .set(i64::from(pool.in_use));
+        connections
+            .get_or_create(&PoolStateLabel { state: "idle" })
+            .set(i64::from(pool.idle));
+        registry.register(
+            "openclaw_store_pool_connections",
+            "Database connections of this process's pool, lent out (in_use) or waiting (idle)",
+            connections,
+        );
+        registry.register(
+            "openclaw_store_pool_max_connections",
+            "The most connections this process's pool opens",
+            gauge_of(i64::from(pool.max)),
+        );
+    }
+    let stuck = Family::<StatusLabel, PromGauge>::default();
+    for (status, n) in &figures.stuck {
+        stuck
+            .get_or_create(&StatusLabel { status })
+            .set(saturating_i64(*n));
+    }
+    registry.register(
+        "openclaw_instances_stuck",
+        "Instances in a transitional status for more than 30 minutes, by status",
+        stuck,
+    );
+}
+
 /// Renders everything in the OpenMetrics text format ([`CONTENT_TYPE`]), which Prometheus
 /// scrapes, through `prometheus-client`'s encoder.
 pub fn render(http: &HttpMetrics, engine: &MetricsSnapshot, stats: Option<&StoreStats>) -> String {
@@ -657,10 +786,22 @@ pub fn render_with_redis(
     stats: Option<&StoreStats>,
     redis: Option<&RedisView>,
 ) -> String {
+    render_scraped(http, engine, stats, redis, &ScrapeFigures::default())
+}
+
+/// [`render_with_redis`], with what was read at scrape time.
+pub fn render_scraped(
+    http: &HttpMetrics,
+    engine: &MetricsSnapshot,
+    stats: Option<&StoreStats>,
+    redis: Option<&RedisView>,
+    figures: &ScrapeFigures,
+) -> String {
     let mut registry = registry(http, engine, stats);
     if let Some(redis) = redis {
         register_redis(&mut registry, http, redis);
     }
+    register_scrape(&mut registry, figures);
     let mut out = String::with_capacity(16 * 1024);
     // Writing into a String cannot fail.
     let _ = prometheus_client::encoding::text::encode(&mut out, &registry);
@@ -670,6 +811,75 @@ pub fn render_with_redis(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn slot_windows_forget_what_left_their_span() {
+        let hour = HourWindow::default();
+        let start = 1_000_000 * 60;
+        hour.record_at(start);
+        hour.record_at(start + 59);
+        hour.record_at(start + 30 * 60);
+        assert_eq!(hour.total_at(start + 30 * 60), 3);
+        // 60 one-minute slots: the first minute's two leave an hour later.
+        assert_eq!(hour.total_at(start + 60 * 60), 1);
+        assert_eq!(hour.total_at(start + 91 * 60), 0);
+        let five = FiveMinuteWindow::default();
+        five.record_at(start);
+        assert_eq!(five.total_at(start + 299), 1);
+        assert_eq!(five.total_at(start + 300), 0);
+    }
+
+    #[test]
+    fn the_budget_ratio_is_each_providers_window_over_its_quota() {
+        let http = HttpMetrics::default();
+        for _ in 0..360 {
+            http.compute.record_request();
+        }
+        for _ in 0..600 {
+            http.dns.record_request();
+        }
+        let text = render(&http, &MetricsSnapshot::default(), None);
+        assert!(
+            text.contains("openclaw_provider_budget_used_ratio{provider=\"hetzner\"} 0.1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("openclaw_provider_budget_used_ratio{provider=\"cloudflare\"} 0.5"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn scrape_figures_show_the_pool_the_stuck_and_the_orphans() {
+        let http = HttpMetrics::default();
+        http.event_stream_interruptions.incr();
+        let engine = MetricsSnapshot {
+            orphans_found: 4,
+            ..MetricsSnapshot::default()
+        };
+        let figures = ScrapeFigures {
+            pool: Some(crate::store::PoolFigures {
+                in_use: 3,
+                idle: 2,
+                max: 5,
+            }),
+            stuck: vec![("provisioning", 2), ("resizing", 0)],
+        };
+        let text = render_scraped(&http, &engine, None, None, &figures);
+        for line in [
+            "openclaw_store_pool_connections{state=\"in_use\"} 3",
+            "openclaw_store_pool_connections{state=\"idle\"} 2",
+            "openclaw_store_pool_max_connections 5",
+            "openclaw_instances_stuck{status=\"provisioning\"} 2",
+            "openclaw_instances_stuck{status=\"resizing\"} 0",
+            "openclaw_orphans_found 4",
+            "openclaw_event_stream_interruptions_total 1",
+        ] {
+            assert!(text.contains(line), "{line} missing from:\n{text}");
+        }
+        let without = render(&http, &engine, None);
+        assert!(!without.contains("openclaw_store_pool_connections"));
+    }
 
     #[test]
     fn renders_every_family_once() {

@@ -43,8 +43,7 @@ impl RateLimiter for CountingLimiter {
             self.stats.throttled.incr();
         }
         for _ in 0..permits {
-            self.stats.requests.incr();
-            self.stats.requests_window.record();
+            self.stats.record_request();
         }
         Ok(())
     }
@@ -53,8 +52,7 @@ impl RateLimiter for CountingLimiter {
         let granted = self.inner.try_acquire(permits).await?;
         if granted {
             for _ in 0..permits {
-                self.stats.requests.incr();
-                self.stats.requests_window.record();
+                self.stats.record_request();
             }
         }
         Ok(granted)

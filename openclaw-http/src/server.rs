@@ -71,6 +71,7 @@ pub async fn serve(
     )
     .with_shutdown(rx.clone())
     .with_workers();
+    state.pool = deployment.stores.pool.clone();
     if let (Some(parts), Some(url)) = (&deployment.redis, &config.redis_url) {
         state.redis = Some(parts.clone());
         state.api_limits = Arc::new(crate::rate_limit::ApiRateLimits::in_redis(

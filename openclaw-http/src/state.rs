@@ -42,6 +42,8 @@ pub struct AppState {
     /// What replicas share through Redis (with `redis_url`): `/readyz` and `/metrics` report
     /// on it.
     pub redis: Option<Arc<crate::redis::RedisParts>>,
+    /// The database's connection pool, for `/metrics` (`None`: not reported).
+    pub pool: Option<crate::store::PoolProbe>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -119,6 +121,7 @@ impl AppState {
             shutdown,
             runs_workers: false,
             redis: None,
+            pool: None,
         }
     }
 

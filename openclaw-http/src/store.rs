@@ -54,6 +54,42 @@ impl StoreUrl {
     }
 }
 
+/// A store's connection pool at one moment (for `/metrics`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PoolFigures {
+    /// Connections lent out now.
+    pub in_use: u32,
+    /// Connections open and waiting.
+    pub idle: u32,
+    /// The most the pool opens.
+    pub max: u32,
+}
+
+/// Reads a store's pool figures now.
+pub type PoolProbe = Arc<dyn Fn() -> PoolFigures + Send + Sync>;
+
+impl PoolFigures {
+    /// The figures of one pool: `size` connections open, `idle` of them waiting, at most
+    /// `max`.
+    fn of(size: u32, idle: usize, max: u32) -> Self {
+        let idle = u32::try_from(idle).unwrap_or(u32::MAX).min(size);
+        PoolFigures {
+            in_use: size - idle,
+            idle,
+            max,
+        }
+    }
+
+    /// Two pools' figures together.
+    fn plus(self, other: PoolFigures) -> Self {
+        PoolFigures {
+            in_use: self.in_use + other.in_use,
+            idle: self.idle + other.idle,
+            max: self.max + other.max,
+        }
+    }
+}
+
 /// The store and the key store (one database holds both).
 #[derive(Clone)]
 pub struct Stores {
@@ -65,6 +101,8 @@ pub struct Stores {
     pub agents: Arc<dyn AgentStore>,
     /// Write-once facts about the deployment (the mode its instances were provisioned in).
     pub facts: Arc<dyn DeploymentFacts>,
+    /// The database's connection pool (`None` for the in-memory store).
+    pub pool: Option<PoolProbe>,
 }
 
 impl std::fmt::Debug for Stores {
@@ -93,6 +131,7 @@ pub async fn open(url: &StoreUrl, options: &StoreOptions, migrate: bool) -> Resu
                 keys: Arc::new(store.clone()),
                 agents: Arc::new(store.clone()),
                 facts: Arc::new(store),
+                pool: None,
             })
         }
         StoreUrl::Sqlite(url) => {
@@ -106,11 +145,18 @@ pub async fn open(url: &StoreUrl, options: &StoreOptions, migrate: bool) -> Resu
                 })?;
             }
             let store = Arc::new(SqliteStore::connect(&config).await?);
+            let probed = store.clone();
             Ok(Stores {
                 store: store.clone(),
                 keys: store.clone(),
                 agents: store.clone(),
                 facts: store,
+                pool: Some(Arc::new(move || {
+                    let (w, r) = (probed.writer(), probed.readers());
+                    PoolFigures::of(w.size(), w.num_idle(), w.options().get_max_connections()).plus(
+                        PoolFigures::of(r.size(), r.num_idle(), r.options().get_max_connections()),
+                    )
+                })),
             })
         }
         StoreUrl::Postgres(url) => {
@@ -122,11 +168,16 @@ pub async fn open(url: &StoreUrl, options: &StoreOptions, migrate: bool) -> Resu
                 config = config.max_connections(n);
             }
             let store = Arc::new(PgStore::connect(&config).await?);
+            let probed = store.clone();
             Ok(Stores {
                 store: store.clone(),
                 keys: store.clone(),
                 agents: store.clone(),
                 facts: store,
+                pool: Some(Arc::new(move || {
+                    let p = probed.pool();
+                    PoolFigures::of(p.size(), p.num_idle(), p.options().get_max_connections())
+                })),
             })
         }
     }

@@ -40,6 +40,8 @@ pub(crate) struct EngineMetrics {
     pub(crate) leases_lost: Counter,
     pub(crate) jobs_panicked: Counter,
     pub(crate) orphans_deleted: Counter,
+    /// Orphans the last sweep found (a level, not a total).
+    pub(crate) orphans_found: AtomicU64,
     pub(crate) health_checks: Counter,
     pub(crate) events_published: Counter,
     pub(crate) publish_failures: Counter,
@@ -76,6 +78,7 @@ impl EngineMetrics {
             leases_lost: self.leases_lost.get(),
             jobs_panicked: self.jobs_panicked.get(),
             orphans_deleted: self.orphans_deleted.get(),
+            orphans_found: self.orphans_found.load(Ordering::Relaxed),
             health_checks: self.health_checks.get(),
             events_published: self.events_published.get(),
             publish_failures: self.publish_failures.get(),
@@ -120,6 +123,9 @@ pub struct MetricsSnapshot {
     pub jobs_panicked: u64,
     /// Orphaned resources the sweep deleted.
     pub orphans_deleted: u64,
+    /// Orphaned servers and DNS records the last sweep of this engine found (deleted or
+    /// not); 0 before the first sweep.
+    pub orphans_found: u64,
     /// Health checks made.
     pub health_checks: u64,
     /// Events handed to the bus.

@@ -135,6 +135,11 @@ pub(crate) async fn sweep(engine: &Engine, mode: SweepMode) -> Result<SweepRepor
             report.orphan_records.push(record);
         }
     }
+    let found = report.orphan_servers.len() + report.orphan_records.len();
+    engine.metrics.orphans_found.store(
+        u64::try_from(found).unwrap_or(u64::MAX),
+        std::sync::atomic::Ordering::Relaxed,
+    );
     if mode == SweepMode::DryRun {
         return Ok(report);
     }

@@ -151,7 +151,10 @@ async fn event_views(
                         }
                     }
                     // The bus goes on after a transient failure; the client need not know.
-                    Err(error) => tracing::warn!(%error, "event stream hiccup"),
+                    Err(error) => {
+                        metrics.event_stream_interruptions.incr();
+                        tracing::warn!(%error, "event stream hiccup");
+                    }
                 }
             }
         }

@@ -77,11 +77,16 @@ pub async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderM
         Some(parts) => Some(crate::redis::view(parts, stats.as_ref()).await),
         None => None,
     };
-    let text = metrics::render_with_redis(
+    let figures = metrics::ScrapeFigures {
+        pool: state.pool.as_ref().map(|probe| probe()),
+        stuck: stuck_instances(&state, stats.as_ref()).await,
+    };
+    let text = metrics::render_scraped(
         &state.metrics,
         &state.provisioner.metrics(),
         stats.as_ref(),
         redis.as_ref(),
+        &figures,
     );
     let mut response = text.into_response();
     response.headers_mut().insert(
@@ -89,6 +94,46 @@ pub async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderM
         HeaderValue::from_static(metrics::CONTENT_TYPE),
     );
     response
+}
+
+/// Instances in a transitional status whose status began more than
+/// [`metrics::STUCK_AFTER`] ago, per status. Only statuses the counts say are not empty are
+/// read, a page of at most 1,000 each (a figure for an alert, not an inventory).
+async fn stuck_instances(
+    state: &AppState,
+    stats: Option<&openclaw_core::ports::StoreStats>,
+) -> Vec<(&'static str, u64)> {
+    let Some(stats) = stats else {
+        return Vec::new();
+    };
+    let cutoff = chrono::Utc::now()
+        - chrono::Duration::from_std(metrics::STUCK_AFTER).unwrap_or(chrono::Duration::MAX);
+    let mut stuck = Vec::new();
+    for status in openclaw_core::domain::ALL_STATUSES {
+        if !status.is_in_progress() {
+            continue;
+        }
+        let mut n = 0;
+        if stats.instances_by_status.get(&status).copied().unwrap_or(0) > 0 {
+            let filter = openclaw_core::domain::InstanceFilter {
+                status: Some(status),
+                limit: Some(1000),
+                ..Default::default()
+            };
+            match state.store.list_instances(&filter).await {
+                Ok(page) => {
+                    n = page
+                        .items
+                        .iter()
+                        .filter(|i| i.status_changed_at < cutoff)
+                        .count() as u64;
+                }
+                Err(error) => tracing::warn!(%error, "stuck instances unavailable for /metrics"),
+            }
+        }
+        stuck.push((status.as_str(), n));
+    }
+    stuck
 }
 
 /// This API's OpenAPI 3.1 document.
