@@ -266,20 +266,7 @@ impl HetznerCompute {
         match current {
             Some(server) if server.status == target => Ok(()),
             None => Err(Error::not_found("server", id)),
-            Some(_) => {
-                let (code, message) = finished
-                    .error
-                    .map(|e| (e.code, e.message))
-                    .unwrap_or_else(|| ("action_failed".into(), "action failed".into()));
-                Err(Error::Provider {
-                    provider: PROVIDER.to_string(),
-                    code,
-                    status: None,
-                    message: format!("{endpoint}: action {}: {message}", finished.id),
-                    correlation_id: None,
-                    class: ErrorClass::Retryable,
-                })
-            }
+            Some(_) => Err(failed_action(endpoint, finished, ErrorClass::Retryable)),
         }
     }
 
@@ -464,21 +451,8 @@ impl Compute for HetznerCompute {
         match self.fetch(numeric).await? {
             Some(server) if type_of(&server).as_deref() == Some(server_type) => Ok(()),
             None => Err(Error::not_found("server", id)),
-            Some(_) => {
-                let (code, message) = finished
-                    .error
-                    .map(|e| (e.code, e.message))
-                    .unwrap_or_else(|| ("action_failed".into(), "action failed".into()));
-                // The provider tried and failed: the same type would fail again.
-                Err(Error::Provider {
-                    provider: PROVIDER.to_string(),
-                    code,
-                    status: None,
-                    message: format!("{endpoint}: action {}: {message}", finished.id),
-                    correlation_id: None,
-                    class: ErrorClass::Permanent,
-                })
-            }
+            // The provider tried and failed: the same type would fail again.
+            Some(_) => Err(failed_action(endpoint, finished, ErrorClass::Permanent)),
         }
     }
 
@@ -560,6 +534,22 @@ fn to_server(endpoint: &str, model: ServerModel) -> Result<Server> {
         server_type: model.server_type.map(|t| t.name),
         disk_gb: model.primary_disk_size,
     })
+}
+
+/// The error of an action that finished without success, as Hetzner explained it.
+fn failed_action(endpoint: &str, finished: ActionModel, class: ErrorClass) -> Error {
+    let (code, message) = finished
+        .error
+        .map(|e| (e.code, e.message))
+        .unwrap_or_else(|| ("action_failed".into(), "action failed".into()));
+    Error::Provider {
+        provider: PROVIDER.to_string(),
+        code,
+        status: None,
+        message: format!("{endpoint}: action {}: {message}", finished.id),
+        correlation_id: None,
+        class,
+    }
 }
 
 /// Hetzner's status text as the port's status; anything new is `Other`.

@@ -72,6 +72,7 @@ fn every_command_has_help() {
         &["instances", "get"],
         &["instances", "list"],
         &["instances", "suspend"],
+        &["instances", "change-plan"],
         &["instances", "unsuspend"],
         &["instances", "terminate"],
         &["instances", "retry"],
@@ -202,6 +203,21 @@ async fn create_wait_follows_the_instance_to_active() {
     let (code, out, err) = tokio::task::spawn_blocking(move || {
         let env: Vec<(&str, &str)> = env3.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
         let listed = run(&dir3, &["instances", "list"], &env);
+        let moved = run(
+            &dir3,
+            &["instances", "change-plan", &id, "professional", "--wait"],
+            &env,
+        );
+        assert_eq!(moved.0, 0, "{}", moved.2);
+        assert!(moved.2.contains("resizing"), "{}", moved.2);
+        let moved: serde_json::Value = serde_json::from_str(&moved.1).unwrap();
+        assert_eq!(
+            (moved["status"].as_str(), moved["plan"].as_str()),
+            (Some("active"), Some("professional"))
+        );
+        let unknown = run(&dir3, &["instances", "change-plan", &id, "gigantic"], &env);
+        assert_ne!(unknown.0, 0);
+        assert!(unknown.2.contains("unknown plan"), "{}", unknown.2);
         let terminated = run(&dir3, &["instances", "terminate", &id, "--wait"], &env);
         assert_eq!(terminated.0, 0, "{}", terminated.2);
         assert!(terminated.1.contains("\"terminated\""), "{}", terminated.1);

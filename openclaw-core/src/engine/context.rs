@@ -242,10 +242,7 @@ impl Engine {
         match change.plan_change {
             Some(plan_change) => next.plan_change = plan_change,
             // Whatever way the instance settled, no plan change is under way any more.
-            None if change.to != InstanceStatus::Resizing
-                && change.to.is_settled()
-                && change.to != InstanceStatus::Failed =>
-            {
+            None if change.to.is_settled() && change.to != InstanceStatus::Failed => {
                 next.plan_change = None;
             }
             None => {}

@@ -900,6 +900,8 @@ async fn instances(
         return agent_command(&client, command, out).await;
     }
     let none = None::<&()>;
+    // A plan change that settles on another plan went back after a failure.
+    let mut wanted_plan: Option<String> = None;
     let (instance, goal): (InstanceView, Option<Goal>) = match command {
         InstancesCommand::Create {
             customer,
@@ -1005,10 +1007,7 @@ async fn instances(
                 )
                 .await
                 .map_err(|e| e.to_string())?;
-            if !op.wait {
-                print_json(out, &instance);
-                return Ok(());
-            }
+            // Back where it came from: active, or suspended.
             let resume = instance
                 .plan_change
                 .as_ref()
@@ -1017,30 +1016,8 @@ async fn instances(
                 Status::Suspended => Goal::Suspended,
                 _ => Goal::Active,
             };
-            wait::follow(&client, &instance, goal, err)
-                .await
-                .map_err(|e| e.to_string())?;
-            let settled: InstanceView = client
-                .call(
-                    Method::GET,
-                    &format!("/v1/instances/{}", instance.id),
-                    none,
-                    None,
-                )
-                .await
-                .map_err(|e| e.to_string())?;
-            print_json(out, &settled);
-            if settled.plan != plan {
-                let why = settled
-                    .last_error
-                    .as_ref()
-                    .map_or_else(String::new, |e| format!(": {}", e.message));
-                return Err(format!(
-                    "the change to plan {plan} failed and instance {} is back on plan {}{why}",
-                    settled.id, settled.plan
-                ));
-            }
-            return Ok(());
+            wanted_plan = Some(plan);
+            (instance, op.wait.then_some(goal))
         }
         InstancesCommand::Terminate(op) => {
             let instance = client
@@ -1093,7 +1070,19 @@ async fn instances(
                 .await
                 .map_err(|e| e.to_string())?;
             print_json(out, &settled);
-            Ok(())
+            match wanted_plan {
+                Some(plan) if settled.plan != plan => {
+                    let why = settled
+                        .last_error
+                        .as_ref()
+                        .map_or_else(String::new, |e| format!(": {}", e.message));
+                    Err(format!(
+                        "the change to plan {plan} failed and instance {} is back on plan {}{why}",
+                        settled.id, settled.plan
+                    ))
+                }
+                _ => Ok(()),
+            }
         }
         Err(e) => Err(e.to_string()),
     }
