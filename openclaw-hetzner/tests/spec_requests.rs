@@ -145,6 +145,7 @@ async fn every_request_the_adapter_sends_matches_the_spec() {
     compute.find_server(instance).await.unwrap();
     compute.get_server(&server.id).await.unwrap();
     compute.power_off(&server.id).await.unwrap();
+    compute.change_type(&server.id, "cpx32").await.unwrap();
     compute.power_on(&server.id).await.unwrap();
     compute.list_owned().await.unwrap();
     compute.delete_server(&server.id).await.unwrap();
@@ -159,6 +160,7 @@ async fn every_request_the_adapter_sends_matches_the_spec() {
         Endpoint::DeleteServer,
         Endpoint::PowerOff,
         Endpoint::PowerOn,
+        Endpoint::ChangeType,
         Endpoint::GetActions,
     ] {
         assert!(seen.contains(&endpoint), "{endpoint} was not exercised");

@@ -60,6 +60,15 @@ def test_create_list_power_off_delete(client: Client) -> None:
     client.servers.power_off(found[0]).wait_until_finished()
     assert client.servers.get_by_id(server.id).status == "off"
 
+    # A plan change: the type changes, the disk is kept, the server stays off; a type
+    # whose disk is smaller than the server's is refused as Hetzner refuses it.
+    client.servers.change_type(found[0], ServerType(name="cpx32"), upgrade_disk=False).wait_until_finished()
+    changed = client.servers.get_by_id(server.id)
+    assert (changed.server_type.name, changed.primary_disk_size, changed.status) == ("cpx32", 80, "off")
+    with pytest.raises(APIException) as smaller:
+        client.servers.change_type(found[0], ServerType(name="cx22"), upgrade_disk=False)
+    assert smaller.value.code == "invalid_server_type"
+
     client.servers.delete(found[0]).wait_until_finished()
     with pytest.raises(APIException) as gone:
         client.servers.get_by_id(server.id)
