@@ -21,6 +21,7 @@ enum Op {
     Terminate(usize),
     Rollback(usize, RollbackLevel),
     Retry(usize),
+    ChangePlan(usize, usize),
     RunJobs,
     Unhealthy(usize),
     ComputeFault(u8),
@@ -42,9 +43,10 @@ fn op() -> impl Strategy<Value = Op> {
         2 => slot.clone().prop_map(Op::Terminate),
         1 => (slot.clone(), level).prop_map(|(s, l)| Op::Rollback(s, l)),
         2 => slot.clone().prop_map(Op::Retry),
+        2 => (slot.clone(), 0..3usize).prop_map(|(s, p)| Op::ChangePlan(s, p)),
         4 => Just(Op::RunJobs),
         1 => slot.prop_map(Op::Unhealthy),
-        1 => (0u8..4).prop_map(Op::ComputeFault),
+        1 => (0u8..5).prop_map(Op::ComputeFault),
         1 => Just(Op::LoseCreate),
         2 => (1u16..400).prop_map(Op::Advance),
     ]
@@ -113,6 +115,12 @@ async fn run(ops: Vec<Op>) {
                     acceptable(h.provisioner.retry(i).await.map(drop));
                 }
             }
+            Op::ChangePlan(s, plan) => {
+                if let Some(i) = id(s) {
+                    let plan = ["starter", "professional", "enterprise"][plan];
+                    acceptable(h.provisioner.change_plan(i, plan).await.map(drop));
+                }
+            }
             Op::RunJobs => {
                 h.provisioner.run_pending_jobs().await.unwrap();
             }
@@ -123,8 +131,13 @@ async fn run(ops: Vec<Op>) {
                 }
             }
             Op::ComputeFault(kind) => {
-                let op = ["create_server", "find_server", "delete_server", "power_off"]
-                    [usize::from(kind)];
+                let op = [
+                    "create_server",
+                    "find_server",
+                    "delete_server",
+                    "power_off",
+                    "change_type",
+                ][usize::from(kind)];
                 h.compute.faults().fail_next(op, 1, fault(kind));
             }
             Op::LoseCreate => h.compute.faults().lose_next_responses("create_server", 1),
@@ -157,6 +170,25 @@ async fn run(ops: Vec<Op>) {
                 instance.status
             );
             assert_eq!(Some(&instance.status), changes.last().map(|c| &c.1));
+            if matches!(
+                instance.status,
+                InstanceStatus::Active | InstanceStatus::Suspended
+            ) {
+                // Settled on a plan: no change under way, and the server is of its type
+                // (a plan change that went back left the old type and the old plan).
+                assert_eq!(instance.plan_change, None);
+                let wanted = openclaw_core::domain::Catalog::default()
+                    .plan(instance.plan.as_str())
+                    .unwrap()
+                    .1
+                    .server_type
+                    .clone();
+                for server in h.compute.servers() {
+                    if server.ownership().is_some_and(|o| o.instance == id) {
+                        assert_eq!(server.server_type.as_deref(), Some(wanted.as_str()));
+                    }
+                }
+            }
         }
     }
     assert!(h.compute.max_concurrent_servers_per_instance() <= 1);
