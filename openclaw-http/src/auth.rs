@@ -231,6 +231,44 @@ pub async fn authenticate(
     })
 }
 
+/// Whether `token` is a JWT (three dot-separated parts) rather than an API key: a Firebase
+/// ID token.
+fn looks_like_jwt(token: &str) -> bool {
+    !token.starts_with("ock_") && token.split('.').count() == 3
+}
+
+/// The caller a Firebase ID token stands for: bound to the customer whose id is the user's
+/// uid, with the read scope. Refused when customer sign-in is off.
+async fn firebase_caller(state: &AppState, token: &str) -> std::result::Result<Caller, AppError> {
+    use crate::firebase::TokenError;
+    let Some(verifier) = &state.firebase else {
+        return Err(AppError::Unauthenticated(
+            "customer sign-in with Firebase is off on this server (no firebase.project_id)",
+        ));
+    };
+    let user = verifier.verify(token).await.map_err(|error| match error {
+        TokenError::KeysUnavailable(reason) => AppError::Domain(Error::unavailable(
+            "firebase",
+            format!("cannot read Firebase's signing keys: {reason}"),
+        )),
+        TokenError::Expired => {
+            AppError::Unauthenticated("the Firebase ID token has expired: sign in again")
+        }
+        TokenError::WrongAudience | TokenError::WrongIssuer => {
+            AppError::Unauthenticated("the Firebase ID token is for another Firebase project")
+        }
+        _ => AppError::Unauthenticated("the Firebase ID token is not valid"),
+    })?;
+    let customer = CustomerId::parse(&user.uid)
+        .map_err(|_| AppError::Unauthenticated("this Firebase user id cannot name a customer"))?;
+    Ok(Caller {
+        key_id: format!("firebase:{}", user.uid),
+        name: format!("firebase:{}", user.uid),
+        scope: Scope::Read,
+        customer: Some(customer),
+    })
+}
+
 /// The token of an `Authorization: Bearer <token>` header (either case of `Bearer`), trimmed;
 /// `None` when there is none. Every credential the server takes arrives this way: API keys,
 /// agent credentials, bootstrap tokens, the metrics token.
@@ -270,7 +308,12 @@ pub async fn require_key(
             return axum::response::IntoResponse::into_response(AppError::TooManyRequests(wait));
         }
     }
-    let caller = match authenticate(&state.keys, &state.key_cache, token).await {
+    let signed_in = if looks_like_jwt(token) {
+        firebase_caller(&state, token).await
+    } else {
+        authenticate(&state.keys, &state.key_cache, token).await
+    };
+    let caller = match signed_in {
         Ok(caller) => caller,
         Err(error) => {
             if let (Some(client), AppError::Unauthenticated(_)) = (client, &error) {

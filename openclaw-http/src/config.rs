@@ -350,6 +350,31 @@ pub struct Config {
     /// The engine: `deployment`, `zone`, `catalog`, `cloud_init` (its `control_plane_url`
     /// is this server's public URL), `workers`, `health`, `rollback`, …
     pub engine: EngineConfig,
+    /// Customer sign-in with Firebase Auth (off without a project id).
+    pub firebase: FirebaseConfig,
+}
+
+/// Customer sign-in with Firebase Auth: a Firebase ID token of this project, sent as
+/// `Authorization: Bearer <token>`, acts as a key bound to the customer whose id is the
+/// user's uid, with the read scope (its own instances, their events, the access link).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct FirebaseConfig {
+    /// The Firebase project whose ID tokens are accepted; unset (the default), customer
+    /// sign-in is off. `OPENCLAW_FIREBASE_PROJECT_ID`.
+    pub project_id: Option<String>,
+    /// Where Google's signing keys are read, a JWK set (default Google's; another only for
+    /// tests). `OPENCLAW_FIREBASE_KEYS_URL`.
+    pub keys_url: String,
+}
+
+impl Default for FirebaseConfig {
+    fn default() -> Self {
+        FirebaseConfig {
+            project_id: None,
+            keys_url: crate::firebase::GOOGLE_KEYS_URL.to_string(),
+        }
+    }
 }
 
 impl Default for Config {
@@ -373,6 +398,7 @@ impl Default for Config {
             sandbox: SandboxConfig::default(),
             backup_store: crate::backup_store::BackupStoreConfig::default(),
             engine: EngineConfig::default(),
+            firebase: FirebaseConfig::default(),
         }
     }
 }
@@ -388,6 +414,8 @@ pub const ENV_VARS: &[(&[&str], &str)] = &[
     (&["OPENCLAW_SECRETS_KEY"], "secrets_key"),
     (&["OPENCLAW_RETIRED_SECRETS_KEYS"], "retired_secrets_keys"),
     (&["OPENCLAW_REDIS_URL"], "redis_url"),
+    (&["OPENCLAW_FIREBASE_PROJECT_ID"], "firebase.project_id"),
+    (&["OPENCLAW_FIREBASE_KEYS_URL"], "firebase.keys_url"),
     (&["OPENCLAW_HETZNER_TOKEN", "HCLOUD_TOKEN"], "hetzner.token"),
     (
         &["OPENCLAW_HETZNER_ENDPOINT", "HCLOUD_ENDPOINT"],
@@ -495,6 +523,8 @@ impl Config {
                 "cloudflare.base_url" => self.cloudflare.base_url = Some(value),
                 "http.metrics_token" => self.http.metrics_token = Some(Secret::new(value)),
                 "redis_url" => self.redis_url = Some(Secret::new(value)),
+                "firebase.project_id" => self.firebase.project_id = Some(value),
+                "firebase.keys_url" => self.firebase.keys_url = value,
                 "backup_store.url" => self.backup_store.url = value,
                 "backup_store.region" => self.backup_store.region = Some(value),
                 "backup_store.endpoint" => self.backup_store.endpoint = Some(value),
@@ -609,6 +639,29 @@ impl Config {
         }
         if self.redis_replicas == 0 {
             return Err(Error::invalid("redis_replicas", "must be at least 1"));
+        }
+        if let Some(project) = &self.firebase.project_id {
+            // Firebase (Google Cloud) project ids: 6-30 lowercase letters, digits and
+            // hyphens, starting with a letter, not ending with a hyphen.
+            let ok = (6..=30).contains(&project.len())
+                && project.starts_with(|c: char| c.is_ascii_lowercase())
+                && !project.ends_with('-')
+                && project
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+            if !ok {
+                return Err(Error::invalid(
+                    "firebase.project_id",
+                    "must be a Firebase project id: 6-30 lowercase letters, digits and hyphens",
+                ));
+            }
+        }
+        let keys_url = &self.firebase.keys_url;
+        if !(keys_url.starts_with("https://") || keys_url.starts_with("http://")) {
+            return Err(Error::invalid(
+                "firebase.keys_url",
+                "must be an http:// or https:// URL",
+            ));
         }
         if let Some(url) = &self.redis_url {
             if !(url.expose().starts_with("redis://") || url.expose().starts_with("rediss://")) {

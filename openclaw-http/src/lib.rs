@@ -60,6 +60,7 @@ pub mod database_mode;
 pub mod deployment;
 pub mod error;
 pub mod extract;
+pub mod firebase;
 pub mod health;
 pub mod idempotency;
 pub mod metrics;

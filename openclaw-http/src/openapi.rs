@@ -60,6 +60,11 @@ impl Modify for BearerKeys {
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
                     .bearer_format("ock_<id>.<secret>")
+                    .description(Some(
+                        "An API key (ock_<id>.<secret>). With firebase.project_id set, a \
+                         customer's Firebase ID token (a JWT) is accepted too: it reads that \
+                         customer's own instances (read scope, customer id = the user's uid).",
+                    ))
                     .build(),
             ),
         );

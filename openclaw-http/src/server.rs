@@ -72,6 +72,12 @@ pub async fn serve(
     .with_shutdown(rx.clone())
     .with_workers();
     state.pool = deployment.stores.pool.clone();
+    state.firebase = config.firebase.project_id.as_ref().map(|project| {
+        Arc::new(crate::firebase::FirebaseVerifier::new(
+            project,
+            &config.firebase.keys_url,
+        ))
+    });
     if let (Some(parts), Some(url)) = (&deployment.redis, &config.redis_url) {
         state.redis = Some(parts.clone());
         state.api_limits = Arc::new(crate::rate_limit::ApiRateLimits::in_redis(
@@ -110,6 +116,14 @@ pub async fn serve(
         }
         deployment::AdminKey::Exists => {}
     }
+    write(
+        out,
+        match &config.firebase.project_id {
+            Some(project) => format!("customer sign-in: Firebase ID tokens of project {project}"),
+            None => "customer sign-in: off (set firebase.project_id to accept Firebase ID tokens)"
+                .to_string(),
+        },
+    );
     if let Some(notice) = ssh_notice(&config) {
         tracing::warn!("{notice}");
         write(out, notice);

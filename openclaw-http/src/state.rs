@@ -44,6 +44,8 @@ pub struct AppState {
     pub redis: Option<Arc<crate::redis::RedisParts>>,
     /// The database's connection pool, for `/metrics` (`None`: not reported).
     pub pool: Option<crate::store::PoolProbe>,
+    /// Customer sign-in with Firebase ID tokens (`None`: off).
+    pub firebase: Option<Arc<crate::firebase::FirebaseVerifier>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -122,6 +124,7 @@ impl AppState {
             runs_workers: false,
             redis: None,
             pool: None,
+            firebase: None,
         }
     }
 
