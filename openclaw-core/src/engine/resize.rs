@@ -51,17 +51,7 @@ pub(crate) async fn change_plan(run: &Run<'_>, id: InstanceId) -> Result<Outcome
     }
     let Some(change) = instance.plan_change.clone() else {
         let error = Error::internal("the instance is resizing with no plan change recorded");
-        jobs::fail_instance(
-            engine,
-            id,
-            &[Resizing],
-            Operation::ChangePlan,
-            None,
-            &error,
-            "change_plan_failed",
-        )
-        .await?;
-        return Ok(Outcome::Done);
+        return fail(engine, id, &error).await;
     };
     let instance = if change.reverting {
         instance
@@ -99,20 +89,24 @@ async fn revert(run: &Run<'_>, instance: Instance) -> Result<Outcome> {
         }
         Err(Stop::Outcome(outcome)) => Ok(outcome),
         Err(Stop::LeaseLost(error)) => Err(error),
-        Err(Stop::Failed(error)) => {
-            jobs::fail_instance(
-                engine,
-                instance.id,
-                &[Resizing],
-                Operation::ChangePlan,
-                None,
-                &error,
-                "change_plan_failed",
-            )
-            .await?;
-            Ok(Outcome::Done)
-        }
+        Err(Stop::Failed(error)) => fail(engine, instance.id, &error).await,
     }
+}
+
+/// Stops the change for a person: `failed` with the error and an alert. The plan change
+/// stays recorded, so `retry` knows where the instance was going (or coming back from).
+async fn fail(engine: &Engine, id: InstanceId, error: &Error) -> Result<Outcome> {
+    jobs::fail_instance(
+        engine,
+        id,
+        &[Resizing],
+        Operation::ChangePlan,
+        None,
+        error,
+        "change_plan_failed",
+    )
+    .await?;
+    Ok(Outcome::Done)
 }
 
 /// Powers the server off, changes it to `plan`'s server type, and — when the instance returns

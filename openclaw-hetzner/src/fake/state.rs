@@ -329,22 +329,26 @@ impl World {
         Ok(action)
     }
 
-    /// `POST /servers/{id}/actions/poweroff|poweron`. Powering a server into the state it
-    /// is in succeeds, as at Hetzner.
-    pub(crate) fn power(&mut self, id: u64, on: bool, now: Instant) -> Result<u64, FakeError> {
+    /// The server an action may start on: not found, or `locked` while it is being deleted
+    /// (Hetzner locks a server while an action runs on it; the delete action runs until the
+    /// server is gone).
+    fn actionable(&mut self, id: u64) -> Result<&mut FakeServer, FakeError> {
         if self.deleting.contains_key(&id) {
-            // Hetzner locks a server while an action runs on it; the delete action runs
-            // until the server is gone.
             return Err(FakeError::new(
                 423,
                 "locked",
                 "server is locked: it is being deleted",
             ));
         }
-        let server = self
-            .servers
+        self.servers
             .get_mut(&id)
-            .ok_or_else(|| FakeError::not_found("server"))?;
+            .ok_or_else(|| FakeError::not_found("server"))
+    }
+
+    /// `POST /servers/{id}/actions/poweroff|poweron`. Powering a server into the state it
+    /// is in succeeds, as at Hetzner.
+    pub(crate) fn power(&mut self, id: u64, on: bool, now: Instant) -> Result<u64, FakeError> {
+        let server = self.actionable(id)?;
         let (command, status, transitional) = if on {
             ("start_server", "running", "starting")
         } else {
@@ -375,17 +379,7 @@ impl World {
         upgrade_disk: bool,
         now: Instant,
     ) -> Result<u64, FakeError> {
-        if self.deleting.contains_key(&id) {
-            return Err(FakeError::new(
-                423,
-                "locked",
-                "server is locked: it is being deleted",
-            ));
-        }
-        let server = self
-            .servers
-            .get_mut(&id)
-            .ok_or_else(|| FakeError::not_found("server"))?;
+        let server = self.actionable(id)?;
         if server.status != "off" {
             return Err(FakeError::new(
                 412,
