@@ -25,6 +25,10 @@ use subtle::ConstantTimeEq;
 use crate::error::AppError;
 use crate::state::AppState;
 
+/// The [`Caller::key_id`] of a customer signed in with Firebase: `firebase:<uid>` (an API
+/// key's id never has a colon).
+pub const FIREBASE_CALLER_PREFIX: &str = "firebase:";
+
 /// Every token starts with this, so a leaked one is easy to grep for.
 pub const TOKEN_PREFIX: &str = "ock_";
 
@@ -59,6 +63,11 @@ impl Caller {
         self.customer
             .as_ref()
             .is_none_or(|c| *c == instance.customer_id)
+    }
+
+    /// Whether this is a customer signed in with a Firebase ID token (not an API key).
+    pub fn is_signed_in_user(&self) -> bool {
+        self.key_id.starts_with(FIREBASE_CALLER_PREFIX)
     }
 
     /// What audit events record: the key's name and id, never its secret.
@@ -237,8 +246,9 @@ fn looks_like_jwt(token: &str) -> bool {
     !token.starts_with("ock_") && token.split('.').count() == 3
 }
 
-/// The caller a Firebase ID token stands for: bound to the customer whose id is the user's
-/// uid, with the read scope. Refused when customer sign-in is off.
+/// The caller a Firebase ID token stands for: bound to the customer an operator linked the
+/// user to (`/v1/customer-links`), else to the customer whose id is the user's uid, with the
+/// read scope. Refused when customer sign-in is off.
 async fn firebase_caller(state: &AppState, token: &str) -> std::result::Result<Caller, AppError> {
     use crate::firebase::TokenError;
     let Some(verifier) = &state.firebase else {
@@ -259,11 +269,19 @@ async fn firebase_caller(state: &AppState, token: &str) -> std::result::Result<C
         }
         _ => AppError::Unauthenticated("the Firebase ID token is not valid"),
     })?;
-    let customer = CustomerId::parse(&user.uid)
-        .map_err(|_| AppError::Unauthenticated("this Firebase user id cannot name a customer"))?;
+    let linked = match openclaw_core::domain::validate_uid(&user.uid) {
+        Ok(()) => state.keys.get_customer_link(&user.uid).await?,
+        Err(_) => None,
+    };
+    let customer = match linked {
+        Some(link) => link.customer_id,
+        None => CustomerId::parse(&user.uid).map_err(|_| {
+            AppError::Unauthenticated("this Firebase user id cannot name a customer")
+        })?,
+    };
     Ok(Caller {
-        key_id: format!("firebase:{}", user.uid),
-        name: format!("firebase:{}", user.uid),
+        key_id: format!("{FIREBASE_CALLER_PREFIX}{}", user.uid),
+        name: format!("{FIREBASE_CALLER_PREFIX}{}", user.uid),
         scope: Scope::Read,
         customer: Some(customer),
     })

@@ -366,13 +366,27 @@ pub struct FirebaseConfig {
     /// Where Google's signing keys are read, a JWK set (default Google's; another only for
     /// tests). `OPENCLAW_FIREBASE_KEYS_URL`.
     pub keys_url: String,
+    /// The project's Web API key, which the dashboard's sign-in form sends to Firebase Auth
+    /// (public by Firebase's design: it names the project, it grants nothing). Without it
+    /// the dashboard cannot sign customers in, though the API still takes their ID tokens.
+    /// `OPENCLAW_FIREBASE_API_KEY`.
+    pub api_key: Option<String>,
+    /// Where the dashboard signs customers in with email and password: Firebase Auth's
+    /// Identity Toolkit (default `https://identitytoolkit.googleapis.com`; the Auth emulator
+    /// or a test server otherwise). `OPENCLAW_FIREBASE_AUTH_URL`.
+    pub auth_url: String,
 }
+
+/// Firebase Auth's sign-in service.
+pub const FIREBASE_AUTH_URL: &str = "https://identitytoolkit.googleapis.com";
 
 impl Default for FirebaseConfig {
     fn default() -> Self {
         FirebaseConfig {
             project_id: None,
             keys_url: crate::firebase::GOOGLE_KEYS_URL.to_string(),
+            api_key: None,
+            auth_url: FIREBASE_AUTH_URL.to_string(),
         }
     }
 }
@@ -416,6 +430,8 @@ pub const ENV_VARS: &[(&[&str], &str)] = &[
     (&["OPENCLAW_REDIS_URL"], "redis_url"),
     (&["OPENCLAW_FIREBASE_PROJECT_ID"], "firebase.project_id"),
     (&["OPENCLAW_FIREBASE_KEYS_URL"], "firebase.keys_url"),
+    (&["OPENCLAW_FIREBASE_API_KEY"], "firebase.api_key"),
+    (&["OPENCLAW_FIREBASE_AUTH_URL"], "firebase.auth_url"),
     (&["OPENCLAW_HETZNER_TOKEN", "HCLOUD_TOKEN"], "hetzner.token"),
     (
         &["OPENCLAW_HETZNER_ENDPOINT", "HCLOUD_ENDPOINT"],
@@ -525,6 +541,8 @@ impl Config {
                 "redis_url" => self.redis_url = Some(Secret::new(value)),
                 "firebase.project_id" => self.firebase.project_id = Some(value),
                 "firebase.keys_url" => self.firebase.keys_url = value,
+                "firebase.api_key" => self.firebase.api_key = Some(value),
+                "firebase.auth_url" => self.firebase.auth_url = value,
                 "backup_store.url" => self.backup_store.url = value,
                 "backup_store.region" => self.backup_store.region = Some(value),
                 "backup_store.endpoint" => self.backup_store.endpoint = Some(value),
@@ -656,12 +674,27 @@ impl Config {
                 ));
             }
         }
-        let keys_url = &self.firebase.keys_url;
-        if !(keys_url.starts_with("https://") || keys_url.starts_with("http://")) {
-            return Err(Error::invalid(
-                "firebase.keys_url",
-                "must be an http:// or https:// URL",
-            ));
+        for (field, url) in [
+            ("firebase.keys_url", &self.firebase.keys_url),
+            ("firebase.auth_url", &self.firebase.auth_url),
+        ] {
+            if !(url.starts_with("https://") || url.starts_with("http://")) {
+                return Err(Error::invalid(field, "must be an http:// or https:// URL"));
+            }
+        }
+        if let Some(key) = &self.firebase.api_key {
+            // Firebase Web API keys: 39 characters of letters, digits, `-` and `_`; any such
+            // token is accepted here (a test server's too), nothing that needs quoting.
+            let ok = (1..=128).contains(&key.len())
+                && key
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            if !ok {
+                return Err(Error::invalid(
+                    "firebase.api_key",
+                    "must be a Firebase Web API key (letters, digits, - and _)",
+                ));
+            }
         }
         if let Some(url) = &self.redis_url {
             if !(url.expose().starts_with("redis://") || url.expose().starts_with("rediss://")) {

@@ -56,6 +56,7 @@ pub mod backup_store;
 pub mod cli;
 pub mod config;
 pub mod customer_view;
+pub mod dashboard;
 pub mod database_mode;
 pub mod deployment;
 pub mod error;

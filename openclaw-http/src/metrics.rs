@@ -234,6 +234,9 @@ pub struct ProviderStats {
     pub calls: Counter,
     /// Port call attempts (retries and look-ups after ambiguous creates included).
     pub attempts: Counter,
+    /// What the provider last reported remaining (`RateLimit-Remaining`) plus one; 0 while
+    /// it never did.
+    pub remaining_reported: AtomicU64,
 }
 
 /// This server's own counters.
@@ -267,6 +270,19 @@ impl ProviderStats {
         self.requests_window.record();
         self.requests_last_hour.record();
         self.requests_last_five_minutes.record();
+    }
+
+    /// Records what the provider reported remaining of its budget.
+    pub fn report_remaining(&self, remaining: u32) {
+        self.remaining_reported
+            .store(u64::from(remaining) + 1, Ordering::Relaxed);
+    }
+
+    /// What the provider last reported remaining, if it ever did.
+    pub fn reported_remaining(&self) -> Option<u64> {
+        self.remaining_reported
+            .load(Ordering::Relaxed)
+            .checked_sub(1)
     }
 }
 

@@ -384,6 +384,9 @@ pub struct ListQuery {
     /// Only the instance with this external reference.
     #[param(min_length = 1, max_length = 128, pattern = r"^[A-Za-z0-9._:@-]+$")]
     pub external_ref: Option<String>,
+    /// Only instances whose subdomain starts with this, or whose external reference is this.
+    #[param(min_length = 1, max_length = 128, pattern = r"^[A-Za-z0-9._:@-]+$")]
+    pub search: Option<String>,
     /// The `next` cursor of the previous page.
     #[param(format = Uuid)]
     pub after: Option<String>,
@@ -800,6 +803,104 @@ pub struct StatusView {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub redis: Option<String>,
+}
+
+/// Who the caller is, as the server sees them (`GET /v1/whoami`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct WhoamiView {
+    /// `api_key` or `firebase` (a customer signed in with a Firebase ID token).
+    pub kind: String,
+    /// The key's name, or `firebase:<uid>`.
+    pub name: String,
+    /// `admin`, `manage` or `read`.
+    pub scope: String,
+    /// The only customer the caller sees; `null` for an operator's key.
+    pub customer_id: Option<String>,
+}
+
+/// A signed-in user linked to a customer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CustomerLinkView {
+    /// The user's Firebase uid.
+    pub uid: String,
+    /// The customer they act for.
+    pub customer_id: String,
+    /// When the link was made.
+    pub linked_at: DateTime<Utc>,
+}
+
+/// Every customer link, by uid.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct CustomerLinkList {
+    /// The links.
+    pub items: Vec<CustomerLinkView>,
+}
+
+/// The body of `PUT /v1/customer-links/{uid}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerLinkRequest {
+    /// An existing customer id, such as a WHMCS client id.
+    #[schema(min_length = 1, max_length = 64, pattern = r"^[A-Za-z0-9._:@-]+$")]
+    pub customer_id: String,
+}
+
+/// The deployment at a glance (`GET /v1/overview`): what the dashboard's System view shows.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct OverviewView {
+    /// Instances per status (every status, zeros included).
+    pub instances_by_status: BTreeMap<String, u64>,
+    /// Instances stored, in every status.
+    pub instances_total: u64,
+    /// Jobs per state (`queued`, `running`, `succeeded`, `dead`, …): the queue's depth.
+    pub jobs: BTreeMap<String, u64>,
+    /// The highest event sequence: the live stream resumes after it.
+    pub last_event_sequence: u64,
+    /// Rollbacks against provisionings, since this process started.
+    pub rollbacks: RollbackRateView,
+    /// Each provider's request budget.
+    pub providers: Vec<ProviderBudgetView>,
+}
+
+/// Rollbacks against provisionings (this process's counters since it started).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct RollbackRateView {
+    /// Rollbacks started.
+    pub started: u64,
+    /// Rollbacks that reached `rolled_back`.
+    pub succeeded: u64,
+    /// Rollbacks that ended `failed`.
+    pub failed: u64,
+    /// Provisionings started.
+    pub provisionings: u64,
+    /// `started / provisionings` (0 when none started).
+    pub rate: f64,
+    /// The rate above which the deployment alerts (the `OpenclawRollbackRateHigh` rule): 0.05.
+    pub alert_threshold: f64,
+    /// Whether the rate is above the threshold with at least 5 provisionings started.
+    pub alerting: bool,
+}
+
+/// One provider's request budget in its own window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ProviderBudgetView {
+    /// `hetzner` or `cloudflare`.
+    pub provider: String,
+    /// The provider's window: `1h` (Hetzner: 3600 per hour) or `5m` (Cloudflare: 1200 per
+    /// 5 minutes).
+    pub window: String,
+    /// Requests this process sent in the window.
+    pub used: u64,
+    /// The provider's limit for the window.
+    pub limit: u64,
+    /// `used / limit`.
+    pub used_ratio: f64,
+    /// Where the warning starts: 0.8.
+    pub warn_ratio: f64,
+    /// Whether `used_ratio` reached `warn_ratio`.
+    pub warning: bool,
+    /// What the provider last reported remaining (`RateLimit-Remaining`), if it did.
+    pub reported_remaining: Option<u64>,
 }
 
 #[cfg(test)]

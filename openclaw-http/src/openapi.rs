@@ -43,6 +43,7 @@ use crate::routes::{actions, fleet};
         (name = "bootstrap", description = "Called by new servers, not by clients"),
         (name = "agent", description = "The agent on each instance: its endpoints (agent credential) and the operator actions it runs"),
         (name = "admin", description = "Admin keys only"),
+        (name = "dashboard", description = "What the dashboard reads: who is calling, the deployment at a glance, which customer a signed-in user acts for"),
         (name = "system", description = "Health, readiness, metrics, this document"),
     )
 )]

@@ -62,6 +62,9 @@ impl RateLimiter for CountingLimiter {
         if observation.retry_after.is_some() {
             self.stats.rate_limited.incr();
         }
+        if let Some(remaining) = observation.remaining {
+            self.stats.report_remaining(remaining);
+        }
         self.inner.observe(observation).await
     }
 }

@@ -78,6 +78,7 @@ pub async fn serve(
             &config.firebase.keys_url,
         ))
     });
+    state.dashboard = Arc::new(crate::dashboard::PageConfig::of(&config));
     if let (Some(parts), Some(url)) = (&deployment.redis, &config.redis_url) {
         state.redis = Some(parts.clone());
         state.api_limits = Arc::new(crate::rate_limit::ApiRateLimits::in_redis(
@@ -119,7 +120,14 @@ pub async fn serve(
     write(
         out,
         match &config.firebase.project_id {
-            Some(project) => format!("customer sign-in: Firebase ID tokens of project {project}"),
+            Some(project) if config.firebase.api_key.is_some() => format!(
+                "customer sign-in: Firebase ID tokens of project {project}, and the dashboard's \
+                 email and password form"
+            ),
+            Some(project) => format!(
+                "customer sign-in: Firebase ID tokens of project {project} (set firebase.api_key \
+                 for the dashboard's sign-in form)"
+            ),
             None => "customer sign-in: off (set firebase.project_id to accept Firebase ID tokens)"
                 .to_string(),
         },
@@ -149,6 +157,14 @@ pub async fn serve(
             deployment.providers,
             deployment.store_description,
             local_url(local)
+        ),
+    );
+    write(
+        out,
+        format!(
+            "dashboard: {}{} (operators sign in with an API key)",
+            local_url(local).trim_end_matches('/'),
+            crate::dashboard::PATH
         ),
     );
     tracing::info!(mode, listen = %local, "serving");

@@ -46,6 +46,8 @@ pub struct AppState {
     pub pool: Option<crate::store::PoolProbe>,
     /// Customer sign-in with Firebase ID tokens (`None`: off).
     pub firebase: Option<Arc<crate::firebase::FirebaseVerifier>>,
+    /// What the dashboard's page is told about this server (`/dashboard/config.json`).
+    pub dashboard: Arc<crate::dashboard::PageConfig>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -125,6 +127,7 @@ impl AppState {
             redis: None,
             pool: None,
             firebase: None,
+            dashboard: Arc::new(crate::dashboard::PageConfig::default()),
         }
     }
 

@@ -440,3 +440,67 @@ async fn a_signed_in_customer_sees_only_their_own_instances() {
     let reply = h.get("/v1/instances", &h.read).await;
     assert_eq!(reply.body["items"].as_array().unwrap().len(), 2);
 }
+
+#[tokio::test]
+async fn a_linked_user_acts_for_the_linked_customer_until_unlinked() {
+    let f = fixture().await;
+    let mut h = common::harness().await;
+    let client = h.create(&h.manage, Some("whmcs-client-12"), "linked").await;
+    h.create(&h.manage, Some("other"), "unlinked").await;
+    let mut state = h.state.clone();
+    state.firebase = Some(Arc::new(FirebaseVerifier::new(PROJECT, &f.server.url)));
+    h.app = openclaw_http::routes::app(state);
+    let token = f.one.token("uid-42", secs(SystemTime::now()));
+    let ids = |reply: &common::Reply| -> Vec<String> {
+        assert_eq!(reply.status, axum::http::StatusCode::OK, "{}", reply.text);
+        reply.body["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+
+    // No link: the user is customer `uid-42`, with nothing.
+    let who = h.get("/v1/whoami", &token).await;
+    assert_eq!(who.body["kind"], "firebase");
+    assert_eq!(who.body["customer_id"], "uid-42");
+    assert_eq!(who.body["scope"], "read");
+    assert!(ids(&h.get("/v1/instances", &token).await).is_empty());
+
+    let reply = h
+        .call(
+            axum::http::Method::PUT,
+            "/v1/customer-links/uid-42",
+            Some(&h.admin),
+            Some(json!({"customer_id": "whmcs-client-12"})),
+        )
+        .await;
+    assert_eq!(reply.status, axum::http::StatusCode::OK, "{}", reply.text);
+    let who = h.get("/v1/whoami", &token).await;
+    assert_eq!(who.body["customer_id"], "whmcs-client-12");
+    assert_eq!(
+        ids(&h.get("/v1/instances", &token).await),
+        vec![client.clone()]
+    );
+    let reply = h.get(&format!("/v1/instances/{client}"), &token).await;
+    assert_eq!(reply.status, axum::http::StatusCode::OK);
+    // The link gives the customer's instances, not operators' views.
+    let reply = h.get("/v1/overview", &token).await;
+    assert_eq!(reply.status, axum::http::StatusCode::FORBIDDEN);
+    let reply = h.get("/v1/customer-links", &token).await;
+    assert_eq!(reply.status, axum::http::StatusCode::FORBIDDEN);
+
+    let reply = h
+        .call(
+            axum::http::Method::DELETE,
+            "/v1/customer-links/uid-42",
+            Some(&h.admin),
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, axum::http::StatusCode::NO_CONTENT);
+    assert!(ids(&h.get("/v1/instances", &token).await).is_empty());
+    let reply = h.get(&format!("/v1/instances/{client}"), &token).await;
+    assert_eq!(reply.status, axum::http::StatusCode::NOT_FOUND);
+}

@@ -3,10 +3,12 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use openclaw_core::domain::{ApiKey, CustomerId};
+use openclaw_core::domain::{ApiKey, CustomerId, CustomerLink};
 use openclaw_core::ports::ApiKeyStore;
 use openclaw_core::{Error, Result};
-use openclaw_store_sql::{api_key_from, API_KEY_COLUMNS};
+use openclaw_store_sql::{
+    api_key_from, customer_link_from, API_KEY_COLUMNS, CUSTOMER_LINK_COLUMNS,
+};
 
 use crate::connect::PgStore;
 use crate::error;
@@ -70,5 +72,51 @@ impl ApiKeyStore for PgStore {
             Some(_) => Ok(false),
             None => Err(Error::not_found("api_key", id)),
         }
+    }
+
+    async fn link_customer(&self, link: &CustomerLink) -> Result<()> {
+        sqlx::query(&format!(
+            "INSERT INTO customer_links ({CUSTOMER_LINK_COLUMNS}) VALUES ($1, $2, $3) \
+             ON CONFLICT (uid) DO UPDATE SET customer_id = excluded.customer_id, linked_at = excluded.linked_at"
+        ))
+        .bind(&link.uid)
+        .bind(link.customer_id.as_str())
+        .bind(link.linked_at)
+        .execute(self.pool_ref())
+        .await
+        .map_err(|e| error::map("link_customer", e))?;
+        Ok(())
+    }
+
+    async fn get_customer_link(&self, uid: &str) -> Result<Option<CustomerLink>> {
+        let row = sqlx::query(&format!(
+            "SELECT {CUSTOMER_LINK_COLUMNS} FROM customer_links WHERE uid = $1"
+        ))
+        .bind(uid)
+        .fetch_optional(self.pool_ref())
+        .await
+        .map_err(|e| error::map("get_customer_link", e))?;
+        row.map(|r| customer_link_from(&PgColumns(&r))).transpose()
+    }
+
+    async fn list_customer_links(&self) -> Result<Vec<CustomerLink>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {CUSTOMER_LINK_COLUMNS} FROM customer_links ORDER BY uid COLLATE \"C\""
+        ))
+        .fetch_all(self.pool_ref())
+        .await
+        .map_err(|e| error::map("list_customer_links", e))?;
+        rows.iter()
+            .map(|r| customer_link_from(&PgColumns(r)))
+            .collect()
+    }
+
+    async fn unlink_customer(&self, uid: &str) -> Result<bool> {
+        let removed = sqlx::query("DELETE FROM customer_links WHERE uid = $1")
+            .bind(uid)
+            .execute(self.pool_ref())
+            .await
+            .map_err(|e| error::map("unlink_customer", e))?;
+        Ok(removed.rows_affected() == 1)
     }
 }

@@ -102,6 +102,9 @@ pub use maintenance::{
     purge_batch_sql, purge_in_batches, stranded_dead_jobs_sql, PURGED_STATES, PURGE_BATCH,
 };
 pub use numbers::{limit, to_i64, to_u32, to_u64};
-pub use records::{api_key_from, idempotency_record_from, API_KEY_COLUMNS, IDEMPOTENCY_COLUMNS};
+pub use records::{
+    api_key_from, customer_link_from, idempotency_record_from, API_KEY_COLUMNS,
+    CUSTOMER_LINK_COLUMNS, IDEMPOTENCY_COLUMNS,
+};
 pub use refusals::{check_alert, lease_refusal, Found, LeaseCheck, LeaseRow};
 pub use stats::{stats_from, EVENTS, INSTANCES, JOBS};

@@ -64,6 +64,19 @@ pub fn instance_listing(filter: &InstanceFilter, placeholder: impl Fn(usize) -> 
         let value = Param::Text(reference.as_str().to_string());
         listing.push(" AND external_ref = ", value, &placeholder);
     }
+    if let Some(text) = &filter.search {
+        // A prefix of the FQDN (`<subdomain>.<zone>`, a column; the subdomain is only in
+        // `details`) by its length, not LIKE: the text's `_` and `%` mean themselves.
+        let length = Param::Int(i64::try_from(text.chars().count()).unwrap_or(i64::MAX));
+        listing.push(" AND ((substr(fqdn, 1, CAST(", length, &placeholder);
+        listing.push(" AS INTEGER)) = ", Param::Text(text.clone()), &placeholder);
+        listing.push(
+            ") OR external_ref = ",
+            Param::Text(text.clone()),
+            &placeholder,
+        );
+        listing.sql.push(')');
+    }
     if let Some(after) = filter.after {
         listing.push(" AND id > ", Param::Id(after.as_uuid()), &placeholder);
     }
@@ -115,6 +128,7 @@ mod tests {
     #[test]
     fn conditions_come_with_their_placeholders_in_order() {
         let filter = InstanceFilter {
+            search: None,
             status: Some(InstanceStatus::Active),
             after: Some(InstanceId::new()),
             limit: Some(10),

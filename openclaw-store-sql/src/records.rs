@@ -1,6 +1,6 @@
-//! The smaller records as rows: API keys and idempotency keys.
+//! The smaller records as rows: API keys, customer links and idempotency keys.
 
-use openclaw_core::domain::{ApiKey, CustomerId, IdempotencyRecord, Scope};
+use openclaw_core::domain::{ApiKey, CustomerId, CustomerLink, IdempotencyRecord, Scope};
 use openclaw_core::Result;
 
 use crate::columns::Columns;
@@ -9,6 +9,18 @@ use crate::errors::corrupt;
 /// The columns of `api_keys`, in the order the statements of both stores select them.
 pub const API_KEY_COLUMNS: &str =
     "id, name, scope, customer_id, secret_hash, created_at, revoked_at";
+
+/// The columns of `customer_links`, in the order the statements of both stores select them.
+pub const CUSTOMER_LINK_COLUMNS: &str = "uid, customer_id, linked_at";
+
+/// The link in a row of [`CUSTOMER_LINK_COLUMNS`].
+pub fn customer_link_from(row: &impl Columns) -> Result<CustomerLink> {
+    Ok(CustomerLink {
+        uid: row.text("uid")?,
+        customer_id: CustomerId::parse(&row.text("customer_id")?).map_err(corrupt)?,
+        linked_at: row.time("linked_at")?,
+    })
+}
 
 /// The columns of `idempotency_keys`, in the order the statements of both stores select
 /// them.

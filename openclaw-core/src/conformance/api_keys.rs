@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use super::{now, unique};
-use crate::domain::{ApiKey, CustomerId, Scope};
+use crate::domain::{ApiKey, CustomerId, CustomerLink, Scope};
 use crate::error::Error;
 use crate::ports::ApiKeyStore;
 
@@ -78,6 +78,46 @@ pub async fn revoke_once(store: Arc<dyn ApiKeyStore>) {
     ));
 }
 
+fn link(uid: &str, customer: &str) -> CustomerLink {
+    CustomerLink {
+        uid: uid.to_string(),
+        customer_id: CustomerId::parse(customer).unwrap(),
+        linked_at: now(),
+    }
+}
+
+/// A link reads back exactly, a second link of the same uid replaces the first, links list
+/// by uid, and unlinking removes one once (`true`, then `false`).
+pub async fn customer_links(store: Arc<dyn ApiKeyStore>) {
+    let tag = unique();
+    let (b, a) = (format!("uid-b-{tag}"), format!("uid-a-{tag}"));
+    assert_eq!(store.get_customer_link(&a).await.unwrap(), None);
+    let first = link(&b, "whmcs-17");
+    store.link_customer(&first).await.unwrap();
+    assert_eq!(store.get_customer_link(&b).await.unwrap(), Some(first));
+    let mut moved = link(&b, "whmcs-18");
+    moved.linked_at = now() + chrono::Duration::seconds(3);
+    store.link_customer(&moved).await.unwrap();
+    assert_eq!(
+        store.get_customer_link(&b).await.unwrap(),
+        Some(moved.clone())
+    );
+    let other = link(&a, "whmcs-17");
+    store.link_customer(&other).await.unwrap();
+    let ours: Vec<_> = store
+        .list_customer_links()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|l| l.uid.ends_with(&tag))
+        .collect();
+    assert_eq!(ours, vec![other.clone(), moved], "one link per uid, by uid");
+    assert!(store.unlink_customer(&a).await.unwrap());
+    assert!(!store.unlink_customer(&a).await.unwrap());
+    assert_eq!(store.get_customer_link(&a).await.unwrap(), None);
+    assert!(store.get_customer_link(&b).await.unwrap().is_some());
+}
+
 /// Runs every check, each on a fresh store from `new_store`.
 pub async fn run_all<F, Fut>(new_store: F)
 where
@@ -87,4 +127,5 @@ where
     insert_and_get(new_store().await).await;
     list_oldest_first(new_store().await).await;
     revoke_once(new_store().await).await;
+    customer_links(new_store().await).await;
 }

@@ -173,6 +173,7 @@ macro_rules! api_key_conformance_tests {
             insert_and_get,
             list_oldest_first,
             revoke_once,
+            customer_links,
         );
     };
 }

@@ -82,6 +82,36 @@ pub struct ApiKey {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
+/// A signed-in user (a Firebase uid) linked to an existing customer id, such as a WHMCS
+/// client id: the user then acts for that customer instead of the customer named by their
+/// uid.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustomerLink {
+    /// The user's id at the identity provider (Firebase's `sub`).
+    pub uid: String,
+    /// The customer the user acts for.
+    pub customer_id: CustomerId,
+    /// When the link was made (or last changed).
+    pub linked_at: DateTime<Utc>,
+}
+
+/// Checks a user id for a [`CustomerLink`]: 1-128 characters of letters, digits and
+/// `._:@-` (Firebase's generated uids are 28 letters and digits).
+pub fn validate_uid(uid: &str) -> crate::error::Result<()> {
+    let ok = (1..=128).contains(&uid.len())
+        && uid
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "._:@-".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(crate::error::Error::invalid(
+            "uid",
+            "must be 1-128 letters, digits or ._:@-",
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -280,6 +280,9 @@ pub struct InstanceFilter {
     pub status: Option<InstanceStatus>,
     /// Only with this external reference.
     pub external_ref: Option<ExternalRef>,
+    /// Only those whose subdomain (so whose FQDN, `<subdomain>.<zone>`) starts with this, or
+    /// whose external reference is this (what a person types into a search box).
+    pub search: Option<String>,
     /// Only ids greater than this (the cursor of the previous page).
     pub after: Option<InstanceId>,
     /// At most this many (stores cap it at [`InstanceFilter::MAX_LIMIT`]).
@@ -309,6 +312,13 @@ impl InstanceFilter {
                 .external_ref
                 .as_ref()
                 .is_none_or(|r| instance.external_ref.as_ref() == Some(r))
+            && self.search.as_ref().is_none_or(|text| {
+                instance.fqdn.starts_with(text.as_str())
+                    || instance
+                        .external_ref
+                        .as_ref()
+                        .is_some_and(|r| r.as_str() == text)
+            })
     }
 }
 

@@ -20,7 +20,7 @@ pub use agent::{
     AgentTaskState, Capacity, FleetUpgrade, FleetUpgradeState, GatewayProbe, NewAgentTask,
     MAX_REPORT_VERSION_LEN, MAX_TASK_ARG_LEN, MAX_TASK_ERROR_LEN,
 };
-pub use api_key::{ApiKey, Scope};
+pub use api_key::{validate_uid, ApiKey, CustomerLink, Scope};
 pub use backup::Backup;
 pub use catalog::{
     server_type_disk_gb, Catalog, Plan, PlanName, Region, RegionName, SERVER_TYPE_DISKS,

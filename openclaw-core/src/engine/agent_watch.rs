@@ -35,6 +35,7 @@ pub(crate) async fn check(engine: &Engine) -> Result<()> {
     let mut problems: Vec<(InstanceId, &'static str, String)> = Vec::new();
     let mut well: Vec<InstanceId> = Vec::new();
     let mut filter = InstanceFilter {
+        search: None,
         status: Some(InstanceStatus::Active),
         limit: Some(InstanceFilter::MAX_LIMIT),
         ..InstanceFilter::default()

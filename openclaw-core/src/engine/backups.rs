@@ -504,6 +504,7 @@ async fn schedule(provisioner: &Provisioner) -> Result<usize> {
     let every =
         chrono::Duration::from_std(engine.config.backups.every).unwrap_or(chrono::Duration::MAX);
     let mut filter = InstanceFilter {
+        search: None,
         status: Some(InstanceStatus::Active),
         limit: Some(InstanceFilter::MAX_LIMIT),
         ..InstanceFilter::default()

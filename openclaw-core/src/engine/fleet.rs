@@ -109,6 +109,7 @@ impl Provisioner {
 async fn active_instances(provisioner: &Provisioner) -> Result<Vec<InstanceId>> {
     let mut all = Vec::new();
     let mut filter = InstanceFilter {
+        search: None,
         status: Some(InstanceStatus::Active),
         limit: Some(InstanceFilter::MAX_LIMIT),
         ..InstanceFilter::default()

@@ -174,6 +174,7 @@ pub(crate) async fn enforce_deadlines(engine: &Engine) -> Result<usize> {
     }
     let mut fired = 0;
     let mut filter = InstanceFilter {
+        search: None,
         status: Some(InstanceStatus::Provisioning),
         limit: Some(500),
         ..InstanceFilter::default()

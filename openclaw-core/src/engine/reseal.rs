@@ -40,6 +40,7 @@ impl Provisioner {
             let page = engine
                 .store
                 .list_instances(&InstanceFilter {
+                    search: None,
                     after,
                     limit: Some(InstanceFilter::MAX_LIMIT),
                     ..InstanceFilter::default()

@@ -14,9 +14,9 @@ use self::queue::QueuedJob;
 use super::faults::{respond, FaultInjector};
 use crate::clock::{Clock, SystemClock};
 use crate::domain::{
-    ApiKey, ClaimRequest, Event, ExternalRef, IdempotencyRecord, Instance, InstanceFilter,
-    InstanceId, Job, JobFilter, JobId, JobState, Lease, NewEvent, NewJob, Page, RollbackLogEntry,
-    StoredResponse,
+    ApiKey, ClaimRequest, CustomerLink, Event, ExternalRef, IdempotencyRecord, Instance,
+    InstanceFilter, InstanceId, Job, JobFilter, JobId, JobState, Lease, NewEvent, NewJob, Page,
+    RollbackLogEntry, StoredResponse,
 };
 use crate::error::{Error, Result};
 use crate::instance_secrets::SealedSecrets;
@@ -58,6 +58,7 @@ struct State {
     /// Sealed secrets by instance, with when the bootstrap handed them out.
     secrets: HashMap<InstanceId, (SealedSecrets, Option<DateTime<Utc>>)>,
     api_keys: BTreeMap<String, (u64, ApiKey)>,
+    customer_links: BTreeMap<String, CustomerLink>,
     last_key_seq: u64,
     /// Agent tasks by id (UUIDv7: creation order).
     agent_tasks: BTreeMap<crate::domain::AgentTaskId, crate::domain::AgentTask>,
@@ -781,6 +782,35 @@ impl ApiKeyStore for InMemoryStore {
             }
             key.revoked_at = Some(at);
             Ok(true)
+        })
+        .await
+    }
+
+    async fn link_customer(&self, link: &CustomerLink) -> Result<()> {
+        self.run("link_customer", |s| {
+            s.customer_links.insert(link.uid.clone(), link.clone());
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_customer_link(&self, uid: &str) -> Result<Option<CustomerLink>> {
+        self.run("get_customer_link", |s| {
+            Ok(s.customer_links.get(uid).cloned())
+        })
+        .await
+    }
+
+    async fn list_customer_links(&self) -> Result<Vec<CustomerLink>> {
+        self.run("list_customer_links", |s| {
+            Ok(s.customer_links.values().cloned().collect())
+        })
+        .await
+    }
+
+    async fn unlink_customer(&self, uid: &str) -> Result<bool> {
+        self.run("unlink_customer", |s| {
+            Ok(s.customer_links.remove(uid).is_some())
         })
         .await
     }

@@ -134,7 +134,25 @@ pub async fn list(
                 .map_err(|_| AppError::invalid("after", "is not an instance id"))
         })
         .transpose()?;
+    let search = query
+        .search
+        .map(|text| {
+            let ok = (1..=128).contains(&text.len())
+                && text
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "._:@-".contains(c));
+            if ok {
+                Ok(text)
+            } else {
+                Err(AppError::invalid(
+                    "search",
+                    "must be 1-128 letters, digits or ._:@- (a subdomain's start or an external reference)",
+                ))
+            }
+        })
+        .transpose()?;
     let filter = InstanceFilter {
+        search,
         customer_id,
         status: query.status.map(Into::into),
         external_ref: query.external_ref.map(ExternalRef::parse).transpose()?,

@@ -7,12 +7,15 @@ pub mod actions;
 pub mod agent;
 pub mod backups;
 pub mod bootstrap;
+pub mod customer_links;
 pub mod events;
 pub mod fleet;
 pub mod instances;
+pub mod overview;
 pub mod scopes;
 pub mod sweep;
 pub mod system;
+pub mod whoami;
 
 use std::any::Any;
 
@@ -72,7 +75,11 @@ pub fn routes() -> Routes {
         .routes(routes!(events::websocket))
         .routes(routes!(sweep::sweep))
         .routes(routes!(fleet::upgrade))
-        .routes(routes!(fleet::list));
+        .routes(routes!(fleet::list))
+        .routes(routes!(whoami::whoami))
+        .routes(routes!(overview::overview))
+        .routes(routes!(customer_links::list))
+        .routes(routes!(customer_links::link, customer_links::unlink));
     let open = OpenApiRouter::new()
         .routes(routes!(bootstrap::bootstrap))
         // The agent's credential is checked by the handlers' `AgentCaller`.
@@ -118,6 +125,7 @@ pub fn app(state: AppState) -> Router {
         .merge(open)
         .layer(middleware::from_fn_with_state(state.clone(), timeout))
         .merge(transfers)
+        .merge(crate::dashboard::routes())
         .fallback(|| async { AppError::NoRoute })
         .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
         .layer(DefaultBodyLimit::max(body_limit))

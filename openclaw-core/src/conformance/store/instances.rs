@@ -205,6 +205,42 @@ pub async fn list_filters_and_pages(store: Arc<dyn Store>) {
     assert_eq!(by_ref.items.len(), 1);
     assert_eq!(by_ref.items[0].external_ref.as_ref(), Some(&reference));
 
+    // `search`: a subdomain's prefix, or an external reference exactly.
+    let searched = |text: &str| {
+        let store = store.clone();
+        let filter = InstanceFilter {
+            search: Some(text.to_string()),
+            customer_id: Some(customer.clone()),
+            limit: Some(100),
+            ..InstanceFilter::default()
+        };
+        async move { store.list_instances(&filter).await.unwrap().items }
+    };
+    let first = store.get_instance(ids[0]).await.unwrap().unwrap();
+    let label = first.subdomain.as_str().to_string();
+    let found = searched(&label).await;
+    assert!(
+        found.iter().any(|i| i.id == first.id),
+        "the whole subdomain"
+    );
+    let found = searched(&label[..label.len() - 2]).await;
+    assert!(found.iter().any(|i| i.id == first.id), "a prefix");
+    assert!(found.iter().all(
+        |i| i.subdomain.as_str().starts_with(&label[..label.len() - 2])
+            || i.external_ref.as_ref().map(|r| r.as_str()) == Some(&label[..label.len() - 2])
+    ));
+    assert!(
+        searched(&label[1..]).await.iter().all(|i| i.id != first.id),
+        "not a middle part"
+    );
+    assert!(
+        searched(&format!("{label}%")).await.is_empty(),
+        "% is not a wildcard"
+    );
+    let with_ref = searched(reference.as_str()).await;
+    assert_eq!(with_ref.len(), 1, "an external reference exactly");
+    assert_eq!(with_ref[0].external_ref.as_ref(), Some(&reference));
+
     let mut paged = Vec::new();
     let mut filter = of_customer(None, Some(2));
     let mut pages = 0;
