@@ -174,6 +174,12 @@ impl Native {
         settings.insert("OPENCLAW_CLOUDFLARE_ZONE_ID", zone_id);
         settings.insert("OPENCLAW_ZONE", zone);
         settings.insert("OPENCLAW_CONTROL_PLANE_URL", control_plane_url);
+        // Live mode guards `/metrics` with a token; nothing scrapes an embedded provisioner,
+        // so a random one closes it.
+        settings.insert(
+            "OPENCLAW_METRICS_TOKEN",
+            BootstrapKey::random().to_base64().expose().to_string(),
+        );
         for (name, value) in [
             ("OPENCLAW_BOOTSTRAP_KEY", secret_setting(bootstrap_key)),
             ("OPENCLAW_SECRETS_KEY", secret_setting(secrets_key)),

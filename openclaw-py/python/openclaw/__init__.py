@@ -203,7 +203,11 @@ class Provisioner(_Operations):
         backup_store: Optional[str] = None,
     ) -> "Provisioner":
         """Real Hetzner Cloud and Cloudflare. New servers fetch their secrets from
-        ``control_plane_url``, which must reach the API this serves on ``listen``."""
+        ``control_plane_url``, which must reach the API this serves on ``listen`` (its
+        ``/metrics`` closed by a random token). Live mode never makes the deployment's keys:
+        give ``bootstrap_key`` and ``secrets_key`` (32 random bytes each, base64url and
+        base64), or a ``secrets_file`` that holds them — else ``InvalidInput``. The database
+        remembers the mode: a live one is never opened as a sandbox."""
         return cls(
             _native.Native.live(
                 hetzner_token,
