@@ -257,6 +257,22 @@ impl Embedded {
     }
 }
 
+/// A provisioner dropped without `close` (its Python object collected) still stops: its
+/// workers and its API server are told to, and the sandbox's fakes go with the deployment.
+impl Drop for Embedded {
+    fn drop(&mut self) {
+        let _ = self.stop_server.send(true);
+        let workers = self
+            .stop_workers
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(tx) = workers {
+            let _ = tx.send(true);
+        }
+    }
+}
+
 /// An instance operation that answers with the instance.
 #[derive(Debug, Clone)]
 pub(crate) enum Operation {

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import functools
+import time
 from pathlib import Path
 
 import pytest
@@ -107,3 +108,25 @@ def test_backups_go_where_backup_store_says(tmp_path: Path, monkeypatch: pytest.
     with openclaw.Provisioner.sandbox(f"sqlite://{db}") as p:
         assert p.list()
     assert (db.parent / "openclaw-backups").is_dir(), "the default: beside the database"
+
+
+def test_a_provisioner_dropped_without_close_stops_its_api() -> None:
+    import gc
+    import urllib.error
+    import urllib.request
+
+    p = openclaw.Provisioner.sandbox()
+    p.run_workers()
+    url = p.api_url
+    with urllib.request.urlopen(url + "/healthz", timeout=5) as answer:
+        assert answer.status == 200
+    del p
+    gc.collect()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url + "/healthz", timeout=1).close()
+        except (urllib.error.URLError, ConnectionError, OSError):
+            return
+        time.sleep(0.05)
+    raise AssertionError("the dropped provisioner's API still answers")
