@@ -5,7 +5,8 @@
    on the sandbox's in-memory store.
 2. ``Client.get`` against a running ``openclaw serve`` (``OPENCLAW_SERVER_BIN``) against a bare
    HTTP/1.1 keep-alive GET of the same URL with the standard library's ``http.client``
-   (reading the body, no JSON): the HTTP floor any client pays.
+   (reading the body, no JSON): the HTTP floor any client pays; and curl fetching the same URL
+   n times in one process over one connection.
 
     python openclaw-py/benches/bench_bindings.py [--calls 20000]
 
@@ -19,6 +20,7 @@ import argparse
 import http.client
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -100,10 +102,26 @@ def remote(n: int, server: str) -> List[Tuple[str, float]]:
         floor = per_call(n, bare)
         full = per_call(n, lambda: client.get(inst.id))
         conn.close()
-        return [
+        rows = [
             ("http.client keep-alive GET (baseline)", floor),
             ("Client.get -> Instance", full),
         ]
+        curl = shutil.which("curl")
+        if curl:
+            # One curl process fetching the URL n times over one connection; the key in a
+            # 0600 config file, never on the command line.
+            listing = os.path.join(work, "curl.conf")
+            with open(os.open(listing, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+                f.write(f'header = "Authorization: Bearer {key}"\n')
+                for _ in range(n):
+                    f.write(f'url = "{url}/v1/instances/{inst.id}"\noutput = "/dev/null"\n')
+            best = float("inf")
+            for _ in range(5):
+                started = time.perf_counter()
+                subprocess.run([curl, "-s", "--config", listing], check=True)
+                best = min(best, (time.perf_counter() - started) / n)
+            rows.append(("curl, one process, n GETs on one connection", best * 1e6))
+        return rows
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(timeout=30)
