@@ -149,6 +149,15 @@ pub async fn serve(
         Mode::Live => "live",
         _ => "sandbox",
     };
+    // Before the last line, "listening on", which scripts wait for.
+    write(
+        out,
+        format!(
+            "dashboard: {}{} (operators sign in with an API key)",
+            local_url(local).trim_end_matches('/'),
+            crate::dashboard::PATH
+        ),
+    );
     write(
         out,
         format!(
@@ -157,14 +166,6 @@ pub async fn serve(
             deployment.providers,
             deployment.store_description,
             local_url(local)
-        ),
-    );
-    write(
-        out,
-        format!(
-            "dashboard: {}{} (operators sign in with an API key)",
-            local_url(local).trim_end_matches('/'),
-            crate::dashboard::PATH
         ),
     );
     tracing::info!(mode, listen = %local, "serving");

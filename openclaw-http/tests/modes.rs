@@ -151,6 +151,25 @@ async fn a_sandbox_database_never_goes_live_and_live_never_generates_keys() {
     let config = fast_config("");
     let server = Server::start(&dir, &config, &[]).await;
     assert!(server.admin_key.is_some());
+    // The start says where the dashboard is, and that customer sign-in is off without a
+    // Firebase project.
+    let dashboard = format!(
+        "dashboard: {}/dashboard/ ",
+        server.url.trim_end_matches('/')
+    );
+    assert!(
+        server.stdout.iter().any(|l| l.starts_with(&dashboard)),
+        "{:?}",
+        server.stdout
+    );
+    assert!(
+        server
+            .stdout
+            .iter()
+            .any(|l| l.starts_with("customer sign-in: off (set firebase.project_id")),
+        "{:?}",
+        server.stdout
+    );
     server.terminate().await;
     assert!(
         dir.join("openclaw.secrets").exists(),
